@@ -1,0 +1,1132 @@
+/* config.c: reads pdfspool.yaml (libyaml document API) into struct config.
+ *
+ * Everything is checked here, once, so the rest of the daemon can trust what
+ * it gets: a wrong value is refused with FILE:LINE:COLUMN pointing at the
+ * offending key or value and a sentence saying what was expected, because the
+ * person reading it is an administrator with an editor open on that file. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "util.h"
+
+/* A configuration file is a page of text; anything bigger is a mistake. */
+#define CONFIG_MAX_BYTES (1024 * 1024)
+#define QUEUE_NAME_MAX 64
+#define WORKERS_MAX 1024
+#define WORKER_MEMORY_MIN (16ULL * 1024 * 1024)
+/* Timers add durations to the clock; a cap keeps that sum far from overflow. */
+#define DURATION_MAX (365ULL * 24 * 3600 * USEC_PER_SEC)
+#define DURATION_EXAMPLES "like 500ms, 2s, 5m, 1h, 1d or 1m30s (a bare number means seconds)"
+#define SIZE_EXAMPLES "like 512M, 2G or 4GiB (a bare number means bytes; K, M, G, T are powers of 1024)"
+
+static const char *const default_ignore[] = {
+        "~$*", ".~lock.*#", "Thumbs.db", "desktop.ini", ".DS_Store", "._*", "@eaDir",
+        ".stfolder", "*.tmp", "*.part", "*.crdownload", "*.partial", ".*",
+};
+
+/* ---- durations and sizes ---- */
+
+/* A non-negative decimal number; fraction digits past the sixth are read but dropped. */
+struct decimal {
+        uint64_t whole;
+        uint64_t fraction;
+        uint64_t fraction_scale; /* 10^digits kept, 1 when there is no fraction */
+};
+
+static int read_decimal(const char **p, struct decimal *ret) {
+        const char *s = *p;
+        struct decimal d = { 0, 0, 1 };
+        bool digits = false, overflow = false;
+
+        for (; *s >= '0' && *s <= '9'; s++) {
+                digits = true;
+                if (__builtin_mul_overflow(d.whole, 10, &d.whole) ||
+                    __builtin_add_overflow(d.whole, (uint64_t) (*s - '0'), &d.whole))
+                        overflow = true;
+        }
+        if (*s == '.') {
+                s++;
+                if (!(*s >= '0' && *s <= '9'))
+                        return -EINVAL;
+                for (; *s >= '0' && *s <= '9'; s++) {
+                        digits = true;
+                        if (d.fraction_scale < 1000000) {
+                                d.fraction = d.fraction * 10 + (uint64_t) (*s - '0');
+                                d.fraction_scale *= 10;
+                        }
+                }
+        }
+        if (!digits)
+                return -EINVAL;
+        *p = s;
+        *ret = d;
+        return overflow ? -ERANGE : 0;
+}
+
+/* d * unit, where unit <= 2^40 keeps fraction * unit well inside 64 bits. */
+static int scale_decimal(const struct decimal *d, uint64_t unit, uint64_t *ret) {
+        uint64_t v;
+
+        if (__builtin_mul_overflow(d->whole, unit, &v) ||
+            __builtin_add_overflow(v, d->fraction * unit / d->fraction_scale, &v))
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static size_t read_letters(const char *s) {
+        size_t n = 0;
+
+        while (isalpha((unsigned char) s[n]))
+                n++;
+        return n;
+}
+
+int config_parse_duration(const char *s, uint64_t *ret_usec) {
+        static const struct {
+                const char *name;
+                uint64_t usec;
+        } units[] = {
+                { "ms", USEC_PER_MSEC },
+                { "s", USEC_PER_SEC },
+                { "m", 60 * USEC_PER_SEC },
+                { "h", 3600 * USEC_PER_SEC },
+                { "d", 86400 * USEC_PER_SEC },
+        };
+        uint64_t total = 0;
+        unsigned parts = 0;
+
+        if (!s || !*s)
+                return -EINVAL;
+        for (;;) {
+                struct decimal d;
+                uint64_t unit = 0, v;
+                size_t n;
+                int r;
+
+                r = read_decimal(&s, &d);
+                if (r < 0)
+                        return r;
+                n = read_letters(s);
+                if (n == 0) {
+                        /* A bare number is seconds, but only on its own: "1m30" is a typo. */
+                        if (parts > 0 || *s)
+                                return -EINVAL;
+                        unit = USEC_PER_SEC;
+                } else {
+                        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                                if (strlen(units[i].name) == n && strncmp(s, units[i].name, n) == 0)
+                                        unit = units[i].usec;
+                        if (unit == 0)
+                                return -EINVAL;
+                        s += n;
+                }
+                if (scale_decimal(&d, unit, &v) < 0 || __builtin_add_overflow(total, v, &total))
+                        return -ERANGE;
+                parts++;
+                while (*s == ' ')
+                        s++;
+                if (!*s)
+                        break;
+        }
+        *ret_usec = total;
+        return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *ret_bytes) {
+        static const char *const prefixes = "KMGT";
+        struct decimal d;
+        uint64_t unit = 1;
+        size_t n;
+        int r;
+
+        if (!s || !*s)
+                return -EINVAL;
+        r = read_decimal(&s, &d);
+        if (r < 0)
+                return r;
+        n = read_letters(s);
+        if (n > 0) {
+                const char *p = strchr(prefixes, toupper((unsigned char) s[0]));
+
+                if (n == 1 && toupper((unsigned char) s[0]) == 'B')
+                        unit = 1;
+                else if (p && *p && (n == 1 ||
+                                     (n == 2 && toupper((unsigned char) s[1]) == 'B') ||
+                                     (n == 3 && strncasecmp(s + 1, "iB", 2) == 0)))
+                        unit = 1ULL << (10 * (p - prefixes + 1));
+                else
+                        return -EINVAL;
+                s += n;
+        }
+        if (*s)
+                return -EINVAL;
+        if (unit == 1 && d.fraction_scale > 1)
+                return -EINVAL; /* no fractions of a byte */
+        return scale_decimal(&d, unit, ret_bytes);
+}
+
+/* ---- the loader: one YAML document, the first error wins ---- */
+
+struct path_ref {
+        const char *role;        /* "state_dir", "inbox", "outbox" */
+        const char *queue;       /* NULL for state_dir */
+        const char *path;        /* points into struct config */
+        char *canonical;         /* symbolic links resolved as far as the path exists */
+        yaml_mark_t mark;
+        bool given;              /* false for the default state_dir */
+};
+
+struct loader {
+        const char *file;
+        yaml_document_t *doc;
+        char *error;
+        char got[160];           /* "got ..." text for the message being built */
+        struct path_ref *refs;
+        size_t n_refs;
+        yaml_mark_t state_dir_mark;
+        bool state_dir_given;
+};
+
+static char *format_v(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static char *format_v(const char *fmt, va_list ap) {
+        va_list aq;
+        int n;
+        char *s;
+
+        va_copy(aq, ap);
+        n = vsnprintf(NULL, 0, fmt, aq);
+        va_end(aq);
+        if (n < 0)
+                return xstrdup("(cannot format message)");
+        s = xmalloc((size_t) n + 1);
+        (void) vsnprintf(s, (size_t) n + 1, fmt, ap);
+        return s;
+}
+
+static int fail_at(struct loader *l, const yaml_mark_t *mark, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int fail_at(struct loader *l, const yaml_mark_t *mark, const char *fmt, ...) {
+        va_list ap;
+        char *what;
+
+        if (l->error)
+                return -EINVAL;
+        va_start(ap, fmt);
+        what = format_v(fmt, ap);
+        va_end(ap);
+        l->error = xasprintf("%s:%zu:%zu: %s", l->file, mark->line + 1, mark->column + 1, what);
+        free(what);
+        return -EINVAL;
+}
+
+static yaml_node_t *node_at(struct loader *l, int index) {
+        return yaml_document_get_node(l->doc, index);
+}
+
+static const char *scalar(const yaml_node_t *n) {
+        return n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
+}
+
+/* "key:" with nothing after it, or ~ / null. */
+static bool is_null(const yaml_node_t *n) {
+        const char *v = scalar(n);
+
+        return v && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+               (!*v || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0);
+}
+
+/* An empty value has no position of its own worth showing: point at its key. */
+static const yaml_mark_t *value_mark(const yaml_node_t *key, const yaml_node_t *value) {
+        return is_null(value) ? &key->start_mark : &value->start_mark;
+}
+
+/* What the user wrote, for "got ..." at the end of a message. */
+static const char *got(struct loader *l, const yaml_node_t *n) {
+        const char *v = scalar(n);
+        size_t o = 0, max = sizeof(l->got) - 8;
+
+        if (n->type == YAML_MAPPING_NODE)
+                return "a mapping";
+        if (n->type == YAML_SEQUENCE_NODE)
+                return "a list";
+        if (is_null(n))
+                return "nothing";
+        l->got[o++] = '"';
+        for (; *v && o < max; v++)
+                l->got[o++] = (unsigned char) *v < ' ' ? '?' : *v;
+        if (*v) {
+                memcpy(l->got + o, "...", 3);
+                o += 3;
+        }
+        l->got[o++] = '"';
+        l->got[o] = 0;
+        return l->got;
+}
+
+/* How a key is named in messages: "settle" in queue "datasheets". */
+static char *key_label(const char *key, const char *queue) {
+        return queue ? xasprintf("\"%s\" in queue \"%s\"", key, queue) : xasprintf("\"%s\"", key);
+}
+
+enum key_kind {
+        KIND_PATH, KIND_DURATION, KIND_SIZE, KIND_UINT, KIND_UINT64, KIND_LOG,
+        KIND_WATCH, KIND_FILE_NAME, KIND_PATTERNS, KIND_GROUP, KIND_MODE, KIND_QUEUES,
+};
+
+struct key {
+        const char *name;
+        enum key_kind kind;
+        size_t offset;            /* into struct config or struct queue_config */
+        uint64_t min, max;        /* numbers, durations and sizes */
+};
+
+static const struct key top_keys[] = {
+        { "state_dir", KIND_PATH, offsetof(struct config, state_dir), 0, 0 },
+        { "workers", KIND_UINT, offsetof(struct config, workers), 1, WORKERS_MAX },
+        { "job_timeout", KIND_DURATION, offsetof(struct config, job_timeout_usec), 1, DURATION_MAX },
+        { "worker_memory", KIND_SIZE, offsetof(struct config, worker_memory), WORKER_MEMORY_MIN, UINT64_MAX },
+        { "worker_max_jobs", KIND_UINT, offsetof(struct config, worker_max_jobs), 1, UINT_MAX },
+        { "thumbnail_size", KIND_UINT, offsetof(struct config, thumbnail_size), 16, 4096 },
+        { "stop_grace", KIND_DURATION, offsetof(struct config, stop_grace_usec), 0, DURATION_MAX },
+        { "rescan_interval", KIND_DURATION, offsetof(struct config, rescan_interval_usec), 1, DURATION_MAX },
+        { "log", KIND_LOG, offsetof(struct config, log), 0, 0 },
+        { "archive_max_entries", KIND_UINT64, offsetof(struct config, archive_max_entries), 1, UINT64_MAX },
+        { "archive_max_bytes", KIND_SIZE, offsetof(struct config, archive_max_bytes), 1, UINT64_MAX },
+        { "archive_max_ratio", KIND_UINT, offsetof(struct config, archive_max_ratio), 1, UINT_MAX },
+        { "queues", KIND_QUEUES, offsetof(struct config, queues), 0, 0 },
+};
+
+static const struct key queue_keys[] = {
+        { "inbox", KIND_PATH, offsetof(struct queue_config, inbox), 0, 0 },
+        { "outbox", KIND_PATH, offsetof(struct queue_config, outbox), 0, 0 },
+        { "settle", KIND_DURATION, offsetof(struct queue_config, settle_usec), 0, DURATION_MAX },
+        { "watch", KIND_WATCH, offsetof(struct queue_config, watch), 0, 0 },
+        { "poll_interval", KIND_DURATION, offsetof(struct queue_config, poll_interval_usec), 1, DURATION_MAX },
+        { "ready_marker", KIND_FILE_NAME, offsetof(struct queue_config, ready_marker), 0, 0 },
+        { "ignore", KIND_PATTERNS, offsetof(struct queue_config, ignore), 0, 0 },
+        { "manifest_timeout", KIND_DURATION, offsetof(struct queue_config, manifest_timeout_usec), 1, DURATION_MAX },
+        { "group", KIND_GROUP, offsetof(struct queue_config, group), 0, 0 },
+        { "file_mode", KIND_MODE, offsetof(struct queue_config, file_mode), 0, 0 },
+        { "dir_mode", KIND_MODE, offsetof(struct queue_config, dir_mode), 0, 0 },
+};
+
+static const char *const log_names[] = {
+        [LOG_TARGET_AUTO] = "auto", [LOG_TARGET_JOURNAL] = "journal",
+        [LOG_TARGET_SYSLOG] = "syslog", [LOG_TARGET_STDERR] = "stderr",
+};
+static const char *const watch_names[] = {
+        [WATCH_AUTO] = "auto", [WATCH_INOTIFY] = "inotify", [WATCH_POLL] = "poll",
+};
+
+static char *key_list(const struct key *keys, size_t n) {
+        char *s = xstrdup("");
+
+        for (size_t i = 0; i < n; i++) {
+                char *t = xasprintf("%s%s%s", s, i ? ", " : "", keys[i].name);
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+/* Keys must be scalars and appear once; checked before any value is looked at,
+ * so "duplicate" is reported even when the first copy was also wrong. */
+static int check_keys(struct loader *l, const yaml_node_t *map, const char *queue, bool queue_names) {
+        yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+        size_t n = (size_t) (map->data.mapping.pairs.top - pairs);
+
+        for (size_t i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(l, pairs[i].key);
+                const char *name = scalar(k);
+
+                if (!name || is_null(k))
+                        return fail_at(l, &k->start_mark, "%s must be plain names, got %s",
+                                       queue_names ? "queue names" : "keys", got(l, k));
+                for (size_t j = 0; j < i; j++) {
+                        const yaml_node_t *prev = node_at(l, pairs[j].key);
+
+                        if (strcmp(scalar(prev), name) != 0)
+                                continue;
+                        if (queue_names)
+                                return fail_at(l, &k->start_mark,
+                                               "duplicate queue \"%s\" (already defined at line %zu)",
+                                               name, prev->start_mark.line + 1);
+                        return fail_at(l, &k->start_mark, "duplicate key \"%s\"%s%s%s (already given at line %zu)",
+                                       name, queue ? " in queue \"" : "", queue ? queue : "", queue ? "\"" : "",
+                                       prev->start_mark.line + 1);
+                }
+        }
+        return 0;
+}
+
+static const struct key *find_key(const struct key *keys, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(keys[i].name, name) == 0)
+                        return &keys[i];
+        return NULL;
+}
+
+static bool has_control_chars(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < ' ' || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+/* Absolute and normalised; one trailing slash is dropped. Returns NULL and
+ * sets *why when the path is refused. */
+static char *path_normalize(const char *in, const char **why) {
+        size_t len = strlen(in);
+        char *p;
+
+        if (in[0] != '/') {
+                *why = "must be an absolute path (starting with /)";
+                return NULL;
+        }
+        if (has_control_chars(in)) {
+                *why = "must not contain control characters";
+                return NULL;
+        }
+        if (len >= PATH_MAX) {
+                *why = "is longer than PATH_MAX";
+                return NULL;
+        }
+        p = xstrdup(in);
+        if (len > 1 && p[len - 1] == '/')
+                p[--len] = 0;
+        if (strcmp(p, "/") == 0) {
+                *why = "must not be the root directory";
+                goto refuse;
+        }
+        for (const char *c = p + 1;;) {
+                const char *end = strchrnul(c, '/');
+                size_t n = (size_t) (end - c);
+
+                if (n == 0) {
+                        *why = "must be a normalised path without empty components (\"//\")";
+                        goto refuse;
+                }
+                if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) {
+                        *why = "must be a normalised path without \".\" or \"..\" components";
+                        goto refuse;
+                }
+                if (!*end)
+                        break;
+                c = end + 1;
+        }
+        return p;
+refuse:
+        free(p);
+        return NULL;
+}
+
+/* The path with symbolic links resolved as far as it exists, so that two
+ * spellings of one folder are recognised as the same folder. */
+static char *path_canonical(const char *path) {
+        char *prefix = xstrdup(path);
+
+        for (;;) {
+                char *real = realpath(prefix, NULL), *slash, *result;
+                const char *rest = path + strlen(prefix);
+
+                if (real) {
+                        result = strcmp(real, "/") == 0 && *rest ? xstrdup(rest) : xasprintf("%s%s", real, rest);
+                        free(real);
+                        free(prefix);
+                        return result;
+                }
+                slash = strrchr(prefix, '/');
+                if (!slash || slash == prefix) {
+                        /* Even "/" cannot be resolved: compare as written. */
+                        free(prefix);
+                        return xstrdup(path);
+                }
+                *slash = 0;
+        }
+}
+
+static int parse_path(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                      char **target) {
+        const char *why = NULL;
+        struct stat st;
+        char *p;
+
+        if (!scalar(v) || is_null(v))
+                return fail_at(l, value_mark(k, v), "%s must be an absolute path (starting with /), got %s",
+                               label, got(l, v));
+        p = path_normalize(scalar(v), &why);
+        if (!p)
+                return fail_at(l, &v->start_mark, "%s %s, got %s", label, why, got(l, v));
+        if (stat(p, &st) == 0) {
+                if (!S_ISDIR(st.st_mode)) {
+                        free(p);
+                        return fail_at(l, &v->start_mark, "%s exists but is not a directory, got %s",
+                                       label, got(l, v));
+                }
+        } else if (errno == ENOTDIR) {
+                free(p);
+                return fail_at(l, &v->start_mark,
+                               "%s can never be a directory: part of it is a file, got %s", label, got(l, v));
+        }
+        /* Missing is fine: an inbox may appear later, outbox and state_dir are created. */
+        free(*target);
+        *target = p;
+        return 0;
+}
+
+static int parse_uint(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                      const struct key *key, uint64_t *ret) {
+        const char *s = scalar(v);
+        uint64_t n = 0;
+        bool overflow = false;
+
+        if (!s || !*s || is_null(v) || strspn(s, "0123456789") != strlen(s))
+                return fail_at(l, value_mark(k, v), "%s must be a positive integer, got %s", label, got(l, v));
+        for (; *s; s++)
+                if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, (uint64_t) (*s - '0'), &n))
+                        overflow = true;
+        if (n < key->min && key->min == 1)
+                return fail_at(l, &v->start_mark, "%s must be a positive integer, got %s", label, got(l, v));
+        if (n < key->min)
+                return fail_at(l, &v->start_mark, "%s must be at least %" PRIu64 ", got %s",
+                               label, key->min, got(l, v));
+        if (overflow)
+                return fail_at(l, &v->start_mark, "%s is too large, got %s", label, got(l, v));
+        if (n > key->max)
+                return fail_at(l, &v->start_mark, "%s must be at most %" PRIu64 ", got %s",
+                               label, key->max, got(l, v));
+        *ret = n;
+        return 0;
+}
+
+static int parse_duration_value(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                                const struct key *key, uint64_t *ret) {
+        uint64_t usec;
+        int r;
+
+        if (!scalar(v) || is_null(v))
+                return fail_at(l, value_mark(k, v), "%s must be a duration " DURATION_EXAMPLES ", got %s",
+                               label, got(l, v));
+        r = config_parse_duration(scalar(v), &usec);
+        if (r == -ERANGE || (r == 0 && usec > key->max))
+                return fail_at(l, &v->start_mark, "%s must be at most 365d, got %s", label, got(l, v));
+        if (r < 0)
+                return fail_at(l, &v->start_mark, "%s must be a duration " DURATION_EXAMPLES ", got %s",
+                               label, got(l, v));
+        if (usec < key->min)
+                return fail_at(l, &v->start_mark, "%s must be longer than zero, got %s", label, got(l, v));
+        *ret = usec;
+        return 0;
+}
+
+static int parse_size_value(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                            const struct key *key, uint64_t *ret) {
+        uint64_t bytes;
+        int r;
+
+        if (!scalar(v) || is_null(v))
+                return fail_at(l, value_mark(k, v), "%s must be a size " SIZE_EXAMPLES ", got %s",
+                               label, got(l, v));
+        r = config_parse_size(scalar(v), &bytes);
+        if (r == -ERANGE)
+                return fail_at(l, &v->start_mark, "%s is too large, got %s", label, got(l, v));
+        if (r < 0)
+                return fail_at(l, &v->start_mark, "%s must be a size " SIZE_EXAMPLES ", got %s",
+                               label, got(l, v));
+        if (bytes < key->min && key->min == 1)
+                return fail_at(l, &v->start_mark, "%s must be larger than zero, got %s", label, got(l, v));
+        if (bytes < key->min)
+                return fail_at(l, &v->start_mark, "%s must be at least %" PRIu64 "M, got %s",
+                               label, key->min >> 20, got(l, v));
+        *ret = bytes;
+        return 0;
+}
+
+static int parse_choice(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                        const char *const *names, size_t n, int *ret) {
+        const char *s = scalar(v);
+        char *list;
+        int r;
+
+        for (size_t i = 0; s && i < n; i++)
+                if (strcmp(s, names[i]) == 0) {
+                        *ret = (int) i;
+                        return 0;
+                }
+        list = xstrdup("");
+        for (size_t i = 0; i < n; i++) {
+                char *t = xasprintf("%s%s%s", list, i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+                free(list);
+                list = t;
+        }
+        r = fail_at(l, value_mark(k, v), "%s must be %s, got %s", label, list, got(l, v));
+        free(list);
+        return r;
+}
+
+static int parse_file_name(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                           char **target) {
+        const char *s = scalar(v);
+
+        if (!s || is_null(v) || !*s || strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+            strlen(s) > NAME_MAX || has_control_chars(s))
+                return fail_at(l, value_mark(k, v), "%s must be a plain file name without '/', like .ready, got %s",
+                               label, got(l, v));
+        free(*target);
+        *target = xstrdup(s);
+        return 0;
+}
+
+static int parse_patterns(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                          struct queue_config *q) {
+        yaml_node_item_t *items;
+        size_t n;
+
+        if (v->type != YAML_SEQUENCE_NODE)
+                return fail_at(l, value_mark(k, v),
+                               "%s must be a list of file name patterns like [\"*.tmp\", \".*\"], got %s",
+                               label, got(l, v));
+        items = v->data.sequence.items.start;
+        n = (size_t) (v->data.sequence.items.top - items);
+        q->ignore = xcalloc(n + 1, sizeof(char *));
+        q->n_ignore = 0;
+        for (size_t i = 0; i < n; i++) {
+                const yaml_node_t *item = node_at(l, items[i]);
+                const char *s = scalar(item);
+
+                if (!s || is_null(item) || !*s)
+                        return fail_at(l, &item->start_mark,
+                                       "%s must list file name patterns (strings like \"*.tmp\"), got %s",
+                                       label, got(l, item));
+                q->ignore[q->n_ignore++] = xstrdup(s);
+        }
+        return 0;
+}
+
+static int parse_group(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                       char **target) {
+        const char *s = scalar(v);
+
+        if (!s || is_null(v) || !*s)
+                return fail_at(l, value_mark(k, v), "%s must be the name of an existing group, got %s",
+                               label, got(l, v));
+        if (!getgrnam(s))
+                return fail_at(l, &v->start_mark,
+                               "%s must be the name of an existing group (see getent group), got %s",
+                               label, got(l, v));
+        free(*target);
+        *target = xstrdup(s);
+        return 0;
+}
+
+/* Octal with a leading 0 (0640) or 0o (0o640): "640" would be ambiguous
+ * between chmod's octal and YAML 1.2's decimal, so it is refused. */
+static int parse_mode(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                      unsigned *ret) {
+        const char *s = scalar(v), *digits;
+        unsigned mode = 0;
+
+        if (!s || is_null(v) || s[0] != '0')
+                goto bad;
+        digits = (s[1] == 'o' || s[1] == 'O') ? s + 2 : s + 1;
+        if (!*digits && digits != s + 1)
+                goto bad;
+        for (const char *c = digits; *c; c++) {
+                if (*c < '0' || *c > '7')
+                        goto bad;
+                mode = mode * 8 + (unsigned) (*c - '0');
+                if (mode > 0777)
+                        goto bad;
+        }
+        *ret = mode;
+        return 0;
+bad:
+        return fail_at(l, value_mark(k, v),
+                       "%s must be an octal permission mode from 0000 to 0777 with a leading 0, like 0640, got %s",
+                       label, got(l, v));
+}
+
+static void add_path_ref(struct loader *l, const char *role, const char *queue, const char *path,
+                         const yaml_mark_t *mark, bool given) {
+        struct path_ref *ref;
+
+        l->refs = xrealloc(l->refs, (l->n_refs + 1) * sizeof(*l->refs));
+        ref = &l->refs[l->n_refs++];
+        *ref = (struct path_ref) {
+                .role = role, .queue = queue, .path = path,
+                .canonical = path_canonical(path), .given = given,
+        };
+        if (mark)
+                ref->mark = *mark;
+}
+
+static int parse_value(struct loader *l, const struct key *key, void *base, const char *queue,
+                       const yaml_node_t *k, const yaml_node_t *v);
+
+static int parse_mapping(struct loader *l, const yaml_node_t *map, const struct key *keys, size_t n_keys,
+                         void *base, const char *queue) {
+        yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+        size_t n = (size_t) (map->data.mapping.pairs.top - pairs);
+        int r;
+
+        r = check_keys(l, map, queue, false);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(l, pairs[i].key), *v = node_at(l, pairs[i].value);
+                const struct key *key = find_key(keys, n_keys, scalar(k));
+
+                if (!key) {
+                        char *list = key_list(keys, n_keys);
+
+                        r = fail_at(l, &k->start_mark, "unknown key \"%s\"%s%s%s (expected one of: %s)", scalar(k),
+                                    queue ? " in queue \"" : "", queue ? queue : "", queue ? "\"" : "", list);
+                        free(list);
+                        return r;
+                }
+                r = parse_value(l, key, base, queue, k, v);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static bool queue_name_valid(const char *name) {
+        size_t n = strlen(name);
+
+        return n > 0 && n <= QUEUE_NAME_MAX && name[0] != '.' &&
+               strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static void queue_set_defaults(struct queue_config *q, const char *name) {
+        *q = (struct queue_config) {
+                .name = xstrdup(name),
+                .settle_usec = 2 * USEC_PER_SEC,
+                .watch = WATCH_AUTO,
+                .poll_interval_usec = 5 * USEC_PER_SEC,
+                .ready_marker = xstrdup(".ready"),
+                .manifest_timeout_usec = 3600 * USEC_PER_SEC,
+                .file_mode = 0644,
+                .dir_mode = 0755,
+        };
+}
+
+static int parse_queues(struct loader *l, struct config *c, const yaml_node_t *k, const yaml_node_t *v) {
+        yaml_node_pair_t *pairs;
+        size_t n;
+        int r;
+
+        if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
+                return fail_at(l, value_mark(k, v),
+                               "\"queues\" must map at least one queue name to its settings "
+                               "(a mapping with inbox and outbox), got %s",
+                               v->type == YAML_MAPPING_NODE ? "an empty mapping" : got(l, v));
+        r = check_keys(l, v, NULL, true);
+        if (r < 0)
+                return r;
+        pairs = v->data.mapping.pairs.start;
+        n = (size_t) (v->data.mapping.pairs.top - pairs);
+        c->queues = xcalloc(n, sizeof(struct queue_config));
+        for (size_t i = 0; i < n; i++) {
+                const yaml_node_t *qk = node_at(l, pairs[i].key), *qv = node_at(l, pairs[i].value);
+                const char *name = scalar(qk);
+                struct queue_config *q = &c->queues[c->n_queues];
+
+                if (!queue_name_valid(name))
+                        return fail_at(l, &qk->start_mark,
+                                       "queue name \"%s\" must be 1 to %d characters from A-Z a-z 0-9 _ . - "
+                                       "and must not start with '.'", name, QUEUE_NAME_MAX);
+                if (qv->type != YAML_MAPPING_NODE)
+                        return fail_at(l, value_mark(qk, qv),
+                                       "queue \"%s\" must be a mapping of its settings (inbox, outbox, ...), got %s",
+                                       name, got(l, qv));
+                queue_set_defaults(q, name);
+                c->n_queues++;
+                r = parse_mapping(l, qv, queue_keys, ELEMENTSOF(queue_keys), q, q->name);
+                if (r < 0)
+                        return r;
+                if (!q->inbox)
+                        return fail_at(l, &qk->start_mark,
+                                       "queue \"%s\" has no \"inbox\" (required: the absolute path of the folder "
+                                       "where PDF files are dropped)", name);
+                if (!q->outbox)
+                        return fail_at(l, &qk->start_mark,
+                                       "queue \"%s\" has no \"outbox\" (required: the absolute path of the folder "
+                                       "where results are written)", name);
+                if (!q->ignore) {
+                        q->ignore = xcalloc(ELEMENTSOF(default_ignore) + 1, sizeof(char *));
+                        for (size_t j = 0; j < ELEMENTSOF(default_ignore); j++)
+                                q->ignore[j] = xstrdup(default_ignore[j]);
+                        q->n_ignore = ELEMENTSOF(default_ignore);
+                }
+        }
+        return 0;
+}
+
+static int parse_value(struct loader *l, const struct key *key, void *base, const char *queue,
+                       const yaml_node_t *k, const yaml_node_t *v) {
+        char *field = (char *) base + key->offset;
+        char *label = key_label(key->name, queue);
+        uint64_t u64 = 0;
+        int choice = 0, r;
+
+        switch (key->kind) {
+        case KIND_PATH:
+                r = parse_path(l, k, v, label, (char **) field);
+                if (r == 0 && queue)
+                        add_path_ref(l, key->name, queue, *(char **) field, &v->start_mark, true);
+                else if (r == 0) {
+                        l->state_dir_mark = v->start_mark;
+                        l->state_dir_given = true;
+                }
+                break;
+        case KIND_DURATION:
+                r = parse_duration_value(l, k, v, label, key, &u64);
+                if (r == 0)
+                        *(uint64_t *) field = u64;
+                break;
+        case KIND_SIZE:
+                r = parse_size_value(l, k, v, label, key, &u64);
+                if (r == 0)
+                        *(uint64_t *) field = u64;
+                break;
+        case KIND_UINT:
+        case KIND_UINT64:
+                r = parse_uint(l, k, v, label, key, &u64);
+                if (r == 0 && key->kind == KIND_UINT)
+                        *(unsigned *) field = (unsigned) u64;
+                else if (r == 0)
+                        *(uint64_t *) field = u64;
+                break;
+        case KIND_LOG:
+                r = parse_choice(l, k, v, label, log_names, ELEMENTSOF(log_names), &choice);
+                if (r == 0)
+                        *(enum log_target *) field = (enum log_target) choice;
+                break;
+        case KIND_WATCH:
+                r = parse_choice(l, k, v, label, watch_names, ELEMENTSOF(watch_names), &choice);
+                if (r == 0)
+                        *(enum watch_mode *) field = (enum watch_mode) choice;
+                break;
+        case KIND_FILE_NAME:
+                r = parse_file_name(l, k, v, label, (char **) field);
+                break;
+        case KIND_PATTERNS:
+                r = parse_patterns(l, k, v, label, base);
+                break;
+        case KIND_GROUP:
+                r = parse_group(l, k, v, label, (char **) field);
+                break;
+        case KIND_MODE:
+                r = parse_mode(l, k, v, label, (unsigned *) field);
+                break;
+        case KIND_QUEUES:
+                r = parse_queues(l, base, k, v);
+                break;
+        default:
+                r = -EINVAL;
+        }
+        free(label);
+        return r;
+}
+
+/* ---- folders must not overlap ---- */
+
+static bool path_contains(const char *outer, const char *inner) {
+        size_t n = strlen(outer);
+
+        return strncmp(outer, inner, n) == 0 && inner[n] == '/';
+}
+
+/* How folder A stands to folder B, as words for a message, or NULL if apart. */
+static const char *path_relation(const char *a, const char *b) {
+        if (strcmp(a, b) == 0)
+                return "is the same folder as";
+        if (path_contains(b, a))
+                return "lies inside";
+        if (path_contains(a, b))
+                return "contains";
+        return NULL;
+}
+
+static char *describe_ref(const struct path_ref *ref) {
+        char *where = ref->given ? xasprintf("line %zu", ref->mark.line + 1) : xstrdup("the default");
+        char *s = ref->queue
+                ? xasprintf("%s \"%s\" of queue \"%s\" (%s)", ref->role, ref->path, ref->queue, where)
+                : xasprintf("%s \"%s\" (%s)", ref->role, ref->path, where);
+
+        free(where);
+        return s;
+}
+
+static int check_overlap(struct loader *l, const struct path_ref *a, const struct path_ref *b) {
+        const struct path_ref *here, *other;
+        const char *relation;
+        bool via_links = false;
+        char *here_text, *other_text;
+        int r;
+
+        /* Report at whichever of the two was written later in the file. */
+        if (!a->given || (b->given && (b->mark.line > a->mark.line ||
+                                       (b->mark.line == a->mark.line && b->mark.column > a->mark.column))))
+                here = b, other = a;
+        else
+                here = a, other = b;
+
+        relation = path_relation(here->path, other->path);
+        if (!relation) {
+                relation = path_relation(here->canonical, other->canonical);
+                via_links = true;
+        }
+        if (!relation)
+                return 0;
+
+        here_text = describe_ref(here);
+        other_text = describe_ref(other);
+        r = fail_at(l, &here->mark, "%s %s %s%s; every inbox, outbox and state_dir must be a separate folder, "
+                    "none inside another", here_text, relation, other_text,
+                    via_links ? " once symbolic links are resolved" : "");
+        free(here_text);
+        free(other_text);
+        return r;
+}
+
+static int check_paths(struct loader *l, const struct config *c, const yaml_node_t *root) {
+        struct path_ref state = {
+                .role = "state_dir", .path = c->state_dir, .canonical = path_canonical(c->state_dir),
+                .mark = l->state_dir_given ? l->state_dir_mark : root->start_mark, .given = l->state_dir_given,
+        };
+        int r = 0;
+
+        for (size_t i = 0; r == 0 && i < l->n_refs; i++) {
+                r = check_overlap(l, &state, &l->refs[i]);
+                for (size_t j = 0; r == 0 && j < i; j++)
+                        r = check_overlap(l, &l->refs[j], &l->refs[i]);
+        }
+        free(state.canonical);
+        return r;
+}
+
+/* ---- entry points ---- */
+
+static void config_set_defaults(struct config *c, const char *path) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+        *c = (struct config) {
+                .path = xstrdup(path),
+                .state_dir = xstrdup("/var/lib/pdfspool"),
+                .workers = cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : (unsigned) cpus,
+                .job_timeout_usec = 300 * USEC_PER_SEC,
+                .worker_memory = 2ULL << 30,
+                .worker_max_jobs = 500,
+                .thumbnail_size = 256,
+                .stop_grace_usec = 10 * USEC_PER_SEC,
+                .rescan_interval_usec = 5 * 60 * USEC_PER_SEC,
+                .log = LOG_TARGET_AUTO,
+                .archive_max_entries = 100000,
+                .archive_max_bytes = 4ULL << 30,
+                .archive_max_ratio = 200,
+        };
+}
+
+static int read_config_file(const char *path, char **ret, size_t *ret_len, char **ret_error) {
+        size_t len = 0;
+        char *buf;
+        int fd, r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                r = -errno;
+                *ret_error = xasprintf("%s: cannot open: %s", path, strerror(-r));
+                return r;
+        }
+        buf = xmalloc(CONFIG_MAX_BYTES + 1);
+        for (;;) {
+                ssize_t n = read(fd, buf + len, CONFIG_MAX_BYTES + 1 - len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
+                        goto fail;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len > CONFIG_MAX_BYTES) {
+                        r = -EFBIG;
+                        *ret_error = xasprintf("%s: larger than %d bytes; expected a configuration file",
+                                               path, CONFIG_MAX_BYTES);
+                        goto fail;
+                }
+        }
+        (void) close(fd);
+        buf[len] = 0;
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+fail:
+        (void) close(fd);
+        free(buf);
+        return r;
+}
+
+static char *yaml_error_message(const char *file, const yaml_parser_t *p, const char *text) {
+        size_t line = p->problem_mark.line + 1, column = p->problem_mark.column + 1;
+        const char *problem = p->problem ? p->problem : "unknown error";
+
+        if (p->error == YAML_MEMORY_ERROR)
+                return xasprintf("%s: out of memory while reading YAML", file);
+        if (p->error == YAML_READER_ERROR) {
+                /* Reader errors carry a byte offset, not a mark. */
+                line = 1, column = 1;
+                for (size_t i = 0; i < p->problem_offset && text[i]; i++) {
+                        if (text[i] == '\n')
+                                line++, column = 1;
+                        else if (((unsigned char) text[i] & 0xc0) != 0x80)
+                                column++;
+                }
+                return xasprintf("%s:%zu:%zu: invalid YAML: %s (byte value %d); expected UTF-8 text",
+                                 file, line, column, problem, p->problem_value);
+        }
+        if (p->context)
+                return xasprintf("%s:%zu:%zu: invalid YAML: %s (%s at line %zu, column %zu)", file, line, column,
+                                 problem, p->context, p->context_mark.line + 1, p->context_mark.column + 1);
+        return xasprintf("%s:%zu:%zu: invalid YAML: %s", file, line, column, problem);
+}
+
+int config_load(const char *path, struct config **ret, char **ret_error) {
+        struct loader l = { .file = path };
+        struct config *c = NULL;
+        yaml_parser_t parser;
+        yaml_document_t doc, extra;
+        yaml_node_t *root;
+        char *text = NULL, *error = NULL;
+        size_t len = 0;
+        bool have_doc = false;
+        int r;
+
+        r = read_config_file(path, &text, &len, &error);
+        if (r < 0)
+                goto finish;
+        if (!yaml_parser_initialize(&parser)) {
+                error = xasprintf("%s: out of memory while reading YAML", path);
+                r = -ENOMEM;
+                goto finish;
+        }
+        yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                error = yaml_error_message(path, &parser, text);
+                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+                goto finish_parser;
+        }
+        have_doc = true;
+        l.doc = &doc;
+        root = yaml_document_get_root_node(&doc);
+        if (!root) {
+                error = xasprintf("%s:1:1: the file is empty; expected a mapping with at least \"queues\"", path);
+                r = -EINVAL;
+                goto finish_parser;
+        }
+        /* A second document would be silently ignored; say so instead. */
+        if (!yaml_parser_load(&parser, &extra)) {
+                error = yaml_error_message(path, &parser, text);
+                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+                goto finish_parser;
+        }
+        if (yaml_document_get_root_node(&extra)) {
+                r = fail_at(&l, &yaml_document_get_root_node(&extra)->start_mark,
+                            "a second YAML document; expected exactly one");
+                yaml_document_delete(&extra);
+                goto finish_parser;
+        }
+        yaml_document_delete(&extra);
+
+        c = xmalloc(sizeof(*c));
+        config_set_defaults(c, path);
+        if (root->type != YAML_MAPPING_NODE) {
+                char *list = key_list(top_keys, ELEMENTSOF(top_keys));
+
+                r = fail_at(&l, &root->start_mark, "the top level must be a mapping of keys (%s), got %s",
+                            list, got(&l, root));
+                free(list);
+                goto finish_parser;
+        }
+        r = parse_mapping(&l, root, top_keys, ELEMENTSOF(top_keys), c, NULL);
+        if (r == 0 && c->n_queues == 0)
+                r = fail_at(&l, &root->start_mark,
+                            "no \"queues\" key; expected at least one queue with an inbox and an outbox");
+        if (r == 0)
+                r = check_paths(&l, c, root);
+
+finish_parser:
+        if (have_doc)
+                yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+finish:
+        for (size_t i = 0; i < l.n_refs; i++)
+                free(l.refs[i].canonical);
+        free(l.refs);
+        free(text);
+        if (l.error) {
+                free(error);
+                error = l.error;
+        }
+        if (r < 0) {
+                config_free(c);
+                if (ret_error)
+                        *ret_error = error;
+                else
+                        free(error);
+                return r;
+        }
+        *ret = c;
+        if (ret_error)
+                *ret_error = NULL;
+        return 0;
+}
+
+void config_free(struct config *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n_queues; i++) {
+                struct queue_config *q = &c->queues[i];
+
+                free(q->name);
+                free(q->inbox);
+                free(q->outbox);
+                free(q->ready_marker);
+                for (size_t j = 0; q->ignore && q->ignore[j]; j++)
+                        free(q->ignore[j]);
+                free(q->ignore);
+                free(q->group);
+        }
+        free(c->queues);
+        free(c->path);
+        free(c->state_dir);
+        free(c);
+}
+
+const struct queue_config *config_find_queue(const struct config *c, const char *name) {
+        if (!c || !name)
+                return NULL;
+        for (size_t i = 0; i < c->n_queues; i++)
+                if (strcmp(c->queues[i].name, name) == 0)
+                        return &c->queues[i];
+        return NULL;
+}

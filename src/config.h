@@ -1,0 +1,54 @@
+/* config.h: the daemon's configuration, read from YAML (config.c). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum watch_mode { WATCH_AUTO, WATCH_INOTIFY, WATCH_POLL };
+enum log_target { LOG_TARGET_AUTO, LOG_TARGET_JOURNAL, LOG_TARGET_SYSLOG, LOG_TARGET_STDERR };
+
+struct queue_config {
+        char *name;
+        char *inbox;               /* absolute path */
+        char *outbox;              /* absolute path */
+        uint64_t settle_usec;      /* quiet period before a drop counts as complete (default 2 s) */
+        enum watch_mode watch;     /* default auto */
+        uint64_t poll_interval_usec; /* default 5 s */
+        char *ready_marker;        /* default ".ready" */
+        char **ignore;             /* NULL-terminated glob patterns; default list if key absent */
+        size_t n_ignore;
+        uint64_t manifest_timeout_usec; /* default 1 h */
+        char *group;               /* outbox group name, NULL = leave as is */
+        unsigned file_mode;        /* outbox file mode, default 0644 */
+        unsigned dir_mode;         /* outbox dir mode, default 0755 */
+};
+
+struct config {
+        char *path;                /* file it was read from */
+        char *state_dir;           /* default /var/lib/pdfspool */
+        unsigned workers;          /* default: number of CPUs */
+        uint64_t job_timeout_usec; /* default 300 s */
+        uint64_t worker_memory;    /* bytes, RLIMIT_AS for workers, default 2 GiB */
+        unsigned worker_max_jobs;  /* restart a worker after this many jobs, default 500 */
+        unsigned thumbnail_size;   /* longest side of thumb.png in pixels, default 256 */
+        uint64_t stop_grace_usec;  /* SIGTERM: how long running jobs may finish, default 10 s */
+        uint64_t rescan_interval_usec; /* periodic safety rescan, default 5 min */
+        enum log_target log;       /* default auto */
+        /* archive limits */
+        uint64_t archive_max_entries;  /* default 100000 */
+        uint64_t archive_max_bytes;    /* total unpacked, default 4 GiB */
+        unsigned archive_max_ratio;    /* unpacked/packed, default 200 */
+        struct queue_config *queues;
+        size_t n_queues;
+};
+
+/* Parse and validate FILE. On error returns -errno or -EINVAL and, when
+ * ret_error is not NULL, a malloc'd message "FILE:LINE:COLUMN: what was expected". */
+int config_load(const char *path, struct config **ret, char **ret_error);
+void config_free(struct config *c);
+const struct queue_config *config_find_queue(const struct config *c, const char *name);
+
+/* "2s", "500ms", "5m", "1h", "1d", or a bare number of seconds. */
+int config_parse_duration(const char *s, uint64_t *ret_usec);
+/* "512M", "2G", "1024", "4GiB" */
+int config_parse_size(const char *s, uint64_t *ret_bytes);

@@ -1,0 +1,929 @@
+/* extract.c: the one room that talks to mupdf. It turns one PDF into meta.json,
+ * text.txt and thumb.png (see extract.h), opening the file once and loading each
+ * page once, and turns mupdf's failures into sentences a user can act on.
+ *
+ * Error handling follows mupdf's own model: everything that touches mupdf runs
+ * under fz_try, our own failures (a write error, a JSON allocation) are thrown as
+ * mupdf exceptions too, and extract_pdf() decides at its single fz_catch what the
+ * user is told, from what the job had recorded before the throw. */
+#include "extract.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* mupdf warns a great deal about broken files; a job gets this many stderr lines. */
+#define DIAG_MAX_LINES_PER_JOB 5
+#define DIAG_MAX_MESSAGE 300
+
+/* No metadata string is worth more than this in meta.json. */
+#define METADATA_MAX_BYTES (64 * 1024)
+/* mupdf's messages can quote bytes of the file; the user gets at most this much. */
+#define ERROR_MAX_BYTES 400
+
+#define TEXT_BUFFER_SIZE (64 * 1024)
+
+/* Text that lies wholly outside the page cannot be seen, so it is not the page's text. */
+static const fz_stext_options stext_options = { .flags = FZ_STEXT_MEDIABOX_CLIP };
+
+/* ---- mupdf's warnings and errors on stderr, a few lines per job ---- */
+
+struct diag {
+        const char *pdf_path;           /* the job's PDF, NULL between jobs */
+        unsigned shown;
+        unsigned suppressed;
+        /* The job's first error. When mupdf cannot open a file it first reports
+         * the cause ("cannot find startxref"), then tries to repair the file and
+         * throws whatever stopped the repair ("invalid key in dict"): the cause
+         * is what a user can understand. */
+        char first_error[ERROR_MAX_BYTES + 1];
+};
+
+static void diag_print(struct diag *diag, const char *kind, const char *message) {
+        char line[DIAG_MAX_MESSAGE + 1];
+        size_t i;
+
+        if (diag->shown >= DIAG_MAX_LINES_PER_JOB) {
+                diag->suppressed++;
+                return;
+        }
+        diag->shown++;
+
+        /* Messages can quote the file; keep the log one line per message. */
+        for (i = 0; message[i] && i < DIAG_MAX_MESSAGE; i++)
+                line[i] = (unsigned char) message[i] < 0x20 ? ' ' : message[i];
+        line[i] = 0;
+        fprintf(stderr, "pdfspool-worker: %s: mupdf %s: %s\n",
+                diag->pdf_path ? diag->pdf_path : "-", kind, line);
+}
+
+static void diag_warning(void *user, const char *message) {
+        diag_print(user, "warning", message);
+}
+
+static void diag_error(void *user, const char *message) {
+        struct diag *diag = user;
+
+        if (diag->first_error[0] == 0)
+                (void) snprintf(diag->first_error, sizeof(diag->first_error), "%s", message);
+        diag_print(diag, "error", message);
+}
+
+/* The diag of a context made by extract_context_new(), NULL for any other context. */
+static struct diag *diag_get(fz_context *ctx) {
+        void *user = NULL;
+
+        if (fz_warning_callback(ctx, &user) != diag_warning)
+                return NULL;
+        return user;
+}
+
+static void diag_begin(fz_context *ctx, const char *pdf_path) {
+        struct diag *diag = diag_get(ctx);
+
+        if (!diag)
+                return;
+        diag->pdf_path = pdf_path;
+        diag->shown = diag->suppressed = 0;
+        diag->first_error[0] = 0;
+}
+
+static void diag_end(fz_context *ctx) {
+        struct diag *diag = diag_get(ctx);
+
+        /* mupdf holds back a repeated warning to count it: let it out now, so
+         * it is told under this job's name and not the next one's. */
+        fz_flush_warnings(ctx);
+        if (!diag)
+                return;
+        if (diag->suppressed > 0)
+                fprintf(stderr, "pdfspool-worker: %s: %u more mupdf messages not shown\n",
+                        diag->pdf_path, diag->suppressed);
+        diag->pdf_path = NULL;
+        diag->shown = diag->suppressed = 0;
+        diag->first_error[0] = 0;
+}
+
+fz_context *extract_context_new(size_t max_store) {
+        struct diag *diag;
+        fz_context *ctx;
+
+        diag = calloc(1, sizeof(*diag));
+        if (!diag)
+                return NULL;
+
+        ctx = fz_new_context(NULL, NULL, max_store > 0 ? max_store : FZ_STORE_DEFAULT);
+        if (!ctx) {
+                free(diag);
+                return NULL;
+        }
+        fz_set_warning_callback(ctx, diag_warning, diag);
+        fz_set_error_callback(ctx, diag_error, diag);
+
+        fz_try(ctx) {
+                fz_register_document_handlers(ctx);
+                /* Colour management costs time on every image and buys nothing
+                 * that shows in a thumbnail. */
+                fz_disable_icc(ctx);
+        }
+        fz_catch(ctx) {
+                fz_drop_context(ctx);
+                free(diag);
+                return NULL;
+        }
+        return ctx;
+}
+
+void extract_context_free(fz_context *ctx) {
+        struct diag *diag;
+
+        if (!ctx)
+                return;
+        diag = diag_get(ctx);
+        fz_drop_context(ctx);       /* may still report through diag */
+        free(diag);
+}
+
+/* ---- UTF-8 and JSON helpers ---- */
+
+/* Length of the valid UTF-8 sequence at S (at most LEN bytes), 0 if none. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t len) {
+        uint32_t cp, min;
+        size_t n, i;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xC2 && s[0] <= 0xDF)
+                n = 2, cp = s[0] & 0x1F, min = 0x80;
+        else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+                n = 3, cp = s[0] & 0x0F, min = 0x800;
+        else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+                n = 4, cp = s[0] & 0x07, min = 0x10000;
+        else
+                return 0;
+        if (n > len)
+                return 0;
+        for (i = 1; i < n; i++) {
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                return 0;
+        return n;
+}
+
+/* A malloc'ed copy of at most MAX bytes of S (cut at a character boundary), each
+ * byte that does not begin valid UTF-8 replaced by U+FFFD. NULL when out of memory. */
+static char *utf8_sanitize(const char *s, size_t max, size_t *ret_len) {
+        const unsigned char *in = (const unsigned char *) s;
+        size_t len = strnlen(s, max), i = 0;
+        char *out, *p;
+
+        while (len > 0 && s[len] != 0 && (in[len] & 0xC0) == 0x80)
+                len--;
+
+        out = malloc(3 * len + 1);
+        if (!out)
+                return NULL;
+        p = out;
+        while (i < len) {
+                size_t n = utf8_sequence_length(in + i, len - i);
+
+                if (n == 0) {
+                        memcpy(p, "\xEF\xBF\xBD", 3);
+                        p += 3;
+                        i++;
+                        continue;
+                }
+                memcpy(p, in + i, n);
+                p += n;
+                i += n;
+        }
+        *p = 0;
+        if (ret_len)
+                *ret_len = (size_t) (p - out);
+        return out;
+}
+
+static json_t *json_string_sanitized(const char *s) {
+        json_t *json;
+        size_t len;
+        char *clean;
+
+        clean = utf8_sanitize(s, METADATA_MAX_BYTES, &len);
+        if (!clean)
+                return NULL;
+        json = json_stringn_nocheck(clean, len);
+        free(clean);
+        return json;
+}
+
+static FZ_NORETURN void throw_oom(fz_context *ctx) {
+        fz_throw(ctx, FZ_ERROR_MEMORY, "out of memory building meta.json");
+}
+
+/* Add VALUE (stolen, may be NULL after a failed allocation) to OBJECT under KEY. */
+static void json_set(fz_context *ctx, json_t *object, const char *key, json_t *value) {
+        if (!value || json_object_set_new(object, key, value) < 0)
+                throw_oom(ctx);
+}
+
+/* ---- PDF dates ---- */
+
+static bool parse_digits(const char **p, int count, int *ret) {
+        int value = 0, i;
+
+        for (i = 0; i < count; i++) {
+                if ((*p)[i] < '0' || (*p)[i] > '9')
+                        return false;
+                value = value * 10 + ((*p)[i] - '0');
+        }
+        *p += count;
+        *ret = value;
+        return true;
+}
+
+static int days_in_month(int year, int month) {
+        static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+        return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* "D:YYYYMMDDHHmmSSOHH'mm'" (PDF 32000-1 7.9.4; everything after the year may be
+ * absent, the apostrophes often are) as RFC 3339 into BUF. False if S is not such
+ * a date. Without an offset the time is taken as UTC, as pdf.js does. */
+static bool pdf_date_to_rfc3339(const char *s, char *buf, size_t size) {
+        int year, month = 1, day = 1, hour = 0, minute = 0, second = 0;
+        int tz_hour = 0, tz_minute = 0;
+        char tz_sign = 'Z';
+        const char *p = s;
+        int n;
+
+        if (strncmp(p, "D:", 2) == 0)
+                p += 2;
+        if (!parse_digits(&p, 4, &year))
+                return false;
+        if (parse_digits(&p, 2, &month) && parse_digits(&p, 2, &day) &&
+            parse_digits(&p, 2, &hour) && parse_digits(&p, 2, &minute))
+                (void) parse_digits(&p, 2, &second);
+
+        if (*p == 'Z' || *p == 'z') {
+                p++;
+                /* "Z00'00'" is common: a zero offset spelled out after the Z. */
+                if (parse_digits(&p, 2, &tz_hour)) {
+                        if (*p == '\'')
+                                p++;
+                        (void) parse_digits(&p, 2, &tz_minute);
+                        if (*p == '\'')
+                                p++;
+                        if (tz_hour != 0 || tz_minute != 0)
+                                return false;
+                }
+        } else if (*p == '+' || *p == '-') {
+                tz_sign = *p++;
+                if (!parse_digits(&p, 2, &tz_hour))
+                        return false;
+                if (*p == '\'')
+                        p++;
+                (void) parse_digits(&p, 2, &tz_minute);
+                if (*p == '\'')
+                        p++;
+        }
+        while (*p == ' ')
+                p++;
+        if (*p != 0)
+                return false;
+
+        if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
+            hour > 23 || minute > 59 || second > 59 || tz_hour > 23 || tz_minute > 59)
+                return false;
+
+        if (tz_sign == 'Z')
+                n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+                             year, month, day, hour, minute, second);
+        else
+                n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+                             year, month, day, hour, minute, second, tz_sign, tz_hour, tz_minute);
+        return n > 0 && (size_t) n < size;
+}
+
+/* ---- output files: temporary name, fsync, rename ---- */
+
+struct out_file {
+        const char *name;               /* final name in the output directory */
+        char tmp_name[32];
+        int fd;                         /* -1 when not open */
+        bool created, committed;
+        int error;                      /* errno of a failed create/write/sync, else 0 */
+        uint64_t chars;                 /* UTF-8 characters written */
+};
+
+static void out_file_init(struct out_file *f, const char *name) {
+        *f = (struct out_file) { .name = name, .fd = -1 };
+        (void) snprintf(f->tmp_name, sizeof(f->tmp_name), ".%s.tmp", name);
+}
+
+static FZ_NORETURN void out_file_throw(fz_context *ctx, struct out_file *f, int error) {
+        f->error = error;
+        fz_throw(ctx, FZ_ERROR_GENERIC, "cannot write %s: %s", f->name, strerror(error));
+}
+
+static void out_file_create(fz_context *ctx, int dirfd, struct out_file *f) {
+        f->fd = openat(dirfd, f->tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f->fd < 0)
+                out_file_throw(ctx, f, errno);
+        f->created = true;
+}
+
+/* Data that reaches the file is safe before the name appears: fsync, then rename. */
+static void out_file_commit(fz_context *ctx, int dirfd, struct out_file *f) {
+        int r;
+
+        if (fsync(f->fd) < 0)
+                out_file_throw(ctx, f, errno);
+        r = close(f->fd);
+        f->fd = -1;
+        if (r < 0)
+                out_file_throw(ctx, f, errno);
+        if (renameat(dirfd, f->tmp_name, dirfd, f->name) < 0)
+                out_file_throw(ctx, f, errno);
+        f->committed = true;
+}
+
+/* After a failed job: leave the directory as empty as it was given. */
+static void out_file_remove(int dirfd, struct out_file *f) {
+        if (f->fd >= 0)
+                (void) close(f->fd);
+        f->fd = -1;
+        if (f->created && !f->committed)
+                (void) unlinkat(dirfd, f->tmp_name, 0);
+        if (f->committed)
+                (void) unlinkat(dirfd, f->name, 0);
+        f->created = f->committed = false;
+}
+
+/* fz_output write callback: the whole buffer to the file, counting characters. */
+static void out_file_write(fz_context *ctx, void *state, const void *data, size_t n) {
+        struct out_file *f = state;
+        const unsigned char *p = data;
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if ((p[i] & 0xC0) != 0x80)
+                        f->chars++;
+
+        while (n > 0) {
+                ssize_t k = write(f->fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        out_file_throw(ctx, f, errno);
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+}
+
+static fz_output *out_file_output(fz_context *ctx, struct out_file *f) {
+        /* No close callback: fz_close_output still flushes, and dropping an
+         * output that failed half-way then does not warn. */
+        return fz_new_output(ctx, TEXT_BUFFER_SIZE, f, out_file_write, NULL, NULL);
+}
+
+/* ---- one job ---- */
+
+enum stage {
+        STAGE_OPEN,             /* opening, password, page count */
+        STAGE_PAGE1,            /* page 1 and its thumbnail: a failure fails the job */
+        STAGE_PAGES,            /* text of the pages: a failure skips the page */
+        STAGE_META,
+};
+
+struct job {
+        fz_context *ctx;
+        fz_document *doc;
+        int dirfd;
+        int n_pages;
+        enum stage stage;
+        int failure;            /* -errno decided before a throw (-ENOKEY, -ENODATA), else 0 */
+        fz_rect page1;
+        json_t *damaged_pages;  /* 1-based page numbers */
+        json_t *meta;
+        struct out_file thumb, text, meta_file;
+        bool failed;            /* an exception ended the job: */
+        int error_code;         /* its FZ_ERROR_* */
+        char error_message[ERROR_MAX_BYTES + 1];
+};
+
+static void write_thumbnail(struct job *job, fz_display_list *list, unsigned size) {
+        fz_context *ctx = job->ctx;
+        float width = job->page1.x1 - job->page1.x0, height = job->page1.y1 - job->page1.y0;
+        fz_pixmap *pixmap = NULL;
+        fz_device *device = NULL;
+        fz_output *out = NULL;
+        fz_matrix ctm;
+        int w, h;
+
+        if (!isfinite(width) || !isfinite(height) || width <= 0 || height <= 0)
+                fz_throw(ctx, FZ_ERROR_GENERIC, "page 1 has no area (%g x %g pt)", width, height);
+
+        /* Exactly SIZE pixels on the longest side, whatever the page's origin. */
+        if (width >= height) {
+                w = (int) size;
+                h = (int) fmax(1, lround(size * (double) height / width));
+        } else {
+                h = (int) size;
+                w = (int) fmax(1, lround(size * (double) width / height));
+        }
+        ctm = fz_concat(fz_translate(-job->page1.x0, -job->page1.y0), fz_scale(w / width, h / height));
+
+        fz_var(pixmap);
+        fz_var(device);
+        fz_var(out);
+        fz_try(ctx) {
+                pixmap = fz_new_pixmap(ctx, fz_device_rgb(ctx), w, h, NULL, 0);
+                fz_clear_pixmap_with_value(ctx, pixmap, 0xFF);
+                device = fz_new_draw_device(ctx, fz_identity, pixmap);
+                fz_run_display_list(ctx, list, device, ctm, fz_infinite_rect, NULL);
+                fz_close_device(ctx, device);
+
+                out_file_create(ctx, job->dirfd, &job->thumb);
+                out = out_file_output(ctx, &job->thumb);
+                fz_write_pixmap_as_png(ctx, out, pixmap);
+                fz_close_output(ctx, out);
+                out_file_commit(ctx, job->dirfd, &job->thumb);
+        }
+        fz_always(ctx) {
+                fz_drop_output(ctx, out);
+                fz_drop_device(ctx, device);
+                fz_drop_pixmap(ctx, pixmap);
+        }
+        fz_catch(ctx)
+                fz_rethrow(ctx);
+}
+
+static int text_rune(int c) {
+        if (c < 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+                return 0xFFFD;
+        /* A form feed inside a page would break text.txt's page numbering. */
+        if (c < 0x20 || c == 0x7F)
+                return ' ';
+        return c;
+}
+
+/* The same layout as fz_print_stext_page_as_text(): a line per line, a blank line
+ * after each block; but every character is valid UTF-8 and no control character
+ * gets through. */
+static void write_stext(fz_context *ctx, fz_output *out, fz_stext_page *page) {
+        fz_stext_block *block;
+        fz_stext_line *line;
+        fz_stext_char *ch;
+
+        for (block = page->first_block; block; block = block->next) {
+                if (block->type != FZ_STEXT_BLOCK_TEXT)
+                        continue;
+                for (line = block->u.t.first_line; line; line = line->next) {
+                        for (ch = line->first_char; ch; ch = ch->next)
+                                fz_write_rune(ctx, out, text_rune(ch->c));
+                        fz_write_byte(ctx, out, '\n');
+                }
+                fz_write_byte(ctx, out, '\n');
+        }
+}
+
+/* Load page INDEX once: its text to OUT and, for page 1, the thumbnail from the
+ * same display list. A page that fails on its own is noted and skipped. */
+static void extract_page(struct job *job, fz_output *out, int index, unsigned thumbnail_size) {
+        fz_context *ctx = job->ctx;
+        fz_page *page = NULL;
+        fz_display_list *list = NULL;
+        fz_stext_page *stext = NULL;
+        json_t *number;
+
+        fz_var(page);
+        fz_var(list);
+        fz_var(stext);
+        fz_try(ctx) {
+                if (index == 0)
+                        job->stage = STAGE_PAGE1;
+                page = fz_load_page(ctx, job->doc, index);
+                if (index == 0) {
+                        job->page1 = fz_bound_page(ctx, page);
+                        list = fz_new_display_list_from_page(ctx, page);
+                        write_thumbnail(job, list, thumbnail_size);
+                        job->stage = STAGE_PAGES;
+                        stext = fz_new_stext_page_from_display_list(ctx, list, &stext_options);
+                } else
+                        stext = fz_new_stext_page_from_page(ctx, page, &stext_options);
+                write_stext(ctx, out, stext);
+        }
+        fz_always(ctx) {
+                fz_drop_stext_page(ctx, stext);
+                fz_drop_display_list(ctx, list);
+                fz_drop_page(ctx, page);
+        }
+        fz_catch(ctx) {
+                if (job->stage != STAGE_PAGES || fz_caught(ctx) == FZ_ERROR_MEMORY ||
+                    job->text.error != 0 || job->thumb.error != 0)
+                        fz_rethrow(ctx);
+                fz_warn(ctx, "page %d left out of text.txt: %s", index + 1, fz_caught_message(ctx));
+                number = json_integer(index + 1);
+                if (!number || json_array_append_new(job->damaged_pages, number) < 0)
+                        throw_oom(ctx);
+        }
+}
+
+static void extract_pages(struct job *job, unsigned thumbnail_size) {
+        fz_context *ctx = job->ctx;
+        fz_output *out = NULL;
+        int i;
+
+        fz_var(out);
+        fz_try(ctx) {
+                out_file_create(ctx, job->dirfd, &job->text);
+                out = out_file_output(ctx, &job->text);
+                for (i = 0; i < job->n_pages; i++) {
+                        if (i > 0)
+                                fz_write_byte(ctx, out, '\f');
+                        extract_page(job, out, i, thumbnail_size);
+                }
+                fz_close_output(ctx, out);
+                out_file_commit(ctx, job->dirfd, &job->text);
+        }
+        fz_always(ctx)
+                fz_drop_output(ctx, out);
+        fz_catch(ctx)
+                fz_rethrow(ctx);
+}
+
+/* The value of metadata KEY, fz_malloc'ed, NULL when absent or empty. */
+static char *lookup_metadata(fz_context *ctx, fz_document *doc, const char *key) {
+        char small[256], *value;
+        int n;
+
+        n = fz_lookup_metadata(ctx, doc, key, small, sizeof(small));
+        if (n <= 1)
+                return NULL;
+        if ((size_t) n <= sizeof(small))
+                return fz_strdup(ctx, small);
+
+        n = n > METADATA_MAX_BYTES ? METADATA_MAX_BYTES : n;
+        value = fz_malloc(ctx, (size_t) n);
+        fz_try(ctx)
+                (void) fz_lookup_metadata(ctx, doc, key, value, n);
+        fz_catch(ctx) {
+                fz_free(ctx, value);
+                fz_rethrow(ctx);
+        }
+        return value;
+}
+
+/* Metadata KEY, fz_malloc'ed, NULL when absent or unreadable (a broken Info
+ * dictionary loses that entry, not the job). Throws only when out of memory. */
+static char *metadata_value(fz_context *ctx, fz_document *doc, const char *key) {
+        char *value = NULL;
+
+        fz_var(value);
+        fz_try(ctx)
+                value = lookup_metadata(ctx, doc, key);
+        fz_catch(ctx) {
+                fz_rethrow_if(ctx, FZ_ERROR_MEMORY);
+                fz_warn(ctx, "cannot read %s: %s", key, fz_caught_message(ctx));
+                value = NULL;
+        }
+        return value;
+}
+
+enum metadata_kind { METADATA_TEXT, METADATA_DATE, METADATA_PDF_VERSION };
+
+static json_t *metadata_json(fz_context *ctx, fz_document *doc, const char *key, enum metadata_kind kind) {
+        char date[64], *value;
+        const char *s;
+        json_t *json;
+
+        value = metadata_value(ctx, doc, key);
+        if (!value)
+                return json_null();
+
+        s = value;
+        if (kind == METADATA_DATE && pdf_date_to_rfc3339(value, date, sizeof(date)))
+                s = date;
+        else if (kind == METADATA_PDF_VERSION && strncmp(value, "PDF ", 4) == 0)
+                s = value + 4;            /* "PDF 1.7" */
+        json = json_string_sanitized(s);
+        fz_free(ctx, value);
+        if (!json)
+                throw_oom(ctx);
+        return json;
+}
+
+static bool document_is_encrypted(fz_context *ctx, fz_document *doc) {
+        char *value = metadata_value(ctx, doc, FZ_META_ENCRYPTION);
+        bool encrypted = value && strcmp(value, "None") != 0;
+
+        fz_free(ctx, value);
+        return encrypted;
+}
+
+static void outline_to_json(struct job *job, fz_outline *node, int depth, unsigned *count, json_t *array) {
+        fz_context *ctx = job->ctx;
+
+        for (; node && *count < EXTRACT_OUTLINE_MAX_ENTRIES; node = node->next) {
+                json_t *entry = json_object(), *children;
+                int page = -1;
+
+                if (!entry || json_array_append_new(array, entry) < 0)
+                        throw_oom(ctx);
+                (*count)++;
+
+                json_set(ctx, entry, "title", node->title ? json_string_sanitized(node->title) : json_null());
+                /* Without a destination mupdf 1.21 still says page 1: ask only
+                 * for entries that point into the document. */
+                if (node->uri && !fz_is_external_link(ctx, node->uri) && node->page.page >= 0)
+                        page = fz_page_number_from_location(ctx, job->doc, node->page);
+                json_set(ctx, entry, "page", page >= 0 && page < job->n_pages ? json_integer(page + 1) : json_null());
+
+                if (node->down && depth < EXTRACT_OUTLINE_MAX_DEPTH) {
+                        children = json_array();
+                        json_set(ctx, entry, "children", children);
+                        outline_to_json(job, node->down, depth + 1, count, children);
+                        if (json_array_size(children) == 0)
+                                (void) json_object_del(entry, "children");
+                }
+        }
+}
+
+/* The outline into ARRAY; a broken outline is left out (or cut short), not fatal. */
+static void outline_json(struct job *job, json_t *array) {
+        fz_context *ctx = job->ctx;
+        fz_outline *outline = NULL;
+        unsigned count = 0;
+
+        fz_var(outline);
+        fz_try(ctx) {
+                outline = fz_load_outline(ctx, job->doc);
+                outline_to_json(job, outline, 1, &count, array);
+        }
+        fz_always(ctx)
+                fz_drop_outline(ctx, outline);
+        fz_catch(ctx) {
+                fz_rethrow_if(ctx, FZ_ERROR_MEMORY);
+                fz_warn(ctx, "outline left out: %s", fz_caught_message(ctx));
+        }
+}
+
+static double round_pt(float v) {
+        return round(v * 100.0) / 100.0;
+}
+
+static void write_meta(struct job *job) {
+        static const struct {
+                const char *json_key, *mupdf_key;
+                enum metadata_kind kind;
+        } fields[] = {
+                { "title",    FZ_META_INFO_TITLE,            METADATA_TEXT },
+                { "author",   FZ_META_INFO_AUTHOR,           METADATA_TEXT },
+                { "subject",  FZ_META_INFO_SUBJECT,          METADATA_TEXT },
+                { "keywords", FZ_META_INFO_KEYWORDS,         METADATA_TEXT },
+                { "creator",  FZ_META_INFO_CREATOR,          METADATA_TEXT },
+                { "producer", FZ_META_INFO_PRODUCER,         METADATA_TEXT },
+                { "created",  FZ_META_INFO_CREATIONDATE,     METADATA_DATE },
+                { "modified", FZ_META_INFO_MODIFICATIONDATE, METADATA_DATE },
+                { "pdf_version", FZ_META_FORMAT,             METADATA_PDF_VERSION },
+        };
+        fz_context *ctx = job->ctx;
+        json_t *meta, *outline;
+        size_t i;
+
+        meta = job->meta = json_object();
+        if (!meta)
+                throw_oom(ctx);
+        for (i = 0; i < ELEMENTSOF(fields); i++)
+                json_set(ctx, meta, fields[i].json_key,
+                         metadata_json(ctx, job->doc, fields[i].mupdf_key, fields[i].kind));
+        json_set(ctx, meta, "pages", json_integer(job->n_pages));
+        json_set(ctx, meta, "page_size",
+                 json_pack("{s:f, s:f}",
+                           "width_pt", round_pt(job->page1.x1 - job->page1.x0),
+                           "height_pt", round_pt(job->page1.y1 - job->page1.y0)));
+        json_set(ctx, meta, "encrypted", json_boolean(document_is_encrypted(ctx, job->doc)));
+        outline = json_array();
+        json_set(ctx, meta, "outline", outline);
+        outline_json(job, outline);
+        json_set(ctx, meta, "text_chars", json_integer((json_int_t) job->text.chars));
+        json_set(ctx, meta, "damaged_pages", json_incref(job->damaged_pages));
+
+        out_file_create(ctx, job->dirfd, &job->meta_file);
+        errno = 0;
+        if (json_dumpfd(meta, job->meta_file.fd, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0 ||
+            write(job->meta_file.fd, "\n", 1) != 1)
+                out_file_throw(ctx, &job->meta_file, errno != 0 ? errno : EIO);
+        out_file_commit(ctx, job->dirfd, &job->meta_file);
+}
+
+static void read_document(struct job *job, unsigned thumbnail_size) {
+        fz_context *ctx = job->ctx;
+
+        job->stage = STAGE_OPEN;
+        /* mupdf has already tried the empty password: a document that opens
+         * with it does not need one. */
+        if (fz_needs_password(ctx, job->doc) && !fz_authenticate_password(ctx, job->doc, "")) {
+                job->failure = -ENOKEY;
+                fz_throw(ctx, FZ_ERROR_GENERIC, "a password is required");
+        }
+        job->n_pages = fz_count_pages(ctx, job->doc);
+        if (job->n_pages <= 0) {
+                job->failure = -ENODATA;
+                fz_throw(ctx, FZ_ERROR_GENERIC, "no pages");
+        }
+
+        job->stage = STAGE_PAGES;
+        extract_pages(job, thumbnail_size);
+        job->stage = STAGE_META;
+        write_meta(job);
+}
+
+static char *out_of_memory_message(void) {
+        struct rlimit limit;
+
+        if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+                return xasprintf("out of memory (the worker memory limit is %llu MiB)",
+                                 (unsigned long long) limit.rlim_cur / (1024 * 1024));
+        return xstrdup("out of memory");
+}
+
+/* What the user is told about a job that threw CODE with MESSAGE. */
+static int job_error(const struct job *job, int code, const char *message, char **ret_error) {
+        struct diag *diag = diag_get(job->ctx);
+        const struct out_file *files[] = { &job->thumb, &job->text, &job->meta_file };
+        char *clean;
+        size_t i;
+
+        for (i = 0; i < ELEMENTSOF(files); i++)
+                if (files[i]->error != 0) {
+                        *ret_error = xasprintf("cannot write %s: %s", files[i]->name, strerror(files[i]->error));
+                        return -files[i]->error;
+                }
+        if (code == FZ_ERROR_MEMORY) {
+                *ret_error = out_of_memory_message();
+                return -ENOMEM;
+        }
+        if (job->failure == -ENOKEY) {
+                *ret_error = xstrdup("encrypted PDF: a password is required");
+                return -ENOKEY;
+        }
+        if (job->failure == -ENODATA) {
+                *ret_error = xstrdup("the PDF has no pages");
+                return -ENODATA;
+        }
+
+        if (job->stage == STAGE_OPEN && diag && diag->first_error[0] != 0)
+                message = diag->first_error;
+        clean = utf8_sanitize(message, ERROR_MAX_BYTES, NULL);
+        if (job->stage == STAGE_PAGE1)
+                *ret_error = xasprintf("damaged PDF: cannot render page 1: %s", clean ? clean : "unknown error");
+        else
+                *ret_error = xasprintf("damaged PDF: %s", clean ? clean : "unknown error");
+        free(clean);
+        return -EBADMSG;
+}
+
+/* The PDF as a stdio stream, refusing what is not a regular file (a FIFO would
+ * block the worker forever). */
+static int open_pdf(const char *path, FILE **ret, bool *ret_empty) {
+        struct stat st;
+        FILE *file;
+        int fd, r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                (void) close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                (void) close(fd);
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        }
+        *ret_empty = st.st_size == 0;
+        file = fdopen(fd, "rb");
+        if (!file) {
+                r = -errno;
+                (void) close(fd);
+                return r;
+        }
+        *ret = file;
+        return 0;
+}
+
+/* Opens the PDF through FILE and does the job. Returns 0, or -1 with the
+ * exception's code and message in the job. Always lets go of the document and
+ * of the store's cached fonts and images (which may point into the file), so
+ * nothing of this job is left for the next. Kept apart from extract_pdf() so
+ * that fz_try's setjmp has few locals around it. */
+static int read_pdf(struct job *job, FILE *file, unsigned thumbnail_size) {
+        fz_context *ctx = job->ctx;
+        fz_stream *stream = NULL;
+
+        fz_var(stream);
+        fz_try(ctx) {
+                stream = fz_open_file_ptr_no_close(ctx, file);
+                job->doc = fz_open_document_with_stream(ctx, "application/pdf", stream);
+                read_document(job, thumbnail_size);
+        }
+        fz_catch(ctx) {
+                job->error_code = fz_caught(ctx);
+                (void) snprintf(job->error_message, sizeof(job->error_message), "%s", fz_caught_message(ctx));
+                job->failed = true;
+        }
+
+        fz_drop_document(ctx, job->doc);
+        job->doc = NULL;
+        fz_drop_stream(ctx, stream);
+        fz_empty_store(ctx);
+        return job->failed ? -1 : 0;
+}
+
+int extract_pdf(fz_context *ctx, const char *pdf_path, const char *out_dir,
+                unsigned thumbnail_size, int *ret_pages, char **ret_error) {
+        struct job job = { .ctx = ctx, .dirfd = -1 };
+        bool empty = false;
+        FILE *file = NULL;
+        int r;
+
+        if (!ctx || !pdf_path || !out_dir || !ret_pages || !ret_error)
+                return -EINVAL;
+        if (thumbnail_size < EXTRACT_THUMBNAIL_SIZE_MIN || thumbnail_size > EXTRACT_THUMBNAIL_SIZE_MAX) {
+                *ret_error = xasprintf("thumbnail size %u is outside %u..%u", thumbnail_size,
+                                       EXTRACT_THUMBNAIL_SIZE_MIN, EXTRACT_THUMBNAIL_SIZE_MAX);
+                return -EINVAL;
+        }
+
+        r = open_pdf(pdf_path, &file, &empty);
+        if (r < 0) {
+                *ret_error = xasprintf("cannot open file: %s",
+                                       r == -EINVAL ? "not a regular file" : strerror(-r));
+                return r;
+        }
+        if (empty) {
+                /* Common (a copy not finished, a failed download), and mupdf's
+                 * words for it ("cannot recognize version marker") do not say it. */
+                (void) fclose(file);
+                *ret_error = xstrdup("damaged PDF: the file is empty");
+                return -EBADMSG;
+        }
+        job.dirfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (job.dirfd < 0) {
+                r = -errno;
+                *ret_error = xasprintf("cannot open the output directory: %s", strerror(-r));
+                (void) fclose(file);
+                return r;
+        }
+        out_file_init(&job.thumb, "thumb.png");
+        out_file_init(&job.text, "text.txt");
+        out_file_init(&job.meta_file, "meta.json");
+
+        diag_begin(ctx, pdf_path);
+        job.damaged_pages = json_array();
+        if (!job.damaged_pages) {
+                job.error_code = FZ_ERROR_MEMORY;
+                r = -1;
+        } else
+                r = read_pdf(&job, file, thumbnail_size);
+        (void) fclose(file);
+
+        /* The renames are only durable once the directory is synced. */
+        if (r == 0 && fsync(job.dirfd) < 0) {
+                r = -errno;
+                *ret_error = xasprintf("cannot write the output directory: %s", strerror(-r));
+        } else if (r < 0)
+                r = job_error(&job, job.error_code, job.error_message, ret_error);
+        if (r < 0) {
+                out_file_remove(job.dirfd, &job.thumb);
+                out_file_remove(job.dirfd, &job.text);
+                out_file_remove(job.dirfd, &job.meta_file);
+        } else
+                *ret_pages = job.n_pages;
+
+        (void) close(job.dirfd);
+        json_decref(job.meta);
+        json_decref(job.damaged_pages);
+        diag_end(ctx);
+        return r;
+}

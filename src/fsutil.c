@@ -1,0 +1,372 @@
+/* fsutil.c: file system operations done safely.
+ *
+ * Every file a reader may look at is replaced atomically (temp file in the same
+ * directory, fsync, rename), symlinks are never followed, and a move that
+ * crosses file systems is a copy that is fsync'ed before the source goes. */
+#include "fsutil.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *data, size_t len) {
+        const char *p = data;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+int fs_fsync_dir(int dirfd, const char *path) {
+        int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0 && errno != EINVAL)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+/* Open a new temp file ".NAME.tmp-XXXXXX" in dirfd; its name goes to tmpname. */
+static int open_temp(int dirfd, const char *name, char *tmpname, size_t size, mode_t mode) {
+        static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+        for (int attempt = 0; attempt < 100; attempt++) {
+                char rnd[7];
+                uint64_t x = now_usec(CLOCK_MONOTONIC) ^ ((uint64_t) getpid() << 20) ^ (uint64_t) random();
+                for (int i = 0; i < 6; i++, x /= 36)
+                        rnd[i] = chars[x % 36];
+                rnd[6] = 0;
+                const char *base = strrchr(name, '/');
+                size_t dirlen = base ? (size_t) (base - name + 1) : 0;
+                snprintf(tmpname, size, "%.*s.%s.tmp-%s", (int) dirlen, name, base ? base + 1 : name, rnd);
+                int fd = openat(dirfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+                if (fd >= 0)
+                        return fd;
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        return -EEXIST;
+}
+
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool sync_dir) {
+        char tmp[PATH_MAX];
+        int fd, r;
+
+        fd = open_temp(dirfd, name, tmp, sizeof(tmp), mode);
+        if (fd < 0)
+                return fd;
+        r = write_all(fd, data, len);
+        if (r == 0 && fchmod(fd, mode) < 0)
+                r = -errno;
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        if (sync_dir) {
+                const char *slash = strrchr(name, '/');
+                if (slash) {
+                        char *dir = xstrndup(name, (size_t) (slash - name));
+                        r = fs_fsync_dir(dirfd, dir[0] ? dir : "/");
+                        free(dir);
+                } else
+                        r = fs_fsync_dir(dirfd, ".");
+        }
+        return r;
+}
+
+int fs_mkdirat_p(int dirfd, const char *path, mode_t mode) {
+        char *p = xstrdup(path);
+        int r = 0;
+
+        for (char *s = p + 1; ; s++) {
+                if (*s == '/' || *s == 0) {
+                        char c = *s;
+                        *s = 0;
+                        if (mkdirat(dirfd, p, mode) < 0 && errno != EEXIST) {
+                                r = -errno;
+                                break;
+                        }
+                        *s = c;
+                        if (c == 0)
+                                break;
+                }
+        }
+        free(p);
+        if (r == 0) {
+                struct stat st;
+                if (fstatat(dirfd, path, &st, 0) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
+        return r;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode) {
+        return fs_mkdirat_p(AT_FDCWD, path, mode);
+}
+
+static int remove_children(int fd) {
+        DIR *d = fdopendir(fd);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                int k = fs_remove_tree(dirfd(d), de->d_name);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        closedir(d);
+        return r;
+}
+
+int fs_remove_tree(int dirfd, const char *name) {
+        int fd, r;
+
+        if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EISDIR && errno != EPERM)
+                return -errno;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = remove_children(fd);
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+                r = -errno;
+        return r;
+}
+
+int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode) {
+        int in, out, r = 0;
+        struct stat st;
+
+        in = openat(src_dirfd, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (in < 0)
+                return -errno;
+        if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+                r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+                close(in);
+                return r;
+        }
+        out = openat(dst_dirfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (out < 0) {
+                r = -errno;
+                close(in);
+                return r;
+        }
+        for (;;) {
+                ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+                if (n == 0)
+                        break;
+                if (n > 0)
+                        continue;
+                if (errno == EINTR)
+                        continue;
+                if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+                        r = -errno;
+                        break;
+                }
+                /* Fall back to read/write from where we are. */
+                char buf[128 * 1024];
+                for (;;) {
+                        ssize_t k = read(in, buf, sizeof(buf));
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k < 0) {
+                                r = -errno;
+                                break;
+                        }
+                        if (k == 0)
+                                break;
+                        r = write_all(out, buf, (size_t) k);
+                        if (r < 0)
+                                break;
+                }
+                break;
+        }
+        if (r == 0 && fchmod(out, mode) < 0)
+                r = -errno;
+        if (r == 0 && fsync(out) < 0)
+                r = -errno;
+        if (close(out) < 0 && r == 0)
+                r = -errno;
+        close(in);
+        if (r < 0)
+                (void) unlinkat(dst_dirfd, dst, 0);
+        return r;
+}
+
+int fs_link_or_copy(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode) {
+        if (linkat(src_dirfd, src, dst_dirfd, dst, 0) == 0)
+                return 0;
+        if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
+                return -errno;
+        return fs_copy_file(src_dirfd, src, dst_dirfd, dst, mode);
+}
+
+/* Copy a tree: directories and regular files; symlinks are recreated as links
+ * (never followed); FIFOs, sockets and devices are left out. */
+int fs_copy_tree(int src_dirfd, const char *src, int dst_dirfd, const char *dst) {
+        struct stat st;
+        int r;
+
+        if (fstatat(src_dirfd, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (S_ISREG(st.st_mode))
+                return fs_copy_file(src_dirfd, src, dst_dirfd, dst, st.st_mode & 07777);
+        if (S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(src_dirfd, src, target, sizeof(target) - 1);
+                if (n < 0)
+                        return -errno;
+                target[n] = 0;
+                return symlinkat(target, dst_dirfd, dst) < 0 ? -errno : 0;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+
+        if (mkdirat(dst_dirfd, dst, (st.st_mode & 07777) | 0700) < 0)
+                return -errno;
+        int sfd = openat(src_dirfd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sfd < 0)
+                return -errno;
+        int dfd = openat(dst_dirfd, dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0) {
+                r = -errno;
+                close(sfd);
+                return r;
+        }
+        DIR *d = fdopendir(sfd);
+        if (!d) {
+                r = -errno;
+                close(sfd);
+                close(dfd);
+                return r;
+        }
+        struct dirent *de;
+        r = 0;
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                r = fs_copy_tree(dirfd(d), de->d_name, dfd, de->d_name);
+                if (r < 0)
+                        break;
+        }
+        closedir(d);
+        if (r == 0 && fsync(dfd) < 0)
+                r = -errno;
+        close(dfd);
+        return r;
+}
+
+int fs_move(const char *src, const char *dst, bool noreplace) {
+        if (renameat2(AT_FDCWD, src, AT_FDCWD, dst, noreplace ? RENAME_NOREPLACE : 0) == 0)
+                return 0;
+        if (errno == EINVAL && noreplace) {
+                /* File systems without RENAME_NOREPLACE (some NFS): check, then rename. */
+                if (faccessat(AT_FDCWD, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                        return -EEXIST;
+                if (rename(src, dst) == 0)
+                        return 0;
+        }
+        if (errno != EXDEV)
+                return -errno;
+        if (faccessat(AT_FDCWD, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return -EEXIST;
+        int r = fs_copy_tree(AT_FDCWD, src, AT_FDCWD, dst);
+        if (r < 0) {
+                (void) fs_remove_tree(AT_FDCWD, dst);
+                return r;
+        }
+        return fs_remove_tree(AT_FDCWD, src);
+}
+
+int fs_read_file(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len) {
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        size_t size = 0, alloc = 4096;
+        char *buf;
+
+        if (fd < 0)
+                return -errno;
+        buf = xmalloc(alloc);
+        for (;;) {
+                if (size + 1 >= alloc) {
+                        if (alloc > max + 1) {
+                                free(buf);
+                                close(fd);
+                                return -EFBIG;
+                        }
+                        alloc *= 2;
+                        buf = xrealloc(buf, alloc);
+                }
+                ssize_t n = read(fd, buf + size, alloc - size - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int r = -errno;
+                        free(buf);
+                        close(fd);
+                        return r;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        close(fd);
+        if (size > max) {
+                free(buf);
+                return -EFBIG;
+        }
+        buf[size] = 0;
+        *ret = buf;
+        if (ret_len)
+                *ret_len = size;
+        return 0;
+}
+
+int fs_has_writer(int dirfd, const char *name) {
+        /* A read lease is refused with EAGAIN while anyone has the file open for
+         * writing. The daemon ignores SIGIO, so a lease break cannot hurt it. */
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+                (void) fcntl(fd, F_SETLEASE, F_UNLCK);
+                r = 0;
+        } else
+                r = errno == EAGAIN ? 1 : -errno;
+        close(fd);
+        return r;
+}

@@ -1,0 +1,33 @@
+/* fsutil.h: file system operations done safely: atomic replace, directory fsync,
+ * no-follow opens, cross-filesystem moves. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write DATA to DIRFD/NAME atomically: temp file ".NAME.tmp-XXXXXX" in the same
+ * directory, write, fsync, rename over NAME. With sync_dir, fsync the directory too.
+ * MODE is the file mode (before umask is NOT applied: fchmod'ed). Returns 0 or -errno. */
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool sync_dir);
+int fs_fsync_dir(int dirfd, const char *path);      /* path relative to dirfd, or "." */
+int fs_mkdir_p(const char *path, mode_t mode);       /* like mkdir -p; 0 if it exists */
+/* Create every directory in PATH below DIRFD (PATH relative). */
+int fs_mkdirat_p(int dirfd, const char *path, mode_t mode);
+/* rm -rf below dirfd; never follows symlinks. */
+int fs_remove_tree(int dirfd, const char *name);
+/* Move SRC to DST (both paths). rename(2); on EXDEV copy the tree (regular files and
+ * directories only, data fsync'ed), then remove the source. With noreplace, fail
+ * with -EEXIST rather than replace DST. Returns 0 or -errno. */
+int fs_move(const char *src, const char *dst, bool noreplace);
+/* Copy one regular file (no symlink following), fsync the copy. */
+int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode);
+/* Link if possible (same fs), else copy. */
+int fs_link_or_copy(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode);
+/* Read a whole file (at most max bytes) into a NUL-terminated buffer. */
+int fs_read_file(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
+/* 1 if another process holds the file open for writing, 0 if not, -errno if it
+ * cannot be told (e.g. a network file system that has no leases). */
+int fs_has_writer(int dirfd, const char *name);
+/* Copy a tree: directories and regular files (data fsync'ed); symlinks are
+ * recreated, never followed; FIFOs, sockets and devices are left out. */
+int fs_copy_tree(int src_dirfd, const char *src, int dst_dirfd, const char *dst);

@@ -1,0 +1,141 @@
+/* names.c: names are bytes; JSON wants UTF-8; outputs must not collide. */
+#include "names.h"
+#include "util.h"
+
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *names_to_json_exact(const char *name) {
+        size_t n = strlen(name);
+
+        if (utf8_is_valid(name, n))
+                return json_stringn(name, n);
+        char *hex = xmalloc(2 * n + 1);
+        for (size_t i = 0; i < n; i++)
+                sprintf(hex + 2 * i, "%02x", (unsigned char) name[i]);
+        json_t *j = json_pack("{s:s}", "hex", hex);
+        free(hex);
+        return j;
+}
+
+char *names_from_json_exact(const json_t *j) {
+        if (json_is_string(j))
+                return xstrdup(json_string_value(j));
+        const char *hex = json_string_value(json_object_get(j, "hex"));
+        if (!hex || strlen(hex) % 2 != 0)
+                return NULL;
+        size_t n = strlen(hex) / 2;
+        char *out = xmalloc(n + 1);
+        for (size_t i = 0; i < n; i++) {
+                unsigned v;
+                if (sscanf(hex + 2 * i, "%2x", &v) != 1 || v == 0) {
+                        free(out);
+                        return NULL;
+                }
+                out[i] = (char) v;
+        }
+        out[n] = 0;
+        return out;
+}
+
+char *names_display(const char *name) {
+        size_t n = strlen(name);
+
+        if (utf8_is_valid(name, n))
+                return xstrdup(name);
+        char *out = xmalloc(4 * n + 1);
+        size_t o = 0;
+        for (size_t i = 0; i < n;) {
+                /* Longest valid sequence at i, else one escaped byte. */
+                size_t len = 0;
+                for (size_t k = 1; k <= 4 && i + k <= n; k++)
+                        if (utf8_is_valid(name + i, k)) {
+                                len = k;
+                                break;
+                        }
+                if (len > 0) {
+                        memcpy(out + o, name + i, len);
+                        o += len;
+                        i += len;
+                } else {
+                        o += (size_t) sprintf(out + o, "\\x%02x", (unsigned char) name[i]);
+                        i++;
+                }
+        }
+        out[o] = 0;
+        return out;
+}
+
+json_t *names_to_json_display(const char *name) {
+        char *d = names_display(name);
+        json_t *j = json_string(d);
+        free(d);
+        return j;
+}
+
+/* A name set is a binary tree of strings (tsearch): thousands of entries at most per batch. */
+struct name_set {
+        void *root;
+};
+
+static int compare(const void *a, const void *b) {
+        return strcmp(a, b);
+}
+
+struct name_set *name_set_new(void) {
+        return xcalloc(1, sizeof(struct name_set));
+}
+
+void name_set_free(struct name_set *s) {
+        if (!s)
+                return;
+        tdestroy(s->root, free);
+        free(s);
+}
+
+bool name_set_contains(const struct name_set *s, const char *path) {
+        return tfind(path, &s->root, compare) != NULL;
+}
+
+void name_set_add(struct name_set *s, const char *path) {
+        char *copy = xstrdup(path);
+        char **found = tsearch(copy, &s->root, compare);
+        if (!found)
+                abort();
+        if (*found != copy)
+                free(copy);
+}
+
+static bool is_free(struct name_set *s, const char *name, const char *const *extras) {
+        if (name_set_contains(s, name))
+                return false;
+        for (size_t i = 0; extras && extras[i]; i++) {
+                char *p = xasprintf("%s/%s", name, extras[i]);
+                bool taken = name_set_contains(s, p);
+                free(p);
+                if (taken)
+                        return false;
+        }
+        return true;
+}
+
+char *name_set_claim_unique(struct name_set *s, const char *base, const char *const *extras, bool keep_ext) {
+        char *name = xstrdup(base);
+        const char *slash = strrchr(base, '/');
+        const char *dot = keep_ext ? strrchr(slash ? slash + 1 : base, '.') : NULL;
+        size_t stem = dot && dot != (slash ? slash + 1 : base) ? (size_t) (dot - base) : strlen(base);
+
+        for (unsigned i = 2; !is_free(s, name, extras); i++) {
+                free(name);
+                name = xasprintf("%.*s-%u%s", (int) stem, base, i, base + stem);
+        }
+        name_set_add(s, name);
+        for (size_t i = 0; extras && extras[i]; i++) {
+                char *p = xasprintf("%s/%s", name, extras[i]);
+                name_set_add(s, p);
+                free(p);
+        }
+        return name;
+}

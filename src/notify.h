@@ -1,0 +1,10 @@
+/* notify.h: what the daemon tells its service manager (sd_notify). */
+#pragma once
+#include <stdint.h>
+
+void notify_ready(void);
+void notify_reloading(void);           /* RELOADING=1 with MONOTONIC_USEC */
+void notify_stopping(void);
+void notify_extend_timeout(uint64_t usec);
+/* STATUS=...; repeated identical texts are not resent. */
+void notify_status(const char *text);

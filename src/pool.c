@@ -1,0 +1,440 @@
+/* pool.c: worker processes, one job at a time each.
+ *
+ * A worker that crashes, hangs past the job timeout, or is killed for memory
+ * fails only its own job, with the reason in words; it is replaced. A worker
+ * that dies before it even says hello is replaced after a growing delay, so a
+ * broken installation cannot make a fork storm. */
+#include "pool.h"
+#include "log.h"
+#include "proto.h"
+#include "sched.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct worker {
+        struct pool *pool;
+        pid_t pid;
+        int fd;
+        sd_event_source *io, *child, *timeout;
+        struct job *job;
+        uint64_t job_serial;
+        char *kill_reason;      /* why we killed it, for the job's status */
+        unsigned jobs_done;
+        bool hello;
+        bool retiring;          /* asked to quit after max jobs, or removed by a resize */
+};
+
+struct pool {
+        struct spool *spool;
+        char *worker_path;
+        struct worker *workers;
+        size_t n_workers;       /* slots; pid 0 = empty */
+        unsigned wanted;
+        unsigned quick_deaths;
+        uint64_t serial;
+        sd_event_source *respawn_timer;
+        bool stopping;
+        sd_event_source *grace_timer;
+        void (*stop_done)(struct pool *p, void *userdata);
+        void *stop_userdata;
+};
+
+static void dispatch(struct pool *p);
+static void spawn_missing(struct pool *p);
+
+char *pool_find_worker(void) {
+        const char *env = getenv("PDFSPOOL_WORKER");
+        char self[PATH_MAX];
+        ssize_t n;
+
+        if (env && *env)
+                return xstrdup(env);
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = 0;
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        char *p = xasprintf("%.*s/pdfspool-worker", (int) (slash - self), self);
+                        if (access(p, X_OK) == 0)
+                                return p;
+                        free(p);
+                }
+        }
+        return xstrdup(LIBEXECDIR "/pdfspool-worker");
+}
+
+unsigned pool_busy(const struct pool *p) {
+        unsigned n = 0;
+        for (size_t i = 0; i < p->n_workers; i++)
+                n += p->workers[i].job != NULL;
+        return n;
+}
+
+static struct log_ctx job_ctx(const struct job *j) {
+        return (struct log_ctx) { .queue = j->batch->queue->name, .batch = j->batch->id, .job = j->name };
+}
+
+static void worker_clear(struct worker *w) {
+        w->io = sd_event_source_disable_unref(w->io);
+        w->child = sd_event_source_disable_unref(w->child);
+        w->timeout = sd_event_source_disable_unref(w->timeout);
+        if (w->fd >= 0)
+                close(w->fd);
+        free(w->kill_reason);
+        *w = (struct worker) { .pool = w->pool, .fd = -1 };
+}
+
+static void worker_kill(struct worker *w, const char *reason) {
+        if (!w->kill_reason && reason)
+                w->kill_reason = xstrdup(reason);
+        if (w->pid > 0)
+                (void) kill(w->pid, SIGKILL);
+}
+
+static void check_stop_done(struct pool *p) {
+        if (p->stopping && pool_busy(p) == 0 && p->stop_done) {
+                void (*done)(struct pool *, void *) = p->stop_done;
+                p->stop_done = NULL;
+                done(p, p->stop_userdata);
+        }
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct worker *w = userdata;
+        uint64_t secs = w->pool->spool->config->job_timeout_usec / USEC_PER_SEC;
+        char *reason = xasprintf("timed out: still running after %" PRIu64 " s (job_timeout); the worker was stopped",
+                                 secs);
+        worker_kill(w, reason);
+        free(reason);
+        return 0;
+}
+
+static void job_done(struct worker *w, enum job_state state, unsigned pages, const char *error) {
+        struct job *j = w->job;
+
+        w->job = NULL;
+        w->timeout = sd_event_source_disable_unref(w->timeout);
+        if (j)
+                (void) spool_job_finish(j, state, pages, error);
+}
+
+static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct worker *w = userdata;
+        struct pool *p = w->pool;
+        json_t *msg;
+        int r = proto_recv(fd, &msg);
+
+        if (r < 0) {
+                /* Closed or garbled: the exit handler tells the job what happened. */
+                w->io = sd_event_source_disable_unref(w->io);
+                if (r != -EPIPE)
+                        worker_kill(w, "the worker sent a message that could not be read");
+                return 0;
+        }
+        const char *type = json_string_value(json_object_get(msg, "type"));
+        if (type && strcmp(type, "hello") == 0) {
+                w->hello = true;
+                p->quick_deaths = 0;
+        } else if (type && strcmp(type, "result") == 0 && w->job) {
+                char id[32];
+                snprintf(id, sizeof(id), "%" PRIu64, w->job_serial);
+                const char *rid = json_string_value(json_object_get(msg, "id"));
+                if (!rid || strcmp(rid, id) != 0)
+                        worker_kill(w, "the worker answered for another job");
+                else {
+                        bool ok = json_is_true(json_object_get(msg, "ok"));
+                        const char *error = json_string_value(json_object_get(msg, "error"));
+                        unsigned pages = (unsigned) json_integer_value(json_object_get(msg, "pages"));
+                        job_done(w, ok ? JOB_DONE : JOB_FAILED, pages, ok ? NULL : (error ? error : "failed"));
+                        if (++w->jobs_done >= p->spool->config->worker_max_jobs) {
+                                /* Recycled now and then so that no leak can grow. */
+                                w->retiring = true;
+                                json_t *quit = json_pack("{s:i,s:s}", "v", PROTO_VERSION, "type", "quit");
+                                (void) proto_send(w->fd, quit);
+                                json_decref(quit);
+                        }
+                }
+        } else
+                worker_kill(w, "the worker sent an unexpected message");
+        json_decref(msg);
+        dispatch(p);
+        check_stop_done(p);
+        return 0;
+}
+
+static char *death_reason(const siginfo_t *si) {
+        if (si->si_code == CLD_EXITED)
+                return xasprintf("the worker exited unexpectedly with status %d", si->si_status);
+        const char *name = sigabbrev_np(si->si_status);
+        if (si->si_status == SIGKILL)
+                return xstrdup("worker killed by SIGKILL (probably out of memory)");
+        return xasprintf("worker killed by SIG%s (%s)%s", name ? name : "?", strsignal(si->si_status),
+                         si->si_code == CLD_DUMPED ? ", core dumped" : "");
+}
+
+static int on_respawn(sd_event_source *s, uint64_t usec, void *userdata) {
+        spawn_missing(userdata);
+        dispatch(userdata);
+        return 0;
+}
+
+static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        struct worker *w = userdata;
+        struct pool *p = w->pool;
+        bool said_hello = w->hello;
+
+        if (w->job) {
+                char *reason = w->kill_reason ? xstrdup(w->kill_reason) : death_reason(si);
+                struct log_ctx ctx = job_ctx(w->job);
+                log_full(LOG_WARNING, &ctx, 0, NULL, "worker %d ended: %s", (int) si->si_pid, reason);
+                job_done(w, JOB_FAILED, 0, reason);
+                free(reason);
+        } else if (!w->retiring && !p->stopping) {
+                char *reason = death_reason(si);
+                log_warning("worker %d ended while idle: %s", (int) si->si_pid, reason);
+                free(reason);
+        }
+        worker_clear(w);
+        if (!said_hello && !p->stopping) {
+                /* It never started: do not respawn in a tight loop. */
+                p->quick_deaths++;
+                uint64_t delay = (p->quick_deaths < 30 ? p->quick_deaths : 30) * USEC_PER_SEC;
+                log_error("worker %s did not start (%u in a row); trying again in %" PRIu64 " s", p->worker_path,
+                          p->quick_deaths, delay / USEC_PER_SEC);
+                if (!p->respawn_timer)
+                        (void) sd_event_add_time_relative(p->spool->event, &p->respawn_timer, CLOCK_MONOTONIC, delay,
+                                                          USEC_PER_SEC / 10, on_respawn, p);
+                else {
+                        (void) sd_event_source_set_time_relative(p->respawn_timer, delay);
+                        (void) sd_event_source_set_enabled(p->respawn_timer, SD_EVENT_ONESHOT);
+                }
+        } else
+                spawn_missing(p);
+        dispatch(p);
+        check_stop_done(p);
+        return 0;
+}
+
+static int worker_spawn(struct pool *p, struct worker *w) {
+        int sv[2];
+        pid_t pid;
+        int r;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+        }
+        if (pid == 0) {
+                sigset_t all;
+                sigemptyset(&all);
+                (void) sigprocmask(SIG_SETMASK, &all, NULL);
+                signal(SIGIO, SIG_DFL);
+                if (dup2(sv[1], PROTO_WORKER_FD) < 0)
+                        _exit(127);
+                char mem[32];
+                snprintf(mem, sizeof(mem), "%" PRIu64, p->spool->config->worker_memory);
+                setenv("PDFSPOOL_WORKER_MEMORY", mem, 1);
+                execl(p->worker_path, "pdfspool-worker", (char *) NULL);
+                fprintf(stderr, "pdfspool-worker: cannot execute %s: %s\n", p->worker_path, strerror(errno));
+                _exit(127);
+        }
+        close(sv[1]);
+        *w = (struct worker) { .pool = p, .pid = pid, .fd = sv[0] };
+        r = sd_event_add_io(p->spool->event, &w->io, w->fd, EPOLLIN, on_worker_io, w);
+        if (r >= 0)
+                r = sd_event_add_child(p->spool->event, &w->child, pid, WEXITED, on_worker_exit, w);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                worker_clear(w);
+                return r;
+        }
+        return 0;
+}
+
+static void spawn_missing(struct pool *p) {
+        unsigned alive = 0;
+
+        if (p->stopping)
+                return;
+        for (size_t i = 0; i < p->n_workers; i++)
+                alive += p->workers[i].pid > 0 && !p->workers[i].retiring;
+        for (size_t i = 0; i < p->n_workers && alive < p->wanted; i++) {
+                if (p->workers[i].pid > 0)
+                        continue;
+                int r = worker_spawn(p, &p->workers[i]);
+                if (r < 0) {
+                        log_error("cannot start a worker: %s", strerror(-r));
+                        break;
+                }
+                alive++;
+        }
+}
+
+static void dispatch(struct pool *p) {
+        if (p->stopping || p->spool->stopping)
+                return;
+        for (size_t i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                if (w->pid <= 0 || !w->hello || w->job || w->retiring || !w->io)
+                        continue;
+                struct job *j = sched_next(p->spool);
+                if (!j)
+                        return;
+                char *pdf, *out;
+                int r = spool_job_start(j, &pdf, &out);
+                if (r < 0) {
+                        char *why = xasprintf("cannot prepare the job's output folder: %s", strerror(-r));
+                        (void) spool_job_finish(j, JOB_FAILED, 0, why);
+                        free(why);
+                        i--;
+                        continue;
+                }
+                w->job = j;
+                w->job_serial = ++p->serial;
+                char id[32];
+                snprintf(id, sizeof(id), "%" PRIu64, w->job_serial);
+                json_t *msg = json_pack("{s:i,s:s,s:s,s:s,s:s,s:i}", "v", PROTO_VERSION, "type", "job", "id", id,
+                                        "pdf", pdf, "out", out, "thumbnail_size",
+                                        (int) p->spool->config->thumbnail_size);
+                free(pdf);
+                free(out);
+                r = msg ? proto_send(w->fd, msg) : -EINVAL;
+                json_decref(msg);
+                if (r < 0) {
+                        /* Names json cannot carry (not UTF-8) end up here too: say so. */
+                        worker_kill(w, r == -EINVAL ? "the file's path cannot be passed to the worker"
+                                                    : "the worker could not be reached");
+                        continue;
+                }
+                (void) sd_event_add_time_relative(p->spool->event, &w->timeout, CLOCK_MONOTONIC,
+                                                  p->spool->config->job_timeout_usec, USEC_PER_SEC / 10, on_timeout,
+                                                  w);
+        }
+}
+
+void pool_kick(struct spool *s) {
+        if (s->pool)
+                dispatch(s->pool);
+}
+
+int pool_new(struct spool *s, const char *worker_path, struct pool **ret) {
+        struct pool *p = xcalloc(1, sizeof(*p));
+
+        p->spool = s;
+        p->worker_path = xstrdup(worker_path);
+        p->wanted = s->config->workers;
+        p->n_workers = p->wanted;
+        p->workers = xcalloc(p->n_workers, sizeof(struct worker));
+        for (size_t i = 0; i < p->n_workers; i++)
+                p->workers[i] = (struct worker) { .pool = p, .fd = -1 };
+        if (access(worker_path, X_OK) < 0) {
+                int r = -errno;
+                log_error("worker executable %s: %s", worker_path, strerror(errno));
+                pool_free(p);
+                return r;
+        }
+        s->pool = p;
+        spawn_missing(p);
+        *ret = p;
+        return 0;
+}
+
+void pool_resize(struct pool *p, unsigned n) {
+        if (n > p->n_workers) {
+                p->workers = xrealloc(p->workers, n * sizeof(struct worker));
+                for (size_t i = p->n_workers; i < n; i++)
+                        p->workers[i] = (struct worker) { .pool = p, .fd = -1 };
+                /* Workers point at their slots: re-point every source. */
+                for (size_t i = 0; i < p->n_workers; i++) {
+                        struct worker *w = &p->workers[i];
+                        if (w->io)
+                                sd_event_source_set_userdata(w->io, w);
+                        if (w->child)
+                                sd_event_source_set_userdata(w->child, w);
+                        if (w->timeout)
+                                sd_event_source_set_userdata(w->timeout, w);
+                }
+                p->n_workers = n;
+        }
+        p->wanted = n;
+        unsigned alive = 0;
+        for (size_t i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                if (w->pid <= 0 || w->retiring)
+                        continue;
+                if (++alive > n) {
+                        w->retiring = true;
+                        if (!w->job)
+                                (void) kill(w->pid, SIGTERM);
+                }
+        }
+        spawn_missing(p);
+        dispatch(p);
+}
+
+static int on_grace_over(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct pool *p = userdata;
+
+        for (size_t i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                if (!w->job)
+                        continue;
+                struct log_ctx ctx = job_ctx(w->job);
+                log_full(LOG_NOTICE, &ctx, 0, NULL, "stopping: job put back to queued for the next start");
+                (void) spool_job_requeue(w->job);
+                w->job = NULL;
+                w->timeout = sd_event_source_disable_unref(w->timeout);
+                worker_kill(w, NULL);
+        }
+        check_stop_done(p);
+        return 0;
+}
+
+void pool_stop(struct pool *p, uint64_t grace_usec, void (*done)(struct pool *p, void *userdata), void *userdata) {
+        p->stopping = true;
+        p->stop_done = done;
+        p->stop_userdata = userdata;
+        for (size_t i = 0; i < p->n_workers; i++)
+                if (p->workers[i].pid > 0 && !p->workers[i].job)
+                        (void) kill(p->workers[i].pid, SIGTERM);
+        if (pool_busy(p) > 0)
+                (void) sd_event_add_time_relative(p->spool->event, &p->grace_timer, CLOCK_MONOTONIC, grace_usec,
+                                                  USEC_PER_SEC / 10, on_grace_over, p);
+        check_stop_done(p);
+}
+
+void pool_free(struct pool *p) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                if (w->pid > 0) {
+                        (void) kill(w->pid, SIGKILL);
+                        (void) waitpid(w->pid, NULL, 0);
+                }
+                worker_clear(w);
+        }
+        if (p->spool && p->spool->pool == p)
+                p->spool->pool = NULL;
+        sd_event_source_disable_unref(p->respawn_timer);
+        sd_event_source_disable_unref(p->grace_timer);
+        free(p->workers);
+        free(p->worker_path);
+        free(p);
+}

@@ -1,0 +1,21 @@
+/* pool.h: the worker processes: spawn, hand out jobs, time out, reap, replace. */
+#pragma once
+#include <stdint.h>
+#include "spool.h"
+
+struct pool;
+
+/* Start config->workers workers running WORKER_PATH. */
+int pool_new(struct spool *s, const char *worker_path, struct pool **ret);
+void pool_free(struct pool *p);
+/* Hand queued jobs to idle workers. Cheap; call after anything that may add work. */
+void pool_kick(struct spool *s);
+unsigned pool_busy(const struct pool *p);
+/* Change the number of workers (reload). */
+void pool_resize(struct pool *p, unsigned n);
+/* No new jobs; running jobs get GRACE to finish, then are stopped and put back
+ * to queued. DONE is called once no job runs any more. */
+void pool_stop(struct pool *p, uint64_t grace_usec, void (*done)(struct pool *p, void *userdata), void *userdata);
+/* Where the worker executable is: $PDFSPOOL_WORKER, next to this program in a
+ * build tree, else LIBEXECDIR. Returns malloc'd. */
+char *pool_find_worker(void);

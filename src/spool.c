@@ -1,0 +1,1128 @@
+/* spool.c: the on-disk state machine: claim, register, job transitions,
+ * finish, and recovery after a stop or a crash. See spool.h for the layout. */
+#include "spool.h"
+#include "fsutil.h"
+#include "intake.h"
+#include "log.h"
+#include "names.h"
+#include "notify.h"
+#include "status.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_INTERRUPTED_ATTEMPTS 3
+#define STATUS_DELAY_USEC (250 * USEC_PER_MSEC)
+static const char *const job_outputs[] = { "meta.json", "text.txt", "thumb.png", NULL };
+
+static const char *const job_state_names[_JOB_STATE_MAX] = {
+        [JOB_QUEUED] = "queued", [JOB_PROCESSING] = "processing", [JOB_DONE] = "done",
+        [JOB_FAILED] = "failed", [JOB_CANCELED] = "canceled",
+};
+
+const char *job_state_to_string(enum job_state s) {
+        return s < _JOB_STATE_MAX ? job_state_names[s] : "unknown";
+}
+
+static int job_state_from_string(const char *s) {
+        for (int i = 0; i < _JOB_STATE_MAX; i++)
+                if (s && strcmp(s, job_state_names[i]) == 0)
+                        return i;
+        return -EINVAL;
+}
+
+const char *batch_state_to_string(enum batch_state s) {
+        switch (s) {
+        case BATCH_QUEUED: return "queued";
+        case BATCH_PROCESSING: return "processing";
+        case BATCH_DONE: return "done";
+        case BATCH_CANCELED: return "canceled";
+        }
+        return "unknown";
+}
+
+enum batch_state batch_state(const struct batch *b) {
+        size_t ended = b->counts[JOB_DONE] + b->counts[JOB_FAILED] + b->counts[JOB_CANCELED];
+        if (ended == b->n_jobs)
+                return b->counts[JOB_CANCELED] > 0 && b->counts[JOB_DONE] + b->counts[JOB_FAILED] == 0
+                        ? BATCH_CANCELED : BATCH_DONE;
+        if (b->started)
+                return BATCH_PROCESSING;
+        return BATCH_QUEUED;
+}
+
+/* ---- paths ---- */
+
+/* Path of the job's PDF in the claim, absolute. */
+static char *job_source_path(const struct job *j) {
+        const struct batch *b = j->batch;
+        if (strcmp(j->source, b->drop) == 0 && b->n_jobs == 1 && !strchr(j->source, '/')) {
+                char *p = xasprintf("%s/src/%s", b->claim_path, b->drop);
+                struct stat st;
+                if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+                        return p;
+                free(p);
+        }
+        return xasprintf("%s/src/%s/%s", b->claim_path, b->drop, j->source);
+}
+
+/* outbox-relative paths of the job's folder and of its temp folder */
+static char *job_dir(const struct job *j) {
+        return xasprintf("%s/%s", j->batch->id, j->name);
+}
+
+static char *job_tmp_dir(const struct job *j) {
+        const char *slash = strrchr(j->name, '/');
+        if (!slash)
+                return xasprintf("%s/.%s.pdfspool-tmp", j->batch->id, j->name);
+        return xasprintf("%s/%.*s/.%s.pdfspool-tmp", j->batch->id, (int) (slash - j->name), j->name, slash + 1);
+}
+
+/* ---- records ---- */
+
+static int write_json_record(const char *dir, const char *name, json_t *j, bool sync_dir) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                json_decref(j);
+                return -errno;
+        }
+        char *text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        int r = fs_write_atomic(fd, name, text, strlen(text), 0600, sync_dir);
+        free(text);
+        close(fd);
+        return r;
+}
+
+static int write_job_record(const struct job *j) {
+        char *dir = xasprintf("%s/jobs", j->batch->claim_path);
+        char *name = xasprintf("%u.json", j->index);
+        json_t *rec = json_pack("{s:s,s:I,s:o,s:I,s:I,s:I,s:f}",
+                                "state", job_state_to_string(j->state),
+                                "attempts", (json_int_t) j->attempts,
+                                "error", j->error ? json_string(j->error) : json_null(),
+                                "pages", (json_int_t) j->pages,
+                                "started", (json_int_t) j->started,
+                                "finished", (json_int_t) j->finished,
+                                "seconds", j->seconds);
+        int r = write_json_record(dir, name, rec, false);
+        free(name);
+        free(dir);
+        return r;
+}
+
+static void batch_free(struct batch *b) {
+        if (!b)
+                return;
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                free(b->jobs[i].source);
+                free(b->jobs[i].name);
+                free(b->jobs[i].original);
+                free(b->jobs[i].error);
+        }
+        for (size_t i = 0; i < b->n_skipped; i++) {
+                free(b->skipped[i].source);
+                free(b->skipped[i].reason);
+                free(b->skipped[i].kept_as);
+        }
+        free(b->jobs);
+        free(b->skipped);
+        free(b->id);
+        free(b->claim);
+        free(b->claim_path);
+        free(b->drop);
+        free(b);
+}
+
+/* ---- the registration walk: what is in a drop ---- */
+
+struct walk {
+        const struct queue_config *qc;
+        char **pdfs;
+        size_t n_pdfs, alloc_pdfs;
+        struct skipped *skipped;
+        size_t n_skipped, alloc_skipped;
+        size_t entries;
+};
+
+#define MAX_DEPTH 64
+#define MAX_ENTRIES 1000000
+
+static void walk_add_skipped(struct walk *w, const char *path, const char *reason) {
+        if (w->n_skipped == w->alloc_skipped) {
+                w->alloc_skipped = w->alloc_skipped ? 2 * w->alloc_skipped : 16;
+                w->skipped = xrealloc(w->skipped, w->alloc_skipped * sizeof(*w->skipped));
+        }
+        w->skipped[w->n_skipped++] = (struct skipped) { .source = xstrdup(path), .reason = xstrdup(reason) };
+}
+
+static void walk_add_pdf(struct walk *w, const char *path) {
+        if (w->n_pdfs == w->alloc_pdfs) {
+                w->alloc_pdfs = w->alloc_pdfs ? 2 * w->alloc_pdfs : 16;
+                w->pdfs = xrealloc(w->pdfs, w->alloc_pdfs * sizeof(char *));
+        }
+        w->pdfs[w->n_pdfs++] = xstrdup(path);
+}
+
+static void walk_entry(struct walk *w, int dirfd, const char *name, const char *path, int depth);
+
+static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
+        DIR *d = fdopendir(fd);
+        struct dirent *de;
+
+        if (!d) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (++w->entries > MAX_ENTRIES) {
+                        walk_add_skipped(w, prefix[0] ? prefix : ".", "too many files in one drop; the rest was not looked at");
+                        break;
+                }
+                if (intake_is_ignored(w->qc, de->d_name))
+                        continue;
+                char *path = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
+                walk_entry(w, dirfd(d), de->d_name, path, depth);
+                free(path);
+        }
+        closedir(d);
+}
+
+static void walk_entry(struct walk *w, int dirfd, const char *name, const char *path, int depth) {
+        struct stat st;
+        const char *reason;
+
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                walk_add_skipped(w, path, strerror(errno));
+                return;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                if (depth >= MAX_DEPTH) {
+                        walk_add_skipped(w, path, "folders nested too deep; not looked at");
+                        return;
+                }
+                int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        walk_add_skipped(w, path, errno == EACCES ? "folder cannot be read: permission denied"
+                                                                  : "folder cannot be read");
+                        return;
+                }
+                walk_dir(w, fd, path, depth + 1);
+                return;
+        }
+        if (intake_classify(dirfd, name, &st, &reason) == FILE_PDF)
+                walk_add_pdf(w, path);
+        else
+                walk_add_skipped(w, path, reason);
+}
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* ---- registering a claimed drop as a batch ---- */
+
+static char *strip_pdf(const char *s) {
+        if (str_has_suffix_nocase(s, ".pdf") && strlen(s) > 4)
+                return xstrndup(s, strlen(s) - 4);
+        return xstrdup(s);
+}
+
+static const char *basename_of(const char *path) {
+        const char *s = strrchr(path, '/');
+        return s ? s + 1 : path;
+}
+
+/* Reserve an outbox folder for the batch: the drop's name, made unique. */
+static char *reserve_batch_id(struct queue *q, const char *drop, bool is_file) {
+        char *base = is_file ? strip_pdf(drop) : xstrdup(drop);
+
+        if (base[0] == '.' || base[0] == 0) {
+                char *b2 = xasprintf("batch%s", base);
+                free(base);
+                base = b2;
+        }
+        for (unsigned i = 1; ; i++) {
+                char *id = i == 1 ? xstrdup(base) : xasprintf("%s-%u", base, i);
+                if (strcmp(id, "rejected") != 0) {
+                        if (mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
+                                free(base);
+                                return id;
+                        }
+                        /* An empty folder is one a crash left between reserving and recording. */
+                        if (errno == EEXIST && unlinkat(q->outbox_fd, id, AT_REMOVEDIR) == 0 &&
+                            mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
+                                free(base);
+                                return id;
+                        }
+                        if (errno != EEXIST && errno != ENOTEMPTY) {
+                                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, errno, NULL,
+                                         "cannot create a batch folder in the outbox %s: %m", q->cfg->outbox);
+                                free(id);
+                                free(base);
+                                return NULL;
+                        }
+                }
+                free(id);
+        }
+}
+
+static json_t *batch_record(const struct batch *b) {
+        json_t *jobs = json_array(), *skipped = json_array();
+
+        for (size_t i = 0; i < b->n_jobs; i++)
+                json_array_append_new(jobs, json_pack("{s:o,s:o,s:o}",
+                                                      "source", names_to_json_exact(b->jobs[i].source),
+                                                      "name", names_to_json_exact(b->jobs[i].name),
+                                                      "original", names_to_json_exact(b->jobs[i].original)));
+        for (size_t i = 0; i < b->n_skipped; i++)
+                json_array_append_new(skipped, json_pack("{s:o,s:s,s:o}",
+                                                         "source", names_to_json_exact(b->skipped[i].source),
+                                                         "reason", b->skipped[i].reason,
+                                                         "kept_as", b->skipped[i].kept_as
+                                                                 ? names_to_json_exact(b->skipped[i].kept_as)
+                                                                 : json_null()));
+        return json_pack("{s:i,s:o,s:o,s:I,s:o,s:o}", "version", 1, "id", names_to_json_exact(b->id),
+                         "drop", names_to_json_exact(b->drop), "created", (json_int_t) b->created,
+                         "jobs", jobs, "skipped", skipped);
+}
+
+static void spool_schedule_status(struct spool *s);
+
+/* The outbox is a projection: (re)write what a reader should see for B. */
+static void write_projection(struct batch *b) {
+        struct queue *q = b->queue;
+
+        (void) mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode);
+        for (size_t i = 0; i < b->n_skipped; i++) {
+                struct skipped *sk = &b->skipped[i];
+                if (!sk->kept_as || faccessat(q->outbox_fd, sk->kept_as, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                        continue;
+                char *dst = xasprintf("%s/%s", b->id, sk->kept_as);
+                char *src = xasprintf("%s/src/%s/%s", b->claim_path, b->drop, sk->source);
+                const char *slash = strrchr(dst, '/');
+                char *parent = xstrndup(dst, (size_t) (slash - dst));
+                (void) fs_mkdirat_p(q->outbox_fd, parent, q->cfg->dir_mode);
+                int r = fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode);
+                if (r < 0 && r != -EEXIST)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
+                                 "cannot keep skipped file %s in the outbox: %s", sk->kept_as, strerror(-r));
+                free(parent);
+                free(src);
+                free(dst);
+        }
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
+                        char *st = xasprintf("%s/%s/" STATUS_FILE, b->id, j->name);
+                        bool present = faccessat(q->outbox_fd, st, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+                        free(st);
+                        if (present)
+                                continue;
+                }
+                char *dir = job_dir(j);
+                (void) fs_mkdirat_p(q->outbox_fd, dir, q->cfg->dir_mode);
+                int r = status_write_job(j, dir);
+                if (r < 0)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name },
+                                 -r, NULL, "cannot write the job's status file: %s", strerror(-r));
+                free(dir);
+        }
+        (void) status_write_batch(b);
+        b->status_dirty = false;
+}
+
+static void batch_link(struct queue *q, struct batch *b) {
+        struct batch **p = &q->batches;
+        while (*p)
+                p = &(*p)->next;
+        b->next = NULL;
+        *p = b;
+}
+
+static void batch_count(struct batch *b) {
+        memset(b->counts, 0, sizeof(b->counts));
+        b->pages_done = 0;
+        b->next_job = b->n_jobs;
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                b->counts[b->jobs[i].state]++;
+                b->pages_done += b->jobs[i].state == JOB_DONE ? b->jobs[i].pages : 0;
+                if (b->jobs[i].state == JOB_QUEUED && i < b->next_job)
+                        b->next_job = i;
+        }
+}
+
+static void batch_finish_if_done(struct batch *b);
+
+/* A claim whose drop sits in src/ but that has no batch.json yet. */
+static int register_claim(struct queue *q, const char *claim) {
+        char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
+        char *src = xasprintf("%s/src", claim_path);
+        struct walk w = { .qc = q->cfg };
+        struct batch *b;
+        char *drop = NULL;
+        int r = 0;
+
+        DIR *d = opendir(src);
+        if (d) {
+                struct dirent *de;
+                while ((de = readdir(d)))
+                        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                                drop = xstrdup(de->d_name);
+                                break;
+                        }
+                closedir(d);
+        }
+        free(src);
+        if (!drop) {
+                /* A claim that never got its drop: nothing to do but tidy up. */
+                (void) fs_remove_tree(AT_FDCWD, claim_path);
+                free(claim_path);
+                return 0;
+        }
+
+        b = xcalloc(1, sizeof(*b));
+        b->queue = q;
+        b->claim = xstrdup(claim);
+        b->claim_path = claim_path;
+        b->drop = drop;
+        b->created = now_usec(CLOCK_REALTIME);
+
+        char *srcpath = xasprintf("%s/src", b->claim_path);
+        int srcfd = open(srcpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        free(srcpath);
+        if (srcfd < 0) {
+                r = -errno;
+                batch_free(b);
+                return r;
+        }
+        struct stat st;
+        bool is_file = fstatat(srcfd, drop, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode);
+        if (is_file)
+                walk_entry(&w, srcfd, drop, drop, 0);
+        else {
+                int fd = openat(srcfd, drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0)
+                        walk_dir(&w, fd, "", 0);
+        }
+        close(srcfd);
+        qsort(w.pdfs, w.n_pdfs, sizeof(char *), compare_strings);
+
+        /* The batch owns what the walk found from here on. */
+        b->jobs = xcalloc(w.n_pdfs, sizeof(struct job));
+        b->n_jobs = w.n_pdfs;
+        for (size_t i = 0; i < w.n_pdfs; i++) {
+                b->jobs[i].batch = b;
+                b->jobs[i].index = (unsigned) i;
+                b->jobs[i].source = w.pdfs[i];
+        }
+        free(w.pdfs);
+        b->skipped = w.skipped;
+        b->n_skipped = w.n_skipped;
+
+        b->id = reserve_batch_id(q, b->drop, is_file);
+        if (!b->id) {
+                batch_free(b);
+                return -EIO;
+        }
+
+        /* Names in the batch's outbox folder, unique whatever was dropped. */
+        struct name_set *names = name_set_new();
+        name_set_add(names, STATUS_FILE);
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                const char *orig = basename_of(j->source);
+                bool clash = strcmp(orig, STATUS_FILE) == 0;
+                for (size_t k = 0; job_outputs[k]; k++)
+                        clash = clash || strcmp(orig, job_outputs[k]) == 0;
+                j->original = clash ? xasprintf("original-%s", orig) : xstrdup(orig);
+                const char *extras[] = { "meta.json", "text.txt", "thumb.png", STATUS_FILE, j->original, NULL };
+                char *stem = strip_pdf(j->source);
+                j->name = name_set_claim_unique(names, stem, extras, false);
+                free(stem);
+        }
+        for (size_t i = 0; i < b->n_skipped; i++) {
+                struct skipped *sk = &b->skipped[i];
+                struct stat sst;
+                char *p = is_file ? xasprintf("%s/src/%s", b->claim_path, b->drop)
+                                  : xasprintf("%s/src/%s/%s", b->claim_path, b->drop, sk->source);
+                /* Keep regular files a user dropped; never links, devices or FIFOs. */
+                if (lstat(p, &sst) == 0 && S_ISREG(sst.st_mode) && sst.st_nlink == 1)
+                        sk->kept_as = name_set_claim_unique(names, sk->source, NULL, true);
+                free(p);
+        }
+        name_set_free(names);
+
+        char *jobs_dir = xasprintf("%s/jobs", b->claim_path);
+        if (mkdir(jobs_dir, 0700) < 0 && errno != EEXIST)
+                r = -errno;
+        free(jobs_dir);
+        if (r == 0)
+                r = write_json_record(b->claim_path, "batch.json", batch_record(b), true);
+        if (r < 0) {
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
+                         "cannot record the batch in %s: %s; it stays claimed and is retried at the next start",
+                         b->claim_path, strerror(-r));
+                (void) unlinkat(q->outbox_fd, b->id, AT_REMOVEDIR);
+                batch_free(b);
+                return r;
+        }
+        batch_count(b);
+        write_projection(b);
+        log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id, .state = "queued" }, 0,
+                 MSGID_BATCH_ACCEPTED, "batch accepted: %zu PDF%s, %zu skipped", b->n_jobs,
+                 b->n_jobs == 1 ? "" : "s", b->n_skipped);
+        batch_link(q, b);
+        batch_finish_if_done(b);
+        return 0;
+}
+
+/* ---- loading what a previous run left ---- */
+
+static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
+        char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
+        char *path = xasprintf("%s/batch.json", claim_path);
+        json_error_t err;
+        json_t *rec = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+        struct batch *b;
+        int r = 0;
+
+        if (!rec) {
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                         "cannot read batch record %s: %s (line %d); left as it is", path, err.text, err.line);
+                free(path);
+                free(claim_path);
+                return -EBADMSG;
+        }
+        free(path);
+        b = xcalloc(1, sizeof(*b));
+        b->queue = q;
+        b->claim = xstrdup(claim);
+        b->claim_path = claim_path;
+        b->id = names_from_json_exact(json_object_get(rec, "id"));
+        b->drop = names_from_json_exact(json_object_get(rec, "drop"));
+        b->created = (uint64_t) json_integer_value(json_object_get(rec, "created"));
+        json_t *jobs = json_object_get(rec, "jobs"), *skipped = json_object_get(rec, "skipped");
+        b->n_jobs = json_array_size(jobs);
+        b->jobs = xcalloc(b->n_jobs, sizeof(struct job));
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                json_t *e = json_array_get(jobs, i);
+                struct job *j = &b->jobs[i];
+                j->batch = b;
+                j->index = (unsigned) i;
+                j->source = names_from_json_exact(json_object_get(e, "source"));
+                j->name = names_from_json_exact(json_object_get(e, "name"));
+                j->original = names_from_json_exact(json_object_get(e, "original"));
+                if (!j->source || !j->name || !j->original)
+                        r = -EBADMSG;
+        }
+        b->n_skipped = json_array_size(skipped);
+        b->skipped = xcalloc(b->n_skipped, sizeof(struct skipped));
+        for (size_t i = 0; i < b->n_skipped; i++) {
+                json_t *e = json_array_get(skipped, i);
+                json_t *kept = json_object_get(e, "kept_as");
+                b->skipped[i].source = names_from_json_exact(json_object_get(e, "source"));
+                b->skipped[i].reason = xstrdup(json_string_value(json_object_get(e, "reason")) ?: "skipped");
+                b->skipped[i].kept_as = json_is_null(kept) || !kept ? NULL : names_from_json_exact(kept);
+                if (!b->skipped[i].source)
+                        r = -EBADMSG;
+        }
+        json_decref(rec);
+        if (r < 0 || !b->id || !b->drop) {
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                         "batch record %s/batch.json is damaged; left as it is", b->claim_path);
+                batch_free(b);
+                return -EBADMSG;
+        }
+
+        /* Each job's latest state. */
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                char *jp = xasprintf("%s/jobs/%zu.json", b->claim_path, i);
+                json_t *jr = json_load_file(jp, 0, &err);
+                free(jp);
+                if (!jr)
+                        continue;
+                int st = job_state_from_string(json_string_value(json_object_get(jr, "state")));
+                j->attempts = (unsigned) json_integer_value(json_object_get(jr, "attempts"));
+                j->pages = (unsigned) json_integer_value(json_object_get(jr, "pages"));
+                j->started = (uint64_t) json_integer_value(json_object_get(jr, "started"));
+                j->finished = (uint64_t) json_integer_value(json_object_get(jr, "finished"));
+                j->seconds = json_number_value(json_object_get(jr, "seconds"));
+                const char *e = json_string_value(json_object_get(jr, "error"));
+                j->error = e ? xstrdup(e) : NULL;
+                j->state = st < 0 ? JOB_QUEUED : (enum job_state) st;
+                json_decref(jr);
+                if (j->state == JOB_PROCESSING) {
+                        /* The daemon stopped while this job ran: run it again, a few times at most. */
+                        if (j->attempts >= MAX_INTERRUPTED_ATTEMPTS) {
+                                j->state = JOB_FAILED;
+                                free(j->error);
+                                j->error = xasprintf("processing was interrupted %u times (the service stopped "
+                                                     "or crashed while this file was being processed); not retried",
+                                                     j->attempts);
+                                j->finished = now_usec(CLOCK_REALTIME);
+                                (void) write_job_record(j);
+                        } else
+                                j->state = JOB_QUEUED;
+                }
+                if (j->started && (!b->started || j->started < b->started))
+                        b->started = j->started;
+        }
+        batch_count(b);
+        *ret = b;
+        return 0;
+}
+
+/* Long recoveries tell the service manager they are alive, at most once a second. */
+static void notify_extend_timeout_maybe(struct spool *s) {
+        static uint64_t last;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        (void) s;
+        if (now - last > USEC_PER_SEC) {
+                notify_extend_timeout(30 * USEC_PER_SEC);
+                last = now;
+        }
+}
+
+static int claim_dirs(const char *path, char ***ret, size_t *ret_n) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+        char **names = NULL;
+        size_t n = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                names = xrealloc(names, (n + 1) * sizeof(char *));
+                names[n++] = xstrdup(de->d_name);
+        }
+        closedir(d);
+        qsort(names, n, sizeof(char *), compare_strings); /* claim names start with the time */
+        *ret = names;
+        *ret_n = n;
+        return 0;
+}
+
+/* A claim across file systems that did not finish copying: the inbox still has
+ * the drop, so the partial copy goes. One that finished copying but not
+ * removing: finish removing what the origin file names. */
+static void recover_partial_claim(struct queue *q, const char *claim_path) {
+        char *partial = xasprintf("%s/src.partial", claim_path);
+        (void) fs_remove_tree(AT_FDCWD, partial);
+        free(partial);
+
+        char *origin_path = xasprintf("%s/origin", claim_path);
+        json_t *origin = json_load_file(origin_path, 0, NULL);
+        free(origin_path);
+        char *name = origin ? names_from_json_exact(json_object_get(origin, "name")) : NULL;
+        char *src = xasprintf("%s/src", claim_path);
+        struct stat st;
+        if (name && access(src, F_OK) == 0) {
+                char *p = xasprintf("%s/%s", q->cfg->inbox, name);
+                if (lstat(p, &st) == 0 && (uint64_t) st.st_dev == (uint64_t) json_integer_value(json_object_get(origin, "dev")) &&
+                    (uint64_t) st.st_ino == (uint64_t) json_integer_value(json_object_get(origin, "ino"))) {
+                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                 "finishing an interrupted move of %s out of the inbox", p);
+                        (void) fs_remove_tree(AT_FDCWD, p);
+                }
+                free(p);
+        }
+        free(src);
+        free(name);
+        json_decref(origin);
+}
+
+static int recover_queue(struct queue *q) {
+        char **names = NULL;
+        size_t n = 0;
+        int r = claim_dirs(q->claims_path, &names, &n);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char *claim_path = xasprintf("%s/%s", q->claims_path, names[i]);
+                char *rec = xasprintf("%s/batch.json", claim_path);
+                if (access(rec, F_OK) < 0) {
+                        recover_partial_claim(q, claim_path);
+                        (void) register_claim(q, names[i]);
+                } else {
+                        struct batch *b;
+                        if (load_batch(q, names[i], &b) == 0) {
+                                write_projection(b);
+                                log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
+                                         "batch resumed: %zu of %zu jobs still to do", b->counts[JOB_QUEUED],
+                                         b->n_jobs);
+                                batch_link(q, b);
+                                batch_finish_if_done(b);
+                        }
+                }
+                free(rec);
+                free(claim_path);
+                free(names[i]);
+                notify_extend_timeout_maybe(q->spool);
+        }
+        free(names);
+        return 0;
+}
+
+/* ---- claiming a drop ---- */
+
+static char *new_claim_name(const struct spool *s) {
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        unsigned rnd = 0;
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) !read(fd, &rnd, sizeof(rnd));
+                close(fd);
+        }
+        rnd ^= (unsigned) random();
+        return xasprintf("%010" PRIu64 ".%06" PRIu64 ".%s.%d.%08x", now / USEC_PER_SEC, now % USEC_PER_SEC,
+                         s->instance, (int) getpid(), rnd);
+}
+
+int spool_claim(struct queue *q, const char *name) {
+        char *claim = new_claim_name(q->spool);
+        char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
+        char *from = xasprintf("%s/%s", q->cfg->inbox, name);
+        char *src = xasprintf("%s/src", claim_path);
+        char *to = xasprintf("%s/%s", src, name);
+        struct log_ctx ctx = { .queue = q->name };
+        struct stat st;
+        int r;
+
+        if (lstat(from, &st) < 0) {
+                r = -errno;
+                goto finish;
+        }
+        if (mkdir(claim_path, 0700) < 0) {
+                r = -errno;
+                log_full(LOG_ERR, &ctx, -r, NULL, "cannot create claim directory %s: %m", claim_path);
+                goto finish;
+        }
+        /* What is being claimed, so that recovery can finish a move across file systems. */
+        json_t *origin = json_pack("{s:o,s:I,s:I}", "name", names_to_json_exact(name),
+                                   "dev", (json_int_t) st.st_dev, "ino", (json_int_t) st.st_ino);
+        r = write_json_record(claim_path, "origin", origin, false);
+        if (r < 0 || mkdir(src, 0700) < 0) {
+                r = r < 0 ? r : -errno;
+                log_full(LOG_ERR, &ctx, -r, NULL, "cannot prepare claim %s: %s", claim_path, strerror(-r));
+                (void) fs_remove_tree(AT_FDCWD, claim_path);
+                goto finish;
+        }
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0) {
+                r = -errno;
+                if (r == -EINVAL && rename(from, to) == 0) /* no RENAME_NOREPLACE here; to cannot exist */
+                        r = 0;
+        } else
+                r = 0;
+        if (r == -EXDEV) {
+                /* The state directory is on another file system: copy, fsync, then remove. */
+                char *partial = xasprintf("%s/src.partial", claim_path);
+                char *partial_to = xasprintf("%s/%s", partial, name);
+                (void) rmdir(src);
+                r = mkdir(partial, 0700) < 0 ? -errno : fs_copy_tree(AT_FDCWD, from, AT_FDCWD, partial_to);
+                if (r == 0)
+                        r = fs_fsync_dir(AT_FDCWD, partial);
+                if (r == 0 && rename(partial, src) < 0)
+                        r = -errno;
+                if (r == 0)
+                        (void) fs_fsync_dir(AT_FDCWD, claim_path);
+                if (r == 0)
+                        r = fs_remove_tree(AT_FDCWD, from);
+                free(partial_to);
+                free(partial);
+        }
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_full(LOG_ERR, &ctx, -r, NULL, "cannot claim %s: %s; it stays in the inbox", from,
+                                 strerror(-r));
+                if (access(to, F_OK) < 0)
+                        (void) fs_remove_tree(AT_FDCWD, claim_path);
+                goto finish;
+        }
+        (void) fs_fsync_dir(AT_FDCWD, src);
+        (void) fs_fsync_dir(AT_FDCWD, q->cfg->inbox);
+        r = register_claim(q, claim);
+finish:
+        free(to);
+        free(src);
+        free(from);
+        free(claim_path);
+        free(claim);
+        return r;
+}
+
+/* ---- job transitions ---- */
+
+int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
+        struct batch *b = j->batch;
+        struct queue *q = b->queue;
+        char *tmp = job_tmp_dir(j);
+        int r;
+
+        b->counts[j->state]--;
+        j->state = JOB_PROCESSING;
+        b->counts[j->state]++;
+        j->attempts++;
+        j->started = now_usec(CLOCK_REALTIME);
+        j->finished = 0;
+        free(j->error);
+        j->error = NULL;
+        if (!b->started)
+                b->started = j->started;
+        r = write_job_record(j);
+        if (r < 0)
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name }, -r,
+                         NULL, "cannot record that the job started: %s", strerror(-r));
+
+        /* A fresh, empty place for the worker's outputs. */
+        (void) fs_remove_tree(q->outbox_fd, tmp);
+        r = fs_mkdirat_p(q->outbox_fd, tmp, q->cfg->dir_mode);
+        if (r < 0) {
+                free(tmp);
+                return r;
+        }
+        char *dir = job_dir(j);
+        (void) fs_mkdirat_p(q->outbox_fd, dir, q->cfg->dir_mode);
+        (void) status_write_job(j, dir);
+        free(dir);
+        spool_mark_dirty(b);
+
+        *ret_pdf_path = job_source_path(j);
+        *ret_out_dir = xasprintf("%s/%s", q->cfg->outbox, tmp);
+        free(tmp);
+        return 0;
+}
+
+/* Move every file of the temp folder into the job's folder, status last. */
+static int move_outputs(int dirfd, const char *tmp, const char *dir) {
+        DIR *d;
+        struct dirent *de;
+        int fd = openat(dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int dfd, r = 0;
+
+        if (fd < 0)
+                return -errno;
+        dfd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        (void) syncfs(fd) ; /* the worker's files are fsync'ed; this catches directory entries too */
+        d = fdopendir(fd);
+        while (d && (de = readdir(d))) {
+                if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+                        continue;
+                if (strcmp(de->d_name, STATUS_FILE) == 0)
+                        continue;
+                if (renameat(fd, de->d_name, dfd, de->d_name) < 0 && r == 0)
+                        r = -errno;
+        }
+        if (r == 0 && renameat(fd, STATUS_FILE, dfd, STATUS_FILE) < 0)
+                r = -errno;
+        if (r == 0 && fsync(dfd) < 0)
+                r = -errno;
+        if (d)
+                closedir(d);
+        else
+                close(fd);
+        close(dfd);
+        if (r == 0)
+                r = unlinkat(dirfd, tmp, AT_REMOVEDIR) < 0 ? -errno : 0;
+        return r;
+}
+
+int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const char *error) {
+        struct batch *b = j->batch;
+        struct queue *q = b->queue;
+        struct spool *s = q->spool;
+        char *tmp = job_tmp_dir(j), *dir = job_dir(j);
+        struct log_ctx ctx = { .queue = q->name, .batch = b->id, .job = j->name };
+        int r;
+
+        free(j->error);
+        j->error = error ? xstrdup(error) : NULL;
+        j->pages = state == JOB_DONE ? pages : 0;
+
+        /* Keep the original next to the results, done or failed. */
+        char *pdf = job_source_path(j);
+        char *kept = xasprintf("%s/%s", tmp, j->original);
+        (void) fs_mkdirat_p(q->outbox_fd, tmp, q->cfg->dir_mode);
+        r = fs_link_or_copy(AT_FDCWD, pdf, q->outbox_fd, kept, q->cfg->file_mode);
+        if (r < 0 && r != -EEXIST && state == JOB_DONE) {
+                state = JOB_FAILED;
+                free(j->error);
+                j->error = xasprintf("cannot keep the original in the outbox: %s", strerror(-r));
+        }
+        free(kept);
+        free(pdf);
+        if (state != JOB_DONE) {
+                /* A failed job's partial results would mislead: only the original and the status stay. */
+                char *p;
+                for (size_t k = 0; job_outputs[k]; k++) {
+                        p = xasprintf("%s/%s", tmp, job_outputs[k]);
+                        (void) unlinkat(q->outbox_fd, p, 0);
+                        free(p);
+                }
+        }
+
+        b->counts[j->state]--;
+        j->state = state;
+        b->counts[j->state]++;
+        j->finished = now_usec(CLOCK_REALTIME);
+        j->seconds = j->started ? (double) (j->finished - j->started) / USEC_PER_SEC : 0;
+        if (state == JOB_DONE) {
+                b->pages_done += j->pages;
+                s->pages_done += j->pages;
+                s->pages_window_count += j->pages;
+                s->jobs_done++;
+        } else if (state == JOB_FAILED)
+                s->jobs_failed++;
+
+        r = status_write_job(j, tmp);
+        if (r == 0) {
+                (void) fs_mkdirat_p(q->outbox_fd, dir, q->cfg->dir_mode);
+                r = move_outputs(q->outbox_fd, tmp, dir);
+        }
+        if (r < 0)
+                log_full(LOG_ERR, &ctx, -r, NULL, "cannot move the job's results into the outbox: %s",
+                         strerror(-r));
+        /* Recorded last: a crash before this line runs the job again, never loses it. */
+        r = write_job_record(j);
+        if (r < 0)
+                log_full(LOG_ERR, &ctx, -r, NULL, "cannot record the job's end: %s", strerror(-r));
+
+        ctx.state = job_state_to_string(state);
+        if (state == JOB_FAILED)
+                log_full(LOG_WARNING, &ctx, 0, MSGID_JOB_FAILED, "job failed: %s", j->error ? j->error : "failed");
+        else
+                log_full(LOG_INFO, &ctx, 0, NULL, "job %s: %u page%s in %.2f s", ctx.state, j->pages,
+                         j->pages == 1 ? "" : "s", j->seconds);
+        free(tmp);
+        free(dir);
+        spool_mark_dirty(b);
+        batch_finish_if_done(b);
+        return 0;
+}
+
+int spool_job_requeue(struct job *j) {
+        struct batch *b = j->batch;
+        char *tmp = job_tmp_dir(j), *dir = job_dir(j);
+
+        (void) fs_remove_tree(b->queue->outbox_fd, tmp);
+        b->counts[j->state]--;
+        j->state = JOB_QUEUED;
+        b->counts[j->state]++;
+        if (j->attempts > 0)
+                j->attempts--; /* a stop is not the file's fault */
+        j->started = 0;
+        (void) write_job_record(j);
+        (void) status_write_job(j, dir);
+        if (j->index < b->next_job)
+                b->next_job = j->index;
+        spool_mark_dirty(b);
+        free(tmp);
+        free(dir);
+        return 0;
+}
+
+static void batch_finish_if_done(struct batch *b) {
+        struct queue *q = b->queue;
+        enum batch_state st = batch_state(b);
+
+        if (st != BATCH_DONE && st != BATCH_CANCELED)
+                return;
+        b->finished = now_usec(CLOCK_REALTIME);
+        if (!b->started)
+                b->started = b->finished;
+        (void) status_write_batch(b);
+        b->status_dirty = false;
+        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name, .batch = b->id, .state = batch_state_to_string(st) },
+                 0, MSGID_BATCH_FINISHED, "batch finished: %zu done, %zu failed, %zu skipped, %" PRIu64 " pages",
+                 b->counts[JOB_DONE], b->counts[JOB_FAILED], b->n_skipped, b->pages_done);
+
+        /* Out of the claims: recovery never looks at it again. */
+        char *to = xasprintf("%s/finished/%s", q->state_path, b->claim);
+        if (rename(b->claim_path, to) < 0)
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name, .batch = b->id }, errno, NULL,
+                         "cannot move finished batch to %s: %m", to);
+        free(to);
+        for (struct batch **p = &q->batches; *p; p = &(*p)->next)
+                if (*p == b) {
+                        *p = b->next;
+                        break;
+                }
+        batch_free(b);
+}
+
+/* ---- status files: refreshed at most a quarter second after a change ---- */
+
+static int on_status_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        spool_flush_status(userdata);
+        return 0;
+}
+
+static void spool_schedule_status(struct spool *s) {
+        if (!s->event)
+                return;
+        if (!s->status_timer) {
+                if (sd_event_add_time_relative(s->event, &s->status_timer, CLOCK_MONOTONIC, STATUS_DELAY_USEC,
+                                               50 * USEC_PER_MSEC, on_status_timer, s) < 0)
+                        return;
+                (void) sd_event_source_set_enabled(s->status_timer, SD_EVENT_ONESHOT);
+                return;
+        }
+        int enabled = SD_EVENT_OFF;
+        (void) sd_event_source_get_enabled(s->status_timer, &enabled);
+        if (enabled == SD_EVENT_OFF) {
+                (void) sd_event_source_set_time_relative(s->status_timer, STATUS_DELAY_USEC);
+                (void) sd_event_source_set_enabled(s->status_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+void spool_mark_dirty(struct batch *b) {
+        b->status_dirty = true;
+        spool_schedule_status(b->queue->spool);
+}
+
+void spool_flush_status(struct spool *s) {
+        for (struct queue *q = s->queues; q; q = q->next)
+                for (struct batch *b = q->batches; b; b = b->next)
+                        if (b->status_dirty) {
+                                int r = status_write_batch(b);
+                                if (r < 0)
+                                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id },
+                                                 -r, NULL, "cannot write the batch status file: %s", strerror(-r));
+                                b->status_dirty = false;
+                        }
+}
+
+struct batch *spool_find_batch(struct spool *s, const char *id) {
+        for (struct queue *q = s->queues; q; q = q->next)
+                for (struct batch *b = q->batches; b; b = b->next)
+                        if (strcmp(b->id, id) == 0)
+                                return b;
+        return NULL;
+}
+
+/* ---- setting up ---- */
+
+static char *instance_name(void) {
+        char host[256] = "localhost";
+        (void) gethostname(host, sizeof(host) - 1);
+        for (char *p = host; *p; p++)
+                if (*p == '/' || *p == '.' || (unsigned char) *p < 0x20)
+                        *p = '_';
+        return xstrdup(host);
+}
+
+int spool_new(struct config *config, sd_event *event, struct spool **ret) {
+        struct spool *s = xcalloc(1, sizeof(*s));
+        int r;
+
+        s->config = config;
+        s->event = event ? sd_event_ref(event) : NULL;
+        s->instance = instance_name();
+        r = fs_mkdir_p(config->state_dir, 0750);
+        if (r < 0) {
+                log_full(LOG_ERR, NULL, -r, NULL, "cannot create state directory %s: %s", config->state_dir,
+                         strerror(-r));
+                spool_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc) {
+        struct queue *q = xcalloc(1, sizeof(*q));
+        char *finished;
+        int r;
+
+        q->spool = s;
+        q->cfg = qc;
+        q->name = xstrdup(qc->name);
+        q->outbox_fd = -1;
+        q->state_path = xasprintf("%s/%s", s->config->state_dir, qc->name);
+        q->claims_path = xasprintf("%s/claims/%s", q->state_path, s->instance);
+        finished = xasprintf("%s/finished", q->state_path);
+        r = fs_mkdir_p(q->claims_path, 0700);
+        if (r == 0)
+                r = fs_mkdir_p(finished, 0700);
+        if (r == 0)
+                r = fs_mkdir_p(qc->outbox, qc->dir_mode);
+        if (r == 0) {
+                q->outbox_fd = open(qc->outbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (q->outbox_fd < 0)
+                        r = -errno;
+        }
+        free(finished);
+        if (r < 0) {
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = qc->name }, -r, NULL,
+                         "cannot set up queue directories (%s, %s): %s", q->claims_path, qc->outbox, strerror(-r));
+                free(q->name);
+                free(q->state_path);
+                free(q->claims_path);
+                free(q);
+                return NULL;
+        }
+        struct queue **p = &s->queues;
+        while (*p)
+                p = &(*p)->next;
+        *p = q;
+        return q;
+}
+
+int spool_recover(struct spool *s) {
+        int r = 0;
+        for (struct queue *q = s->queues; q; q = q->next) {
+                int k = recover_queue(q);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        return r;
+}
+
+static void queue_free(struct queue *q) {
+        while (q->batches) {
+                struct batch *b = q->batches;
+                q->batches = b->next;
+                batch_free(b);
+        }
+        if (q->outbox_fd >= 0)
+                close(q->outbox_fd);
+        free(q->hold_reason);
+        free(q->name);
+        free(q->state_path);
+        free(q->claims_path);
+        free(q);
+}
+
+void spool_free(struct spool *s) {
+        if (!s)
+                return;
+        while (s->queues) {
+                struct queue *q = s->queues;
+                s->queues = q->next;
+                intake_stop(q);
+                queue_free(q);
+        }
+        sd_event_source_unref(s->status_timer);
+        sd_event_unref(s->event);
+        free(s->instance);
+        free(s);
+}

@@ -1,0 +1,130 @@
+/* spool.h: the spool's state on disk and in memory: queues, batches, jobs, and
+ * every transition between their states. The state directory is the truth; the
+ * outbox status files are its projection (status.c).
+ *
+ * State directory layout, per queue (every state change is a rename or an
+ * atomic replace, names are unique across hosts, nothing depends on a lock):
+ *
+ *   <state_dir>/<queue>/claims/<instance>/<claim>/      a batch owned by <instance>
+ *       origin             what was claimed (name, device, inode), written first
+ *       src/<drop>         the drop as the user made it, moved here by the claim
+ *       src.partial/       a claim across file systems that is still copying
+ *       batch.json         the batch record, written once: id, jobs, skipped files
+ *       jobs/<n>.json      each job's latest state (processing, done, failed)
+ *   <state_dir>/<queue>/finished/<claim>/                 the same, once every job ended
+ *
+ * <claim> is <unix-seconds>.<usec>.<host>.<pid>.<random>; <instance> is the host name.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+
+enum job_state { JOB_QUEUED, JOB_PROCESSING, JOB_DONE, JOB_FAILED, JOB_CANCELED, _JOB_STATE_MAX };
+enum batch_state { BATCH_QUEUED, BATCH_PROCESSING, BATCH_DONE, BATCH_CANCELED };
+
+struct batch;
+struct queue;
+
+struct job {
+        struct batch *batch;
+        unsigned index;
+        char *source;          /* path inside the drop, bytes (e.g. "sub/LM317.pdf") */
+        char *name;            /* path of the job's folder in the batch's outbox */
+        char *original;        /* file name the original gets in the job's folder */
+        enum job_state state;
+        unsigned attempts;
+        char *error;           /* NULL, or a reason a person understands */
+        unsigned pages;
+        uint64_t started, finished; /* realtime usec, 0 = not yet */
+        double seconds;
+};
+
+struct skipped {
+        char *source;          /* path inside the drop */
+        char *reason;
+        char *kept_as;         /* path in the batch's outbox, NULL if not kept */
+};
+
+struct batch {
+        struct queue *queue;
+        char *id;              /* the outbox folder name; what pdfspoolctl takes */
+        char *claim;           /* claim directory name */
+        char *claim_path;      /* absolute path of the claim directory */
+        char *drop;            /* the drop's name in the inbox */
+        struct job *jobs;
+        size_t n_jobs;
+        struct skipped *skipped;
+        size_t n_skipped;
+        size_t counts[_JOB_STATE_MAX];
+        uint64_t pages_done;
+        uint64_t created, started, finished, updated; /* realtime usec */
+        size_t next_job;       /* scheduler cursor: jobs before it are not queued */
+        uint64_t last_served;  /* scheduler: when a job of this batch was last handed out */
+        bool status_dirty;
+        bool finished_moved;
+        struct batch *next;    /* in the queue's list, oldest first */
+};
+
+struct drop;
+
+struct queue {
+        struct spool *spool;
+        const struct queue_config *cfg;
+        char *name;
+        char *state_path;      /* <state_dir>/<queue> */
+        char *claims_path;     /* <state_dir>/<queue>/claims/<instance> */
+        int outbox_fd;
+        struct batch *batches; /* active (unfinished) batches, oldest first */
+        /* intake */
+        struct drop *drops;    /* drops seen in the inbox, not yet claimed */
+        sd_event_source *inotify_source;
+        sd_event_source *poll_timer;
+        sd_event_source *rescan_timer;
+        bool hold;             /* inbox missing: nothing is taken until it is back */
+        char *hold_reason;
+        bool removed;          /* dropped from the config by a reload: finish, then go */
+        struct queue *next;
+};
+
+struct spool {
+        struct config *config;
+        sd_event *event;
+        char *instance;
+        struct queue *queues;
+        sd_event_source *status_timer;
+        struct pool *pool;
+        bool stopping;
+        /* totals for STATUS= */
+        uint64_t jobs_done, jobs_failed, pages_done;
+        uint64_t pages_window_start, pages_window_count; /* for pages/s */
+        double pages_per_second;
+};
+
+const char *job_state_to_string(enum job_state s);
+const char *batch_state_to_string(enum batch_state s);
+enum batch_state batch_state(const struct batch *b);
+
+int spool_new(struct config *config, sd_event *event, struct spool **ret);
+void spool_free(struct spool *s);
+struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc);
+/* Load every batch this instance claimed and did not finish; register claims
+ * that were made but not registered. Called before READY=1. */
+int spool_recover(struct spool *s);
+/* The claim: move inbox/<name> into a new claim directory, then register it as
+ * a batch. Returns 0, -ENOENT if it vanished, or -errno. */
+int spool_claim(struct queue *q, const char *name);
+
+/* Transitions, each persisted before it returns. */
+int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir);
+int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const char *error);
+/* Put a job that was running back to queued (graceful stop). */
+int spool_job_requeue(struct job *j);
+
+/* Write dirty batch status files now. */
+void spool_flush_status(struct spool *s);
+void spool_mark_dirty(struct batch *b);
+struct batch *spool_find_batch(struct spool *s, const char *id);

@@ -1,0 +1,120 @@
+/* status.c: the outbox's status files, a projection of the spool's state. */
+#include "status.h"
+#include "fsutil.h"
+#include "names.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *time_or_null(uint64_t usec) {
+        char buf[40];
+        return usec ? json_string(format_rfc3339(buf, sizeof(buf), usec)) : json_null();
+}
+
+json_t *status_batch_json(const struct batch *b, uint64_t now) {
+        size_t skipped = b->n_skipped;
+        uint64_t end = b->finished ? b->finished : now;
+        double elapsed = b->started && end > b->started ? (double) (end - b->started) / USEC_PER_SEC : 0;
+        size_t ended = b->counts[JOB_DONE] + b->counts[JOB_FAILED] + b->counts[JOB_CANCELED];
+
+        json_t *counts = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+                                   "total", (json_int_t) (b->n_jobs + skipped),
+                                   "queued", (json_int_t) b->counts[JOB_QUEUED],
+                                   "processing", (json_int_t) b->counts[JOB_PROCESSING],
+                                   "done", (json_int_t) b->counts[JOB_DONE],
+                                   "failed", (json_int_t) b->counts[JOB_FAILED],
+                                   "canceled", (json_int_t) b->counts[JOB_CANCELED],
+                                   "skipped", (json_int_t) skipped);
+        json_t *throughput = json_pack("{s:f,s:f,s:f}",
+                                       "seconds", elapsed,
+                                       "pages_per_second", elapsed > 0 ? (double) b->pages_done / elapsed : 0.0,
+                                       "jobs_per_second", elapsed > 0 ? (double) ended / elapsed : 0.0);
+        json_t *skipped_list = json_array();
+        for (size_t i = 0; i < b->n_skipped; i++)
+                json_array_append_new(skipped_list,
+                                      json_pack("{s:o,s:s,s:o}",
+                                                "source", names_to_json_display(b->skipped[i].source),
+                                                "reason", b->skipped[i].reason,
+                                                "kept_as", b->skipped[i].kept_as
+                                                        ? names_to_json_display(b->skipped[i].kept_as)
+                                                        : json_null()));
+        json_t *failures = json_array();
+        for (size_t i = 0; i < b->n_jobs; i++)
+                if (b->jobs[i].state == JOB_FAILED)
+                        json_array_append_new(failures,
+                                              json_pack("{s:o,s:o,s:s}",
+                                                        "job", names_to_json_display(b->jobs[i].name),
+                                                        "source", names_to_json_display(b->jobs[i].source),
+                                                        "error", b->jobs[i].error ? b->jobs[i].error : "failed"));
+
+        return json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+                         "batch", names_to_json_display(b->id),
+                         "queue", b->queue->name,
+                         "state", batch_state_to_string(batch_state(b)),
+                         "source", names_to_json_display(b->drop),
+                         "jobs", counts,
+                         "pages_done", (json_int_t) b->pages_done,
+                         "created", time_or_null(b->created),
+                         "started", time_or_null(b->started),
+                         "finished", time_or_null(b->finished),
+                         "updated", time_or_null(now),
+                         "throughput", throughput,
+                         "failures", failures,
+                         "skipped", skipped_list);
+}
+
+json_t *status_job_json(const struct job *j, uint64_t now) {
+        return json_pack("{s:o,s:o,s:o,s:o,s:s,s:s,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:f}",
+                         "job", names_to_json_display(j->name),
+                         "batch", names_to_json_display(j->batch->id),
+                         "source", names_to_json_display(j->source),
+                         "original", names_to_json_display(j->original),
+                         "queue", j->batch->queue->name,
+                         "state", job_state_to_string(j->state),
+                         "attempts", (json_int_t) j->attempts,
+                         "error", j->error ? json_string(j->error) : json_null(),
+                         "pages", (json_int_t) j->pages,
+                         "created", time_or_null(j->batch->created),
+                         "started", time_or_null(j->started),
+                         "finished", time_or_null(j->finished),
+                         "updated", time_or_null(now),
+                         "seconds", j->seconds);
+}
+
+int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode) {
+        char *text;
+        int r;
+
+        if (!j)
+                return -EINVAL;
+        text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        if (!text)
+                return -ENOMEM;
+        size_t len = strlen(text);
+        text = xrealloc(text, len + 2);
+        text[len] = '\n';
+        text[len + 1] = 0;
+        r = fs_write_atomic(dirfd, name, text, len + 1, mode, false);
+        free(text);
+        return r;
+}
+
+int status_write_batch(const struct batch *b) {
+        char *path = xasprintf("%s/" STATUS_FILE, b->id);
+        json_t *j = status_batch_json(b, now_usec(CLOCK_REALTIME));
+        int r = status_write_json(b->queue->outbox_fd, path, j, b->queue->cfg->file_mode);
+        json_decref(j);
+        free(path);
+        return r;
+}
+
+int status_write_job(const struct job *j, const char *dir) {
+        char *path = xasprintf("%s/" STATUS_FILE, dir);
+        json_t *js = status_job_json(j, now_usec(CLOCK_REALTIME));
+        int r = status_write_json(j->batch->queue->outbox_fd, path, js, j->batch->queue->cfg->file_mode);
+        json_decref(js);
+        free(path);
+        return r;
+}

@@ -1,0 +1,18 @@
+/* status.h: the status files people and tools read in the outbox, as JSON.
+ * Each is replaced atomically, so a reader never sees half a file. */
+#pragma once
+#include <jansson.h>
+#include <stdint.h>
+#include "spool.h"
+
+#define STATUS_FILE "status.json"
+
+json_t *status_batch_json(const struct batch *b, uint64_t now);
+json_t *status_job_json(const struct job *j, uint64_t now);
+
+/* <outbox>/<batch>/status.json */
+int status_write_batch(const struct batch *b);
+/* <outbox>/<dir>/status.json for job J, DIR relative to the queue's outbox. */
+int status_write_job(const struct job *j, const char *dir);
+/* Serialise J to DIRFD/NAME atomically with MODE. */
+int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode);

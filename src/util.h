@@ -1,0 +1,27 @@
+/* util.h: small helpers every room uses: allocation that cannot fail, time, strings. */
+#pragma once
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define USEC_PER_SEC ((uint64_t) 1000000)
+#define USEC_PER_MSEC ((uint64_t) 1000)
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation failure is fatal (logged, exit 1), so callers stay short. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+uint64_t now_usec(clockid_t clock);        /* CLOCK_REALTIME / CLOCK_MONOTONIC */
+/* RFC 3339 UTC with milliseconds, e.g. 2026-11-29T17:40:13.123Z; buf >= 32 bytes. */
+char *format_rfc3339(char *buf, size_t size, uint64_t realtime_usec);
+
+bool str_has_suffix(const char *s, const char *suffix);
+bool str_has_suffix_nocase(const char *s, const char *suffix);
+bool utf8_is_valid(const char *s, size_t n);

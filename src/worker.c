@@ -1,0 +1,298 @@
+/* worker.c: pdfspool-worker, the process that reads PDFs so that the daemon never
+ * has to. pdfspoold fork+execs it with its end of a SOCK_SEQPACKET socketpair on
+ * fd 3. It first shuts itself in (no core dumps, a memory limit, no new
+ * privileges, killed with its parent), then answers one job at a time (proto.h),
+ * handing each PDF to extract.c. A hostile PDF can at worst crash this process;
+ * the daemon notices, fails that job and starts another worker.
+ *
+ * Exit status: 0 on "quit" or when the daemon closes the socket, 2 on a message
+ * that breaks the protocol, 1 on any other failure. */
+#include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "extract.h"
+#include "proto.h"
+
+#define EXIT_PROTOCOL 2
+/* The daemon's job ids are short; a longer one is a broken daemon, and would
+ * make the result packet too large to send. */
+#define JOB_ID_MAX 1024
+
+static void log_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static void log_error(const char *format, ...) {
+        va_list ap;
+
+        fputs("pdfspool-worker: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+static int parse_bytes(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+        if (*end != 0 || v == 0)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* Lower (never raise) both limits of RESOURCE to VALUE: the worker cannot undo it. */
+static int limit_resource(int resource, rlim_t value) {
+        struct rlimit limit;
+
+        if (getrlimit(resource, &limit) < 0)
+                return -errno;
+        if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < value)
+                value = limit.rlim_max;
+        limit.rlim_cur = limit.rlim_max = value;
+        if (setrlimit(resource, &limit) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Returns 0 or -errno; *ret_memory_limit is the RLIMIT_AS set, 0 if none. */
+static int sandbox_setup(pid_t parent, uint64_t *ret_memory_limit) {
+        const char *env;
+        uint64_t memory_limit = 0;
+        int r;
+
+        /* A crash on a hostile PDF must not leave its memory (the document) on disk. */
+        r = limit_resource(RLIMIT_CORE, 0);
+        if (r < 0) {
+                log_error("cannot disable core dumps: %s", strerror(-r));
+                return r;
+        }
+
+        env = getenv("PDFSPOOL_WORKER_MEMORY");
+        if (env) {
+                r = parse_bytes(env, &memory_limit);
+                if (r < 0) {
+                        log_error("PDFSPOOL_WORKER_MEMORY=%s is not a number of bytes", env);
+                        return r;
+                }
+                /* RLIMIT_AS rather than a cgroup: it needs no privileges, and a
+                 * failed allocation comes back to mupdf as an error it reports,
+                 * instead of the OOM killer's SIGKILL. */
+                r = limit_resource(RLIMIT_AS, (rlim_t) memory_limit);
+                if (r < 0) {
+                        log_error("cannot set the memory limit: %s", strerror(-r));
+                        return r;
+                }
+        }
+
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+                r = -errno;
+                log_error("cannot set no_new_privs: %s", strerror(-r));
+                return r;
+        }
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+                r = -errno;
+                log_error("cannot ask to die with the daemon: %s", strerror(-r));
+                return r;
+        }
+        /* The daemon may have died before the prctl() above: then we have been
+         * re-parented (to init or a subreaper) and no signal will ever come.
+         * Comparing with the parent we started with, rather than with 1, also
+         * covers subreapers and keeps working when pdfspoold is a container's
+         * PID 1. Had it died before main() even ran, the hello below fails
+         * with EPIPE instead. */
+        if (getppid() != parent) {
+                log_error("the daemon is gone");
+                return -ESRCH;
+        }
+
+        *ret_memory_limit = memory_limit;
+        return 0;
+}
+
+/* fd 3 must be our seqpacket socket: anything else means we were not started by
+ * pdfspoold (or were started wrongly), and reading it would make no sense. */
+static int check_socket(int fd) {
+        int type = 0;
+        socklen_t len = sizeof(type);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+                return -errno;
+        if (type != SOCK_SEQPACKET)
+                return -ENOTSOCK;
+        return 0;
+}
+
+static size_t store_size(uint64_t memory_limit) {
+        /* A quarter of the limit for mupdf's cache leaves the rest for the page
+         * being worked on; mupdf also empties the store when an allocation fails. */
+        if (memory_limit == 0 || memory_limit / 4 > FZ_STORE_DEFAULT)
+                return FZ_STORE_DEFAULT;
+        return (size_t) (memory_limit / 4);
+}
+
+static int send_hello(int fd) {
+        json_t *hello;
+        int r;
+
+        hello = json_pack("{s:i, s:s, s:I}", "v", PROTO_VERSION, "type", "hello", "pid", (json_int_t) getpid());
+        if (!hello)
+                return -ENOMEM;
+        r = proto_send(fd, hello);
+        json_decref(hello);
+        return r;
+}
+
+/* A string field of a job, refusing embedded NULs (a path cut short at a NUL
+ * would name another file) and paths that are not absolute. */
+static const char *job_path(json_t *msg, const char *key) {
+        json_t *value = json_object_get(msg, key);
+        const char *s = json_string_value(value);
+
+        if (!s || strlen(s) != json_string_length(value) || s[0] != '/')
+                return NULL;
+        return s;
+}
+
+/* Runs one job and sends its result. Returns 0, -EBADMSG for a malformed job, or
+ * another -errno when the result cannot be sent. */
+static int handle_job(int fd, fz_context *ctx, json_t *msg) {
+        json_t *id = json_object_get(msg, "id"), *size_json = json_object_get(msg, "thumbnail_size");
+        json_int_t size = EXTRACT_THUMBNAIL_SIZE_DEFAULT;
+        const char *pdf = job_path(msg, "pdf"), *out = job_path(msg, "out");
+        char *error = NULL;
+        json_t *result;
+        int pages = 0, r;
+
+        if (!json_is_string(id) || json_string_length(id) > JOB_ID_MAX) {
+                log_error("malformed job: \"id\" must be a string of at most %d bytes", JOB_ID_MAX);
+                return -EBADMSG;
+        }
+        if (!pdf || !out) {
+                log_error("malformed job %s: \"pdf\" and \"out\" must be absolute paths", json_string_value(id));
+                return -EBADMSG;
+        }
+        if (size_json) {
+                size = json_is_integer(size_json) ? json_integer_value(size_json) : -1;
+                if (size < EXTRACT_THUMBNAIL_SIZE_MIN || size > EXTRACT_THUMBNAIL_SIZE_MAX) {
+                        log_error("malformed job %s: \"thumbnail_size\" must be an integer in %u..%u",
+                                  json_string_value(id), EXTRACT_THUMBNAIL_SIZE_MIN, EXTRACT_THUMBNAIL_SIZE_MAX);
+                        return -EBADMSG;
+                }
+        }
+
+        r = extract_pdf(ctx, pdf, out, (unsigned) size, &pages, &error);
+        /* Give back what the job's allocations left in malloc's free lists, so a
+         * long-lived worker stays as small as a fresh one. */
+        (void) malloc_trim(0);
+
+        result = json_pack("{s:i, s:s, s:O, s:b, s:i, s:s?}",
+                           "v", PROTO_VERSION,
+                           "type", "result",
+                           "id", id,
+                           "ok", r >= 0,
+                           "pages", r >= 0 ? pages : 0,
+                           "error", r >= 0 ? NULL : error);
+        free(error);
+        if (!result)
+                return -ENOMEM;
+        r = proto_send(fd, result);
+        json_decref(result);
+        return r;
+}
+
+static int serve(int fd, fz_context *ctx) {
+        for (;;) {
+                const char *type;
+                json_t *msg = NULL;
+                int r;
+
+                r = proto_recv(fd, &msg);
+                if (r == -EPIPE || r == -ECONNRESET)
+                        return 0;               /* the daemon closed the socket */
+                if (r == -EBADMSG || r == -EMSGSIZE) {
+                        log_error("malformed message from the daemon: %s", strerror(-r));
+                        return EXIT_PROTOCOL;
+                }
+                if (r < 0) {
+                        log_error("cannot receive from the daemon: %s", strerror(-r));
+                        return EXIT_FAILURE;
+                }
+
+                type = json_string_value(json_object_get(msg, "type"));
+                if (type && strcmp(type, "quit") == 0) {
+                        json_decref(msg);
+                        return 0;
+                }
+                if (!type || strcmp(type, "job") != 0) {
+                        log_error("malformed message from the daemon: unknown type \"%s\"", type ? type : "(none)");
+                        json_decref(msg);
+                        return EXIT_PROTOCOL;
+                }
+
+                r = handle_job(fd, ctx, msg);
+                json_decref(msg);
+                if (r == -EBADMSG)
+                        return EXIT_PROTOCOL;
+                if (r == -EPIPE || r == -ECONNRESET)
+                        return 0;
+                if (r < 0) {
+                        log_error("cannot send a result to the daemon: %s", strerror(-r));
+                        return EXIT_FAILURE;
+                }
+        }
+}
+
+int main(int argc, char *argv[]) {
+        pid_t parent = getppid();
+        uint64_t memory_limit = 0;
+        fz_context *ctx;
+        int r;
+
+        if (argc > 1) {
+                fprintf(stderr, "%s: takes no arguments: pdfspoold starts it with its socket on fd %d\n",
+                        argv[0], PROTO_WORKER_FD);
+                return strcmp(argv[1], "--help") == 0 ? EXIT_SUCCESS : EXIT_PROTOCOL;
+        }
+
+        if (sandbox_setup(parent, &memory_limit) < 0)
+                return EXIT_FAILURE;
+
+        r = check_socket(PROTO_WORKER_FD);
+        if (r < 0) {
+                log_error("fd %d is not the daemon's seqpacket socket: %s", PROTO_WORKER_FD, strerror(-r));
+                return EXIT_PROTOCOL;
+        }
+
+        ctx = extract_context_new(store_size(memory_limit));
+        if (!ctx) {
+                log_error("cannot create the mupdf context: out of memory");
+                return EXIT_FAILURE;
+        }
+
+        r = send_hello(PROTO_WORKER_FD);
+        if (r == -EPIPE || r == -ECONNRESET)
+                r = 0;                          /* the daemon is already gone */
+        else if (r < 0) {
+                log_error("cannot send hello to the daemon: %s", strerror(-r));
+                r = EXIT_FAILURE;
+        } else
+                r = serve(PROTO_WORKER_FD, ctx);
+
+        extract_context_free(ctx);
+        return r;
+}

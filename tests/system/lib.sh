@@ -1,0 +1,153 @@
+# lib.sh: shared harness for system tests. Source it from a test script.
+#
+# Each test gets a fresh spool in a temp dir ($T) with an inbox, an outbox and
+# a state dir, starts the real pdfspoold from the build tree, acts as a user
+# would, and asserts on files, status JSON and the log. Output is TAP.
+# Every wait has a deadline; nothing sleeps a fixed time to "let things happen".
+
+set -u
+: "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+PDFSPOOLD=$top_builddir/src/pdfspoold
+PDFSPOOLCTL=$top_builddir/src/pdfspoolctl
+export PDFSPOOL_WORKER=$top_builddir/src/pdfspool-worker
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pdfspool-test.XXXXXX")
+INBOX=$T/inbox
+OUTBOX=$T/outbox
+STATE=$T/state
+CFG=$T/pdfspool.yaml
+LOG=$T/daemon.log
+DAEMON_PID=
+_tap_n=0
+_tap_failed=0
+_tap_planned=
+
+cleanup() {
+        local pids
+        [ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null
+        pids=$(pgrep -f "pdfspool-worker" -P "${DAEMON_PID:-1}" 2>/dev/null)
+        [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+        [ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
+        if [ "$_tap_failed" -gt 0 ] && [ -f "$LOG" ]; then
+                echo "# --- daemon log ($LOG) ---"
+                tail -n 60 "$LOG" | sed 's/^/# /'
+        fi
+        [ -z "${KEEP_TEST_DIR:-}" ] && rm -rf "$T"
+}
+trap cleanup EXIT
+
+# ---- TAP ----
+plan() { _tap_planned=$1; echo "1..$1"; }
+ok() { # ok CONDITION-EXIT-CODE DESCRIPTION
+        _tap_n=$((_tap_n + 1))
+        if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"; _tap_failed=$((_tap_failed + 1)); fi
+}
+check() { # check DESCRIPTION COMMAND...: ok if the command succeeds
+        local d=$1; shift
+        if "$@"; then ok 0 "$d"; else ok 1 "$d"; fi
+}
+diag() { echo "# $*"; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+bail() { echo "Bail out! $*"; exit 1; }
+done_testing() {
+        [ -z "$_tap_planned" ] && echo "1..$_tap_n"
+        [ "$_tap_failed" -eq 0 ]
+}
+
+# wait_for TIMEOUT-SECONDS COMMAND...: poll until the command succeeds; 1 on timeout.
+wait_for() {
+        local timeout=$1; shift
+        local deadline=$(( $(date +%s%N) / 1000000 + timeout * 1000 ))
+        while ! "$@" >/dev/null 2>&1; do
+                [ $(( $(date +%s%N) / 1000000 )) -ge $deadline ] && return 1
+                sleep 0.05
+        done
+        return 0
+}
+
+# ---- PDFs ----
+# mkpdf FILE [PAGES] [TEXT]: a small real PDF made with mutool create.
+mkpdf() {
+        local file=$1 pages=${2:-1} text=${3:-Hello from pdfspool} i
+        local dir; dir=$(mktemp -d "$T/mkpdf.XXXXXX")
+        for i in $(seq 1 "$pages"); do
+                printf '%%%%MediaBox 0 0 595 842\n%%%%Font F1 Helvetica\nBT /F1 18 Tf 72 760 Td (%s page %d) Tj ET\n' "$text" "$i" > "$dir/p$i.txt"
+        done
+        mutool create -o "$file" $(for i in $(seq 1 "$pages"); do echo "$dir/p$i.txt"; done) >/dev/null 2>&1
+        rm -rf "$dir"
+}
+
+# ---- spool and daemon ----
+# write_config [SETTLE] [EXTRA-TOP-LEVEL-YAML] [EXTRA-QUEUE-YAML]
+write_config() {
+        local settle=${1:-1s}
+        mkdir -p "$INBOX"
+        cat > "$CFG" <<EOC
+state_dir: $STATE
+workers: ${WORKERS:-2}
+log: stderr
+job_timeout: ${JOB_TIMEOUT:-60s}
+${2:-}
+queues:
+  test:
+    inbox: $INBOX
+    outbox: $OUTBOX
+    settle: $settle
+${3:-}
+EOC
+}
+
+# start_daemon: start pdfspoold on $CFG, wait until it has logged that it started.
+start_daemon() {
+        : >> "$LOG"
+        local before; before=$(grep -c ' started: ' "$LOG")
+        "$PDFSPOOLD" -c "$CFG" "$@" >>"$LOG" 2>&1 </dev/null &
+        DAEMON_PID=$!
+        if ! wait_for 20 daemon_started_after "$before"; then
+                diag "pdfspoold did not start"
+                tail -n 20 "$LOG" | sed 's/^/# /'
+                return 1
+        fi
+}
+daemon_started_after() { [ "$(grep -c ' started: ' "$LOG")" -gt "$1" ]; }
+
+stop_daemon() {
+        [ -z "$DAEMON_PID" ] && return 0
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait_for 30 not_running "$DAEMON_PID"
+        wait "$DAEMON_PID" 2>/dev/null
+        DAEMON_PID=
+}
+kill_daemon() {
+        [ -z "$DAEMON_PID" ] && return 0
+        kill -KILL "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID" 2>/dev/null
+        DAEMON_PID=
+}
+not_running() { ! kill -0 "$1" 2>/dev/null; }
+
+# ---- status files ----
+# jq_file FILE FILTER: print a value from a JSON file
+jq_file() { jq -r "$2" "$1" 2>/dev/null; }
+batch_state() { jq_file "$OUTBOX/$1/status.json" .state; }
+job_state() { jq_file "$OUTBOX/$1/$2/status.json" .state; }
+batch_is() { [ "$(batch_state "$1")" = "$2" ]; }
+batch_done() { batch_is "$1" done; }
+# wait_batch_done BATCH [TIMEOUT]
+wait_batch_done() { wait_for "${2:-60}" batch_done "$1"; }
+# counts add up: total = queued + processing + done + failed + canceled + skipped
+counts_add_up() {
+        jq -e '.jobs | .total == (.queued + .processing + .done + .failed + .canceled + .skipped)' "$OUTBOX/$1/status.json" >/dev/null
+}
+
+# corpus location: $PDFSPOOL_CORPUS or ../shared/corpus next to the checkout
+corpus_dir() {
+        local c=${PDFSPOOL_CORPUS:-}
+        if [ -z "$c" ]; then
+                for c in "$top_srcdir/../shared/corpus" "$top_srcdir/../../shared/corpus"; do
+                        [ -d "$c" ] && break
+                done
+        fi
+        [ -d "$c" ] && (cd "$c" && pwd)
+}

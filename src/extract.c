@@ -48,6 +48,9 @@ struct diag {
          * throws whatever stopped the repair ("invalid key in dict"): the cause
          * is what a user can understand. */
         char first_error[ERROR_MAX_BYTES + 1];
+        /* Some of mupdf's code turns a failed allocation into a plain error
+         * ("cannot load object"); our allocator notices it all the same. */
+        bool allocation_failed;
 };
 
 static void diag_print(struct diag *diag, const char *kind, const char *message) {
@@ -97,6 +100,7 @@ static void diag_begin(fz_context *ctx, const char *pdf_path) {
         diag->pdf_path = pdf_path;
         diag->shown = diag->suppressed = 0;
         diag->first_error[0] = 0;
+        diag->allocation_failed = false;
 }
 
 static void diag_end(fz_context *ctx) {
@@ -115,7 +119,28 @@ static void diag_end(fz_context *ctx) {
         diag->first_error[0] = 0;
 }
 
+static void *alloc_malloc(void *user, size_t size) {
+        void *p = malloc(size);
+
+        if (!p && size > 0)
+                ((struct diag *) user)->allocation_failed = true;
+        return p;
+}
+
+static void *alloc_realloc(void *user, void *old, size_t size) {
+        void *p = realloc(old, size);
+
+        if (!p && size > 0)
+                ((struct diag *) user)->allocation_failed = true;
+        return p;
+}
+
+static void alloc_free(void *user, void *p) {
+        free(p);
+}
+
 fz_context *extract_context_new(size_t max_store) {
+        fz_alloc_context alloc = { .malloc = alloc_malloc, .realloc = alloc_realloc, .free = alloc_free };
         struct diag *diag;
         fz_context *ctx;
 
@@ -123,7 +148,8 @@ fz_context *extract_context_new(size_t max_store) {
         if (!diag)
                 return NULL;
 
-        ctx = fz_new_context(NULL, NULL, max_store > 0 ? max_store : FZ_STORE_DEFAULT);
+        alloc.user = diag;
+        ctx = fz_new_context(&alloc, NULL, max_store > 0 ? max_store : FZ_STORE_DEFAULT);
         if (!ctx) {
                 free(diag);
                 return NULL;
@@ -419,7 +445,7 @@ struct job {
         int dirfd;
         int n_pages;
         enum stage stage;
-        int failure;            /* -errno decided before a throw (-ENOKEY, -ENODATA), else 0 */
+        int failure;            /* -ENOKEY, -ENODATA: the job stopped without an exception */
         fz_rect page1;
         json_t *damaged_pages;  /* 1-based page numbers */
         json_t *meta;
@@ -743,12 +769,12 @@ static void read_document(struct job *job, unsigned thumbnail_size) {
          * with it does not need one. */
         if (fz_needs_password(ctx, job->doc) && !fz_authenticate_password(ctx, job->doc, "")) {
                 job->failure = -ENOKEY;
-                fz_throw(ctx, FZ_ERROR_GENERIC, "a password is required");
+                return;
         }
         job->n_pages = fz_count_pages(ctx, job->doc);
         if (job->n_pages <= 0) {
                 job->failure = -ENODATA;
-                fz_throw(ctx, FZ_ERROR_GENERIC, "no pages");
+                return;
         }
 
         job->stage = STAGE_PAGES;
@@ -778,7 +804,7 @@ static int job_error(const struct job *job, int code, const char *message, char 
                         *ret_error = xasprintf("cannot write %s: %s", files[i]->name, strerror(files[i]->error));
                         return -files[i]->error;
                 }
-        if (code == FZ_ERROR_MEMORY) {
+        if (code == FZ_ERROR_MEMORY || (diag && diag->allocation_failed)) {
                 *ret_error = out_of_memory_message();
                 return -ENOMEM;
         }
@@ -787,6 +813,14 @@ static int job_error(const struct job *job, int code, const char *message, char 
                 return -ENOKEY;
         }
         if (job->failure == -ENODATA) {
+                /* mupdf finds no pages also when it cannot find the page tree:
+                 * then the file is damaged, not empty of pages. */
+                if (diag && diag->first_error[0] != 0) {
+                        clean = utf8_sanitize(diag->first_error, ERROR_MAX_BYTES, NULL);
+                        *ret_error = xasprintf("damaged PDF: no pages found (%s)", clean ? clean : "unknown error");
+                        free(clean);
+                        return -EBADMSG;
+                }
                 *ret_error = xstrdup("the PDF has no pages");
                 return -ENODATA;
         }
@@ -833,7 +867,7 @@ static int open_pdf(const char *path, FILE **ret, bool *ret_empty) {
 }
 
 /* Opens the PDF through FILE and does the job. Returns 0, or -1 with the
- * exception's code and message in the job. Always lets go of the document and
+ * exception's code and message, or the failure, in the job. Always lets go of the document and
  * of the store's cached fonts and images (which may point into the file), so
  * nothing of this job is left for the next. Kept apart from extract_pdf() so
  * that fz_try's setjmp has few locals around it. */
@@ -857,7 +891,7 @@ static int read_pdf(struct job *job, FILE *file, unsigned thumbnail_size) {
         job->doc = NULL;
         fz_drop_stream(ctx, stream);
         fz_empty_store(ctx);
-        return job->failed ? -1 : 0;
+        return job->failed || job->failure != 0 ? -1 : 0;
 }
 
 int extract_pdf(fz_context *ctx, const char *pdf_path, const char *out_dir,

@@ -280,7 +280,14 @@ int main(int argc, char *argv[]) {
 
         ctx = extract_context_new(store_size(memory_limit));
         if (!ctx) {
-                log_error("cannot create the mupdf context: out of memory");
+                /* The worker maps about 55 MiB before it reads anything (most of
+                 * it mupdf's built-in fonts), and RLIMIT_AS counts all of it. */
+                if (memory_limit > 0)
+                        log_error("cannot create the mupdf context: out of memory "
+                                  "(PDFSPOOL_WORKER_MEMORY=%" PRIu64 " is too small; give it at least 128 MiB)",
+                                  memory_limit);
+                else
+                        log_error("cannot create the mupdf context: out of memory");
                 return EXIT_FAILURE;
         }
 

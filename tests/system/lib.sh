@@ -25,7 +25,7 @@ _tap_planned=
 
 cleanup() {
         local pids
-        [ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null
+        [ -n "$DAEMON_PID" ] && { kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID"; } 2>/dev/null
         pids=$(pgrep -f "pdfspool-worker" -P "${DAEMON_PID:-1}" 2>/dev/null)
         [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
         [ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
@@ -45,7 +45,7 @@ ok() { # ok CONDITION-EXIT-CODE DESCRIPTION
 }
 check() { # check DESCRIPTION COMMAND...: ok if the command succeeds
         local d=$1; shift
-        if "$@"; then ok 0 "$d"; else ok 1 "$d"; fi
+        if "$@" >/dev/null; then ok 0 "$d"; else ok 1 "$d"; fi
 }
 diag() { echo "# $*"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }

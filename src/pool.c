@@ -6,6 +6,7 @@
  * broken installation cannot make a fork storm. */
 #include "pool.h"
 #include "log.h"
+#include "names.h"
 #include "proto.h"
 #include "sched.h"
 #include "util.h"
@@ -309,8 +310,9 @@ static void dispatch(struct pool *p) {
                 w->job_serial = ++p->serial;
                 char id[32];
                 snprintf(id, sizeof(id), "%" PRIu64, w->job_serial);
-                json_t *msg = json_pack("{s:i,s:s,s:s,s:s,s:s,s:i}", "v", PROTO_VERSION, "type", "job", "id", id,
-                                        "pdf", pdf, "out", out, "thumbnail_size",
+                json_t *msg = json_pack("{s:i,s:s,s:s,s:o,s:o,s:i}", "v", PROTO_VERSION, "type", "job", "id", id,
+                                        "pdf", names_to_json_exact(pdf), "out", names_to_json_exact(out),
+                                        "thumbnail_size",
                                         (int) p->spool->config->thumbnail_size);
                 free(pdf);
                 free(out);

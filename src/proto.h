@@ -14,6 +14,9 @@
  *                                     "error":null|"reason a person understands"}
  * daemon -> worker:                  {"v":1,"type":"quit"}   (or just close the socket)
  *
+ * Paths ("pdf", "out") are JSON strings when they are valid UTF-8, else
+ * {"hex": "<the path's bytes in hex>"} (names_to_json_exact): file names are bytes.
+ *
  * On "job" the worker opens the PDF once and writes into "out" (which exists
  * and is empty): meta.json, text.txt, thumb.png, each fsync'ed. It writes
  * nothing anywhere else.

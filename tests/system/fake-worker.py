@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+# A stand-in for pdfspool-worker that misbehaves on purpose, to test how the
+# daemon's pool handles workers that crash, hang or are killed for memory.
+# It speaks the real protocol (src/proto.h) on fd 3; files whose names start
+# with crash / hang / oom / garble trigger the failure; other files succeed.
+import json, os, signal, socket, time
+
+s = socket.socket(fileno=3)
+
+def path(v):
+    return bytes.fromhex(v["hex"]).decode("latin-1") if isinstance(v, dict) else v
+
+s.send(json.dumps({"v": 1, "type": "hello", "pid": os.getpid()}).encode())
+while True:
+    m = s.recv(65536)
+    if not m:
+        break
+    msg = json.loads(m)
+    if msg.get("type") == "quit":
+        break
+    name = os.path.basename(path(msg["pdf"]))
+    if name.startswith("crash"):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if name.startswith("hang"):
+        time.sleep(3600)
+    if name.startswith("oom"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if name.startswith("garble"):
+        s.send(b"this is not json")
+        time.sleep(3600)
+    out = path(msg["out"])
+    for f in ("meta.json", "text.txt", "thumb.png"):
+        with open(os.path.join(out, f), "w") as fh:
+            fh.write("{}" if f.endswith(".json") else "x")
+    s.send(json.dumps({"v": 1, "type": "result", "id": msg["id"], "ok": True, "pages": 1, "error": None}).encode())

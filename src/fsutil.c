@@ -66,7 +66,15 @@ static int open_temp(int dirfd, const char *name, char *tmpname, size_t size, mo
         return -EEXIST;
 }
 
-int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool sync_dir) {
+int fs_set_owner(int dirfd, const char *path, mode_t mode, gid_t gid) {
+        if (gid != (gid_t) -1 && fchownat(dirfd, path, (uid_t) -1, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        /* after chown, which may clear set-id bits */
+        return fchmodat(dirfd, path, mode, 0) < 0 ? -errno : 0;
+}
+
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, gid_t gid,
+                    bool sync_dir) {
         char tmp[PATH_MAX];
         int fd, r;
 
@@ -74,6 +82,8 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         if (fd < 0)
                 return fd;
         r = write_all(fd, data, len);
+        if (r == 0 && gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0)
+                r = -errno;
         if (r == 0 && fchmod(fd, mode) < 0)
                 r = -errno;
         if (r == 0 && fsync(fd) < 0)
@@ -99,6 +109,10 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
 }
 
 int fs_mkdirat_p(int dirfd, const char *path, mode_t mode) {
+        return fs_mkdirat_p_owned(dirfd, path, mode, (gid_t) -1);
+}
+
+int fs_mkdirat_p_owned(int dirfd, const char *path, mode_t mode, gid_t gid) {
         char *p = xstrdup(path);
         int r = 0;
 
@@ -106,7 +120,9 @@ int fs_mkdirat_p(int dirfd, const char *path, mode_t mode) {
                 if (*s == '/' || *s == 0) {
                         char c = *s;
                         *s = 0;
-                        if (mkdirat(dirfd, p, mode) < 0 && errno != EEXIST) {
+                        if (mkdirat(dirfd, p, mode) == 0)
+                                (void) fs_set_owner(dirfd, p, mode, gid);
+                        else if (errno != EEXIST) {
                                 r = -errno;
                                 break;
                         }
@@ -127,7 +143,7 @@ int fs_mkdirat_p(int dirfd, const char *path, mode_t mode) {
 }
 
 int fs_mkdir_p(const char *path, mode_t mode) {
-        return fs_mkdirat_p(AT_FDCWD, path, mode);
+        return fs_mkdirat_p_owned(AT_FDCWD, path, mode, (gid_t) -1);
 }
 
 static int remove_children(int fd) {

@@ -8,11 +8,16 @@
 /* Write DATA to DIRFD/NAME atomically: temp file ".NAME.tmp-XXXXXX" in the same
  * directory, write, fsync, rename over NAME. With sync_dir, fsync the directory too.
  * MODE is the file mode (before umask is NOT applied: fchmod'ed). Returns 0 or -errno. */
-int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool sync_dir);
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, gid_t gid,
+                    bool sync_dir);
+/* Give DIRFD/PATH exactly MODE and, unless GID is (gid_t) -1, that group. Never follows a symlink. */
+int fs_set_owner(int dirfd, const char *path, mode_t mode, gid_t gid);
 int fs_fsync_dir(int dirfd, const char *path);      /* path relative to dirfd, or "." */
 int fs_mkdir_p(const char *path, mode_t mode);       /* like mkdir -p; 0 if it exists */
-/* Create every directory in PATH below DIRFD (PATH relative). */
+/* Create every directory in PATH below DIRFD (PATH relative); the ones it
+ * creates get exactly MODE (no umask) and, unless GID is (gid_t) -1, that group. */
 int fs_mkdirat_p(int dirfd, const char *path, mode_t mode);
+int fs_mkdirat_p_owned(int dirfd, const char *path, mode_t mode, gid_t gid);
 /* rm -rf below dirfd; never follows symlinks. */
 int fs_remove_tree(int dirfd, const char *name);
 /* Move SRC to DST (both paths). rename(2); on EXDEV copy the tree (regular files and

@@ -222,7 +222,7 @@ static void reject_file(struct queue *q, const char *name, const char *reason) {
         struct log_ctx ctx = { .queue = q->name };
         char *dir = xasprintf("%s/rejected", q->cfg->outbox);
         char *kept = NULL;
-        int r = fs_mkdir_p(dir, q->cfg->dir_mode);
+        int r = fs_mkdirat_p_owned(AT_FDCWD, dir, q->cfg->dir_mode, q->gid);
 
         for (unsigned i = 1; r == 0; i++) {
                 const char *dot = strrchr(name, '.');
@@ -249,6 +249,9 @@ static void reject_file(struct queue *q, const char *name, const char *reason) {
                 free(dir);
                 return;
         }
+        char *kept_path = xasprintf("%s/%s", dir, kept);
+        (void) fs_set_owner(AT_FDCWD, kept_path, q->cfg->file_mode, q->gid);
+        free(kept_path);
         char buf[40];
         json_t *j = json_pack("{s:o,s:s,s:s,s:s,s:s}", "file", names_to_json_display(kept), "queue", q->name,
                               "state", "rejected", "reason", reason, "rejected",
@@ -256,7 +259,7 @@ static void reject_file(struct queue *q, const char *name, const char *reason) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char *stname = xasprintf("%s.status.json", kept);
         if (dfd >= 0) {
-                (void) status_write_json(dfd, stname, j, q->cfg->file_mode);
+                (void) status_write_json(dfd, stname, j, q->cfg->file_mode, q->gid);
                 close(dfd);
         }
         json_decref(j);

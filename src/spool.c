@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ static int write_json_record(const char *dir, const char *name, json_t *j, bool 
         }
         char *text = json_dumps(j, JSON_COMPACT);
         json_decref(j);
-        int r = fs_write_atomic(fd, name, text, strlen(text), 0600, sync_dir);
+        int r = fs_write_atomic(fd, name, text, strlen(text), 0600, (gid_t) -1, sync_dir);
         free(text);
         close(fd);
         return r;
@@ -256,12 +257,14 @@ static char *reserve_batch_id(struct queue *q, const char *drop, bool is_file) {
                 char *id = i == 1 ? xstrdup(base) : xasprintf("%s-%u", base, i);
                 if (strcmp(id, "rejected") != 0) {
                         if (mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
+                                (void) fs_set_owner(q->outbox_fd, id, q->cfg->dir_mode, q->gid);
                                 free(base);
                                 return id;
                         }
                         /* An empty folder is one a crash left between reserving and recording. */
                         if (errno == EEXIST && unlinkat(q->outbox_fd, id, AT_REMOVEDIR) == 0 &&
                             mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
+                                (void) fs_set_owner(q->outbox_fd, id, q->cfg->dir_mode, q->gid);
                                 free(base);
                                 return id;
                         }
@@ -312,8 +315,10 @@ static void write_projection(struct batch *b) {
                 char *src = xasprintf("%s/src/%s/%s", b->claim_path, b->drop, sk->source);
                 const char *slash = strrchr(dst, '/');
                 char *parent = xstrndup(dst, (size_t) (slash - dst));
-                (void) fs_mkdirat_p(q->outbox_fd, parent, q->cfg->dir_mode);
+                (void) fs_mkdirat_p_owned(q->outbox_fd, parent, q->cfg->dir_mode, q->gid);
                 int r = fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode);
+                if (r == 0)
+                        (void) fs_set_owner(q->outbox_fd, dst, q->cfg->file_mode, q->gid);
                 if (r < 0 && r != -EEXIST)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
                                  "cannot keep skipped file %s in the outbox: %s", sk->kept_as, strerror(-r));
@@ -331,7 +336,7 @@ static void write_projection(struct batch *b) {
                                 continue;
                 }
                 char *dir = job_dir(j);
-                (void) fs_mkdirat_p(q->outbox_fd, dir, q->cfg->dir_mode);
+                (void) fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
                 int r = status_write_job(j, dir);
                 if (r < 0)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name },
@@ -790,13 +795,13 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
 
         /* A fresh, empty place for the worker's outputs. */
         (void) fs_remove_tree(q->outbox_fd, tmp);
-        r = fs_mkdirat_p(q->outbox_fd, tmp, q->cfg->dir_mode);
+        r = fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
         if (r < 0) {
                 free(tmp);
                 return r;
         }
         char *dir = job_dir(j);
-        (void) fs_mkdirat_p(q->outbox_fd, dir, q->cfg->dir_mode);
+        (void) fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
         (void) status_write_job(j, dir);
         free(dir);
         spool_mark_dirty(b);
@@ -807,8 +812,10 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         return 0;
 }
 
-/* Move every file of the temp folder into the job's folder, status last. */
-static int move_outputs(int dirfd, const char *tmp, const char *dir) {
+/* Move every file of the temp folder into the job's folder, status last; each
+ * gets the queue's file mode and group on the way. */
+static int move_outputs(const struct queue *q, const char *tmp, const char *dir) {
+        int dirfd = q->outbox_fd;
         DIR *d;
         struct dirent *de;
         int fd = openat(dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -829,6 +836,7 @@ static int move_outputs(int dirfd, const char *tmp, const char *dir) {
                         continue;
                 if (strcmp(de->d_name, STATUS_FILE) == 0)
                         continue;
+                (void) fs_set_owner(fd, de->d_name, q->cfg->file_mode, q->gid);
                 if (renameat(fd, de->d_name, dfd, de->d_name) < 0 && r == 0)
                         r = -errno;
         }
@@ -861,7 +869,7 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         /* Keep the original next to the results, done or failed. */
         char *pdf = job_source_path(j);
         char *kept = xasprintf("%s/%s", tmp, j->original);
-        (void) fs_mkdirat_p(q->outbox_fd, tmp, q->cfg->dir_mode);
+        (void) fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
         r = fs_link_or_copy(AT_FDCWD, pdf, q->outbox_fd, kept, q->cfg->file_mode);
         if (r < 0 && r != -EEXIST && state == JOB_DONE) {
                 state = JOB_FAILED;
@@ -895,8 +903,8 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
 
         r = status_write_job(j, tmp);
         if (r == 0) {
-                (void) fs_mkdirat_p(q->outbox_fd, dir, q->cfg->dir_mode);
-                r = move_outputs(q->outbox_fd, tmp, dir);
+                (void) fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
+                r = move_outputs(q, tmp, dir);
         }
         if (r < 0)
                 log_full(LOG_ERR, &ctx, -r, NULL, "cannot move the job's results into the outbox: %s",
@@ -1057,6 +1065,15 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc) {
         q->cfg = qc;
         q->name = xstrdup(qc->name);
         q->outbox_fd = -1;
+        q->gid = (gid_t) -1;
+        if (qc->group) {
+                struct group *g = getgrnam(qc->group);
+                if (g)
+                        q->gid = g->gr_gid;
+                else
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = qc->name }, 0, NULL,
+                                 "group %s does not exist; outbox files keep the daemon's group", qc->group);
+        }
         q->state_path = xasprintf("%s/%s", s->config->state_dir, qc->name);
         q->claims_path = xasprintf("%s/claims/%s", q->state_path, s->instance);
         finished = xasprintf("%s/finished", q->state_path);
@@ -1064,7 +1081,7 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc) {
         if (r == 0)
                 r = fs_mkdir_p(finished, 0700);
         if (r == 0)
-                r = fs_mkdir_p(qc->outbox, qc->dir_mode);
+                r = fs_mkdirat_p_owned(AT_FDCWD, qc->outbox, qc->dir_mode, q->gid);
         if (r == 0) {
                 q->outbox_fd = open(qc->outbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (q->outbox_fd < 0)

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -78,6 +79,7 @@ struct queue {
         char *state_path;      /* <state_dir>/<queue> */
         char *claims_path;     /* <state_dir>/<queue>/claims/<instance> */
         int outbox_fd;
+        gid_t gid;             /* outbox group, (gid_t) -1 to leave it */
         struct batch *batches; /* active (unfinished) batches, oldest first */
         /* intake */
         struct drop *drops;    /* drops seen in the inbox, not yet claimed */

@@ -83,7 +83,7 @@ json_t *status_job_json(const struct job *j, uint64_t now) {
                          "seconds", j->seconds);
 }
 
-int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode) {
+int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode, gid_t gid) {
         char *text;
         int r;
 
@@ -96,7 +96,7 @@ int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode) {
         text = xrealloc(text, len + 2);
         text[len] = '\n';
         text[len + 1] = 0;
-        r = fs_write_atomic(dirfd, name, text, len + 1, mode, false);
+        r = fs_write_atomic(dirfd, name, text, len + 1, mode, gid, false);
         free(text);
         return r;
 }
@@ -104,7 +104,7 @@ int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode) {
 int status_write_batch(const struct batch *b) {
         char *path = xasprintf("%s/" STATUS_FILE, b->id);
         json_t *j = status_batch_json(b, now_usec(CLOCK_REALTIME));
-        int r = status_write_json(b->queue->outbox_fd, path, j, b->queue->cfg->file_mode);
+        int r = status_write_json(b->queue->outbox_fd, path, j, b->queue->cfg->file_mode, b->queue->gid);
         json_decref(j);
         free(path);
         return r;
@@ -113,7 +113,8 @@ int status_write_batch(const struct batch *b) {
 int status_write_job(const struct job *j, const char *dir) {
         char *path = xasprintf("%s/" STATUS_FILE, dir);
         json_t *js = status_job_json(j, now_usec(CLOCK_REALTIME));
-        int r = status_write_json(j->batch->queue->outbox_fd, path, js, j->batch->queue->cfg->file_mode);
+        int r = status_write_json(j->batch->queue->outbox_fd, path, js, j->batch->queue->cfg->file_mode,
+                                  j->batch->queue->gid);
         json_decref(js);
         free(path);
         return r;

@@ -3,6 +3,7 @@
 #pragma once
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "spool.h"
 
 #define STATUS_FILE "status.json"
@@ -15,4 +16,4 @@ int status_write_batch(const struct batch *b);
 /* <outbox>/<dir>/status.json for job J, DIR relative to the queue's outbox. */
 int status_write_job(const struct job *j, const char *dir);
 /* Serialise J to DIRFD/NAME atomically with MODE. */
-int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode);
+int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode, gid_t gid);

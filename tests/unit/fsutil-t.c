@@ -20,8 +20,8 @@ int main(void) {
         size_t len;
 
         signal(SIGIO, SIG_IGN);
-        ok(fs_write_atomic(dfd, "a.json", "one", 3, 0640, true) == 0, "atomic write");
-        ok(fs_write_atomic(dfd, "a.json", "second", 6, 0640, false) == 0, "atomic replace");
+        ok(fs_write_atomic(dfd, "a.json", "one", 3, 0640, (gid_t) -1, true) == 0, "atomic write");
+        ok(fs_write_atomic(dfd, "a.json", "second", 6, 0640, (gid_t) -1, false) == 0, "atomic replace");
         ok(fs_read_file(dfd, "a.json", 100, &data, &len) == 0 && len == 6 && strcmp(data, "second") == 0,
            "reader sees the whole new content");
         free(data);
@@ -34,7 +34,7 @@ int main(void) {
 
         ok(fs_mkdirat_p(dfd, "x/y/z", 0755) == 0, "mkdir -p");
         ok(fs_mkdirat_p(dfd, "x/y/z", 0755) == 0, "mkdir -p again is fine");
-        ok(fs_write_atomic(dfd, "x/y/z/f", "data", 4, 0644, true) == 0, "write in a sub-folder");
+        ok(fs_write_atomic(dfd, "x/y/z/f", "data", 4, 0644, (gid_t) -1, true) == 0, "write in a sub-folder");
         ok(symlinkat("/etc", dfd, "x/y/evil") == 0, "symlink to /etc inside the tree");
 
         char *src = xasprintf("%s/x", dir), *dst = xasprintf("%s/copy", dir);

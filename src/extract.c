@@ -3,9 +3,11 @@
  * page once, and turns mupdf's failures into sentences a user can act on.
  *
  * Error handling follows mupdf's own model: everything that touches mupdf runs
- * under fz_try, our own failures (a write error, a JSON allocation) are thrown as
- * mupdf exceptions too, and extract_pdf() decides at its single fz_catch what the
- * user is told, from what the job had recorded before the throw. */
+ * under fz_try, and our own failures (a write error, a JSON allocation) are
+ * thrown as mupdf exceptions too. Inner catches only decide what may be skipped
+ * (a damaged page, a broken outline); everything else reaches read_pdf(), and
+ * job_error() decides what the user is told from what the job had recorded
+ * before the throw (its stage, which file failed, mupdf's first error). */
 #include "extract.h"
 
 #include <errno.h>
@@ -32,7 +34,7 @@
 /* mupdf's messages can quote bytes of the file; the user gets at most this much. */
 #define ERROR_MAX_BYTES 400
 
-#define TEXT_BUFFER_SIZE (64 * 1024)
+#define OUTPUT_BUFFER_SIZE (64 * 1024)
 
 /* Text that lies wholly outside the page cannot be seen, so it is not the page's text. */
 static const fz_stext_options stext_options = { .flags = FZ_STEXT_MEDIABOX_CLIP };
@@ -427,7 +429,7 @@ static void out_file_write(fz_context *ctx, void *state, const void *data, size_
 static fz_output *out_file_output(fz_context *ctx, struct out_file *f) {
         /* No close callback: fz_close_output still flushes, and dropping an
          * output that failed half-way then does not warn. */
-        return fz_new_output(ctx, TEXT_BUFFER_SIZE, f, out_file_write, NULL, NULL);
+        return fz_new_output(ctx, OUTPUT_BUFFER_SIZE, f, out_file_write, NULL, NULL);
 }
 
 /* ---- one job ---- */
@@ -570,6 +572,11 @@ static void extract_page(struct job *job, fz_output *out, int index, unsigned th
                 number = json_integer(index + 1);
                 if (!number || json_array_append_new(job->damaged_pages, number) < 0)
                         throw_oom(ctx);
+                /* A page tree whose /Count lies (2000000000 pages, two real ones)
+                 * would otherwise keep the worker busy until the daemon's timeout. */
+                if (json_array_size(job->damaged_pages) >= EXTRACT_MAX_DAMAGED_PAGES)
+                        fz_throw(ctx, FZ_ERROR_GENERIC, "%d of its %d pages cannot be read",
+                                 EXTRACT_MAX_DAMAGED_PAGES, job->n_pages);
         }
 }
 

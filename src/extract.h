@@ -2,8 +2,19 @@
  *
  * One job = one PDF opened once, and three files written into an existing empty
  * directory, each through a temporary name, fsync'ed, then renamed:
- *   meta.json   document information, page 1 size, outline, damaged pages
- *   text.txt    UTF-8 text, one form feed between pages
+ *   meta.json   {"title","author","subject","keywords","creator","producer":
+ *                  string or null,
+ *                "created","modified": RFC 3339 when the PDF date parses, else
+ *                  the raw string, null when absent,
+ *                "pdf_version": "1.7", "pages": N,
+ *                "page_size": {"width_pt","height_pt"} of page 1 as shown
+ *                  (after /Rotate),
+ *                "encrypted": bool (also when the empty password opened it),
+ *                "outline": [{"title","page": 1-based or null,"children":[...]}]
+ *                  ("children" only when not empty),
+ *                "text_chars": characters in text.txt,
+ *                "damaged_pages": [1-based page numbers whose text is missing]}
+ *   text.txt    UTF-8 text, exactly one form feed between pages, none inside
  *   thumb.png   page 1, longest side thumbnail_size pixels, RGB on white
  */
 #pragma once
@@ -19,6 +30,8 @@
  * unbounded. Entries past them are left out. */
 #define EXTRACT_OUTLINE_MAX_DEPTH 64
 #define EXTRACT_OUTLINE_MAX_ENTRIES 10000
+/* A document with this many pages that cannot be read fails as damaged. */
+#define EXTRACT_MAX_DAMAGED_PAGES 1000
 
 /* The process's one mupdf context: document handlers registered, mupdf's warnings
  * and errors sent to stderr at most a few lines per job. max_store is mupdf's cache
@@ -32,15 +45,18 @@ void extract_context_free(fz_context *ctx);       /* accepts NULL */
  * On failure returns -errno and sets *ret_error to a malloc'ed UTF-8 sentence for
  * the user (the caller frees it), leaving *ret_pages untouched; files written so
  * far are removed again. The codes:
- *   -ENOENT, -EACCES, ...  the PDF cannot be opened ("cannot open file: ...")
+ *   -ENOENT, -EACCES, ...  the PDF cannot be opened ("cannot open file: ...");
+ *                          -EINVAL there means it is not a regular file
  *   -ENOKEY                it needs a password ("encrypted PDF: a password is required")
- *   -EBADMSG               mupdf cannot read it, or cannot render page 1 ("damaged PDF: ...")
- *   -ENODATA               it has no pages
+ *   -EBADMSG               it is empty, mupdf cannot read it, finds no page tree, or
+ *                          cannot render page 1 ("damaged PDF: ...")
+ *   -ENODATA               a readable PDF with no pages ("the PDF has no pages")
  *   -ENOMEM                out of memory (names the worker's RLIMIT_AS, if any)
- *   -ENOSPC, -EIO, ...     an output file cannot be written
- *   -EINVAL                bad arguments
+ *   -ENOSPC, -EIO, ...     an output file cannot be written ("cannot write text.txt: ...")
+ *   -EINVAL                a thumbnail size outside the limits
  * A page that fails on its own (other than page 1) does not fail the job: its text
- * is left out (its form feed stays) and meta.json lists it in "damaged_pages".
+ * is left out (its form feed stays) and meta.json lists it in "damaged_pages"
+ * (up to EXTRACT_MAX_DAMAGED_PAGES, where the job fails instead).
  * The mupdf store is emptied before returning, so memory does not grow across jobs. */
 int extract_pdf(fz_context *ctx, const char *pdf_path, const char *out_dir,
                 unsigned thumbnail_size, int *ret_pages, char **ret_error);

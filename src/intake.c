@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,11 +225,13 @@ static void reject_file(struct queue *q, const char *name, const char *reason) {
         char *kept = NULL;
         int r = fs_mkdirat_p_owned(AT_FDCWD, dir, q->cfg->dir_mode, q->gid);
 
+        /* room for ".status.json" beside it */
+        char *base = strlen(name) + 12 > NAME_MAX ? xstrndup(name, NAME_MAX - 12) : xstrdup(name);
         for (unsigned i = 1; r == 0; i++) {
-                const char *dot = strrchr(name, '.');
-                size_t stem = dot && dot != name ? (size_t) (dot - name) : strlen(name);
                 free(kept);
-                kept = i == 1 ? xstrdup(name) : xasprintf("%.*s-%u%s", (int) stem, name, i, name + stem);
+                kept = i == 1 ? xstrdup(base) : names_with_suffix(base, i, true);
+                if (strlen(kept) + 12 > NAME_MAX)
+                        kept[NAME_MAX - 12] = 0;
                 char *from = xasprintf("%s/%s", q->cfg->inbox, name);
                 char *to = xasprintf("%s/%s", dir, kept);
                 char *st = xasprintf("%s/%s.status.json", dir, kept);
@@ -241,6 +244,7 @@ static void reject_file(struct queue *q, const char *name, const char *reason) {
                         break;
                 r = 0;
         }
+        free(base);
         if (r < 0) {
                 if (r != -ENOENT)
                         log_full(LOG_ERR, &ctx, -r, NULL, "cannot move rejected file %s out of the inbox: %s", name,

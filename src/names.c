@@ -2,6 +2,7 @@
 #include "names.h"
 #include "util.h"
 
+#include <limits.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,24 @@ json_t *names_to_json_display(const char *name) {
         return j;
 }
 
+char *names_with_suffix(const char *base, unsigned n, bool keep_ext) {
+        const char *slash = strrchr(base, '/');
+        const char *last = slash ? slash + 1 : base;
+        const char *dot = keep_ext ? strrchr(last, '.') : NULL;
+        size_t stem = dot && dot != last ? (size_t) (dot - base) : strlen(base);
+        const char *ext = base + stem;
+        char suffix[16];
+
+        snprintf(suffix, sizeof(suffix), "-%u", n);
+        size_t room = NAME_MAX - strlen(suffix) - strlen(ext);
+        size_t last_stem = stem - (size_t) (last - base);
+        if (strlen(ext) + strlen(suffix) >= NAME_MAX)
+                return xasprintf("%.*s%s", (int) (last - base), base, suffix); /* absurd extension: drop it */
+        if (last_stem > room)
+                stem -= last_stem - room;
+        return xasprintf("%.*s%s%s", (int) stem, base, suffix, ext);
+}
+
 /* A name set is a binary tree of strings (tsearch): thousands of entries at most per batch. */
 struct name_set {
         void *root;
@@ -123,13 +142,10 @@ static bool is_free(struct name_set *s, const char *name, const char *const *ext
 
 char *name_set_claim_unique(struct name_set *s, const char *base, const char *const *extras, bool keep_ext) {
         char *name = xstrdup(base);
-        const char *slash = strrchr(base, '/');
-        const char *dot = keep_ext ? strrchr(slash ? slash + 1 : base, '.') : NULL;
-        size_t stem = dot && dot != (slash ? slash + 1 : base) ? (size_t) (dot - base) : strlen(base);
 
         for (unsigned i = 2; !is_free(s, name, extras); i++) {
                 free(name);
-                name = xasprintf("%.*s-%u%s", (int) stem, base, i, base + stem);
+                name = names_with_suffix(base, i, keep_ext);
         }
         name_set_add(s, name);
         for (size_t i = 0; extras && extras[i]; i++) {

@@ -13,6 +13,10 @@ char *names_from_json_exact(const json_t *j);
 char *names_display(const char *name);
 json_t *names_to_json_display(const char *name);
 
+/* BASE with "-N" added (before the extension when keep_ext), the last path
+ * component cut so that it stays within NAME_MAX bytes. Returns malloc'd. */
+char *names_with_suffix(const char *base, unsigned n, bool keep_ext);
+
 /* A set of relative paths already used in one output directory tree. */
 struct name_set;
 struct name_set *name_set_new(void);

@@ -83,8 +83,8 @@ static char *job_dir(const struct job *j) {
 static char *job_tmp_dir(const struct job *j) {
         const char *slash = strrchr(j->name, '/');
         if (!slash)
-                return xasprintf("%s/.%s.pdfspool-tmp", j->batch->id, j->name);
-        return xasprintf("%s/%.*s/.%s.pdfspool-tmp", j->batch->id, (int) (slash - j->name), j->name, slash + 1);
+                return xasprintf("%s/.pdfspool-tmp.%u", j->batch->id, j->index);
+        return xasprintf("%s/%.*s/.pdfspool-tmp.%u", j->batch->id, (int) (slash - j->name), j->name, j->index);
 }
 
 /* ---- records ---- */
@@ -254,7 +254,7 @@ static char *reserve_batch_id(struct queue *q, const char *drop, bool is_file) {
                 base = b2;
         }
         for (unsigned i = 1; ; i++) {
-                char *id = i == 1 ? xstrdup(base) : xasprintf("%s-%u", base, i);
+                char *id = i == 1 ? xstrdup(base) : names_with_suffix(base, i, false);
                 if (strcmp(id, "rejected") != 0) {
                         if (mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
                                 (void) fs_set_owner(q->outbox_fd, id, q->cfg->dir_mode, q->gid);

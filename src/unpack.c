@@ -91,6 +91,22 @@ static char *archive_message(struct archive *a) {
         return names_display(m ? m : "unknown error");
 }
 
+/* libarchive gave up: either no reader recognised the content at all, or it
+ * broke somewhere inside. */
+static int fail_damaged(struct unpacker *u) {
+        char *m;
+        int r;
+
+        if (u->entries == 0 && archive_format(u->archive) == 0 &&
+            archive_errno(u->archive) == EILSEQ) /* libarchive's ARCHIVE_ERRNO_FILE_FORMAT */
+                return fail(u, -EBADMSG, "not an archive: the content is not zip, 7z or tar "
+                            "(plain or compressed with gzip, bzip2, xz or zstd)");
+        m = archive_message(u->archive);
+        r = fail(u, -EBADMSG, "damaged archive: %s", m);
+        free(m);
+        return r;
+}
+
 static void add_skipped(struct unpacker *u, const char *path, const char *reason) {
         struct unpack_result *res = &u->result;
 
@@ -291,12 +307,8 @@ static int copy_data(struct unpacker *u, int fd, const char *name, const char *p
 
                 if (n == 0)
                         return 0;
-                if (n == ARCHIVE_FATAL) {
-                        char *m = archive_message(u->archive);
-                        r = fail(u, -EBADMSG, "damaged archive: %s", m);
-                        free(m);
-                        return r;
-                }
+                if (n == ARCHIVE_FATAL)
+                        return fail_damaged(u);
                 if (n < 0) {
                         add_skipped_archive_error(u, name, "damaged entry");
                         return 1;
@@ -487,11 +499,8 @@ static int open_archive(struct unpacker *u, const char *archive_path, int *ret_f
                             "gzip, bzip2, xz, zstd, tar, zip or 7z support");
         }
         if (archive_read_open_fd(u->archive, fd, BLOCK_SIZE) != ARCHIVE_OK) {
-                char *m = archive_message(u->archive);
-                r = fail(u, -EBADMSG, "damaged archive: %s", m);
-                free(m);
                 close(fd);
-                return r;
+                return fail_damaged(u);
         }
         *ret_fd = fd;
         return 0;
@@ -505,16 +514,8 @@ static int read_entries(struct unpacker *u) {
 
                 if (r == ARCHIVE_EOF)
                         return 0;
-                if (r == ARCHIVE_FATAL || r == ARCHIVE_RETRY) {
-                        char *m = archive_message(u->archive);
-                        if (u->entries == 0 && archive_format(u->archive) == 0)
-                                r = fail(u, -EBADMSG, "not an archive: the content is not zip, 7z or tar "
-                                         "(plain or compressed with gzip, bzip2, xz or zstd)");
-                        else
-                                r = fail(u, -EBADMSG, "damaged archive: %s", m);
-                        free(m);
-                        return r;
-                }
+                if (r == ARCHIVE_FATAL || r == ARCHIVE_RETRY)
+                        return fail_damaged(u);
                 u->entries++;
                 if (u->limits->max_entries && u->entries > u->limits->max_entries)
                         return fail(u, -EFBIG, "archive refused: more than %" PRIu64 " entries (archive_max_entries)",
@@ -570,11 +571,8 @@ int unpack_archive(const char *archive_path, int dest_dirfd, const struct unpack
         r = open_archive(u, archive_path, &fd);
         if (r == 0)
                 r = read_entries(u);
-        if (r == 0 && archive_read_close(u->archive) < ARCHIVE_WARN) {
-                char *m = archive_message(u->archive);
-                r = fail(u, -EBADMSG, "damaged archive: %s", m);
-                free(m);
-        }
+        if (r == 0 && archive_read_close(u->archive) < ARCHIVE_WARN)
+                r = fail_damaged(u);
         if (r == 0)
                 r = sync_dirs(u);
         if (r < 0)

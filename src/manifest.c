@@ -1,0 +1,792 @@
+/* manifest.c: reads a *.batch.yaml manifest (libyaml document API) into
+ * struct manifest, and computes the SHA-256 of a listed file (OpenSSL).
+ *
+ * A manifest comes from whoever can write to the inbox, so it is checked as
+ * hostile: its size, every key, every path (relative, no "..", listed once),
+ * and each message points at the line and column to fix. */
+#include "manifest.h"
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <search.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define DURATION_MAX (365ULL * 24 * 3600 * USEC_PER_SEC)
+#define THUMBNAIL_MIN 16
+#define THUMBNAIL_MAX 4096
+
+static const char *const top_keys[] = { "batch", "files", "labels", "options" };
+static const char *const file_keys[] = { "path", "sha256" };
+static const char *const option_keys[] = { "thumbnail_size", "job_timeout" };
+static const char *const suffixes[] = { ".batch.yaml", ".batch.yml" };
+
+struct loader {
+        const char *file;
+        const char *self;           /* the manifest's own file name: it cannot list itself */
+        yaml_document_t *doc;
+        char *error;
+        char got[160];
+        void *listed;               /* tsearch: struct seen, the paths listed so far */
+        void *ancestors;            /* tsearch: struct seen, every folder above a listed path */
+};
+
+/* A path seen in "files", and where: for "listed twice" and "inside" messages. */
+struct seen {
+        char *path;
+        const char *example;        /* ancestors: a listed path below this folder */
+        size_t line;
+};
+
+/* ---- messages, positions (as in config.c) ---- */
+
+static int fail_at(struct loader *l, const yaml_mark_t *mark, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int fail_at(struct loader *l, const yaml_mark_t *mark, const char *fmt, ...) {
+        va_list ap;
+        char *what;
+
+        if (l->error)
+                return -EINVAL;
+        va_start(ap, fmt);
+        if (vasprintf(&what, fmt, ap) < 0)
+                what = xstrdup("(cannot format message)");
+        va_end(ap);
+        l->error = xasprintf("%s:%zu:%zu: %s", l->file, mark->line + 1, mark->column + 1, what);
+        free(what);
+        return -EINVAL;
+}
+
+static yaml_node_t *node_at(struct loader *l, int index) {
+        return yaml_document_get_node(l->doc, index);
+}
+
+static const char *scalar(const yaml_node_t *n) {
+        return n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
+}
+
+/* "key:" with nothing after it, or ~ / null. */
+static bool is_null(const yaml_node_t *n) {
+        const char *v = scalar(n);
+
+        return v && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+               (!*v || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0);
+}
+
+/* A scalar with a NUL byte ("\0" in double quotes) would be cut short as a C string. */
+static bool has_nul(const yaml_node_t *n) {
+        return n->type == YAML_SCALAR_NODE && strlen(scalar(n)) != n->data.scalar.length;
+}
+
+static const yaml_mark_t *value_mark(const yaml_node_t *key, const yaml_node_t *value) {
+        return is_null(value) ? &key->start_mark : &value->start_mark;
+}
+
+/* What the user wrote, for "got ..." at the end of a message. */
+static const char *got(struct loader *l, const yaml_node_t *n) {
+        const char *v = scalar(n);
+        size_t o = 0, max = sizeof(l->got) - 8;
+
+        if (n->type == YAML_MAPPING_NODE)
+                return "a mapping";
+        if (n->type == YAML_SEQUENCE_NODE)
+                return "a list";
+        if (is_null(n))
+                return "nothing";
+        l->got[o++] = '"';
+        for (; *v && o < max; v++)
+                l->got[o++] = (unsigned char) *v < ' ' ? '?' : *v;
+        if (*v) {
+                memcpy(l->got + o, "...", 3);
+                o += 3;
+        }
+        l->got[o++] = '"';
+        l->got[o] = 0;
+        return l->got;
+}
+
+static char *key_list(const char *const *keys, size_t n) {
+        char *s = xstrdup("");
+
+        for (size_t i = 0; i < n; i++) {
+                char *t = xasprintf("%s%s%s", s, i ? ", " : "", keys[i]);
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
+/* Keys of MAP are scalars, each once, and (when KEYS is not NULL) one of KEYS.
+ * WHAT names the mapping in messages: "key", "key in a file entry", "option", "label". */
+static int check_keys(struct loader *l, const yaml_node_t *map, const char *const *keys, size_t n_keys,
+                      const char *what) {
+        yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+        size_t n = (size_t) (map->data.mapping.pairs.top - pairs);
+
+        for (size_t i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(l, pairs[i].key);
+                const char *name = scalar(k);
+                bool known = !keys;
+
+                if (!name || is_null(k) || has_nul(k))
+                        return fail_at(l, &k->start_mark, "a %s must be plain text, got %s", what, got(l, k));
+                for (size_t j = 0; j < i; j++) {
+                        const yaml_node_t *prev = node_at(l, pairs[j].key);
+                        if (strcmp(scalar(prev), name) == 0)
+                                return fail_at(l, &k->start_mark, "duplicate %s \"%s\" (already given at line %zu)",
+                                               what, name, prev->start_mark.line + 1);
+                }
+                for (size_t j = 0; keys && j < n_keys; j++)
+                        known = known || strcmp(keys[j], name) == 0;
+                if (!known) {
+                        char *list = key_list(keys, n_keys);
+                        int r = fail_at(l, &k->start_mark, "unknown %s \"%s\" (expected one of: %s)", what,
+                                        got(l, k) + 1 - 1 ? name : name, list);
+                        free(list);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* ---- values ---- */
+
+static int parse_batch(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, char **ret) {
+        const char *s = scalar(v);
+
+        if (!s || is_null(v) || !*s)
+                return fail_at(l, value_mark(k, v), "\"batch\" must be a name for the batch's folder, got %s",
+                               got(l, v));
+        if (strchr(s, '/'))
+                return fail_at(l, &v->start_mark, "\"batch\" must be a single folder name, without \"/\", got %s",
+                               got(l, v));
+        if (s[0] == '.')
+                return fail_at(l, &v->start_mark, "\"batch\" must not start with \".\", got %s", got(l, v));
+        if (v->data.scalar.length > MANIFEST_BATCH_NAME_MAX)
+                return fail_at(l, &v->start_mark, "\"batch\" must be at most %d bytes long, got %s",
+                               MANIFEST_BATCH_NAME_MAX, got(l, v));
+        for (size_t i = 0; i < v->data.scalar.length; i++)
+                if ((unsigned char) s[i] < ' ' || s[i] == 0x7f)
+                        return fail_at(l, &v->start_mark, "\"batch\" must not contain control characters, got %s",
+                                       got(l, v));
+        *ret = xstrdup(s);
+        return 0;
+}
+
+/* Relative, without ".." and without the inbox itself; "." and empty
+ * components and a trailing "/" are dropped. NULL and *why when refused. */
+static char *normalize_path(const yaml_node_t *v, const char **why) {
+        const char *s = scalar(v);
+        char *out;
+        size_t o = 0;
+
+        if (!s || is_null(v) || !*s) {
+                *why = "a path must not be empty";
+                return NULL;
+        }
+        if (has_nul(v)) {
+                *why = "a path must not contain a NUL byte";
+                return NULL;
+        }
+        if (s[0] == '/') {
+                *why = "a path must be relative to the inbox, not start with \"/\"";
+                return NULL;
+        }
+        out = xmalloc(strlen(s) + 1);
+        for (const char *c = s; *c;) {
+                const char *end = strchrnul(c, '/');
+                size_t n = (size_t) (end - c);
+
+                if (n == 2 && c[0] == '.' && c[1] == '.') {
+                        *why = "a path must not contain \"..\"";
+                        free(out);
+                        return NULL;
+                }
+                if (n > 0 && !(n == 1 && c[0] == '.')) {
+                        if (o > 0)
+                                out[o++] = '/';
+                        memcpy(out + o, c, n);
+                        o += n;
+                }
+                c = *end ? end + 1 : end;
+        }
+        out[o] = 0;
+        if (o == 0) {
+                *why = "a path must name a file or folder in the inbox, not the inbox itself";
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+static int compare_seen(const void *a, const void *b) {
+        return strcmp(((const struct seen *) a)->path, ((const struct seen *) b)->path);
+}
+
+static void free_seen(void *p) {
+        struct seen *s = p;
+
+        free(s->path);
+        free(s);
+}
+
+static struct seen *find_seen(void *const *tree, const char *path) {
+        struct seen key = { .path = (char *) path };
+        struct seen *const *found = tfind(&key, tree, compare_seen);
+
+        return found ? *found : NULL;
+}
+
+/* Added unless present; the tree owns PATH. */
+static void add_seen(void **tree, char *path, const char *example, size_t line) {
+        struct seen *s = xmalloc(sizeof(*s));
+        struct seen **found;
+
+        *s = (struct seen) { .path = path, .example = example, .line = line };
+        found = tsearch(s, tree, compare_seen);
+        if (!found)
+                abort();
+        if (*found != s)
+                free_seen(s);
+}
+
+/* Each file once: not twice, not inside a listed folder, not a folder above one. */
+static int check_listed_once(struct loader *l, const yaml_node_t *v, const char *path) {
+        size_t line = v->start_mark.line + 1;
+        struct seen *s = find_seen(&l->listed, path);
+
+        if (s)
+                return fail_at(l, &v->start_mark, "\"%s\" is listed twice (first at line %zu)", path, s->line);
+        for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+                char *above = xstrndup(path, (size_t) (slash - path));
+                s = find_seen(&l->listed, above);
+                free(above);
+                if (s)
+                        return fail_at(l, &v->start_mark, "\"%s\" is inside the folder \"%s\" listed at line %zu; "
+                                       "list each file once", path, s->path, s->line);
+        }
+        s = find_seen(&l->ancestors, path);
+        if (s)
+                return fail_at(l, &v->start_mark, "\"%s\" contains \"%s\" listed at line %zu; list each file once",
+                               path, s->example, s->line);
+        add_seen(&l->listed, xstrdup(path), NULL, line);
+        for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/'))
+                add_seen(&l->ancestors, xstrndup(path, (size_t) (slash - path)), path, line);
+        return 0;
+}
+
+static int parse_path(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, char **ret) {
+        const char *why = NULL;
+        char *p;
+        int r;
+
+        if (v->type != YAML_SCALAR_NODE)
+                return fail_at(l, &v->start_mark, "a path must be text, got %s", got(l, v));
+        p = normalize_path(v, &why);
+        if (!p)
+                return fail_at(l, k ? value_mark(k, v) : &v->start_mark, "%s, got %s", why, got(l, v));
+        if (strcmp(p, l->self) == 0) {
+                free(p);
+                return fail_at(l, &v->start_mark, "the manifest cannot list itself, got %s", got(l, v));
+        }
+        r = check_listed_once(l, v, p);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+static int hex_digit(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int parse_sha256(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, unsigned char out[32]) {
+        const char *s = scalar(v);
+
+        if (!s || is_null(v) || v->data.scalar.length != 64)
+                return fail_at(l, value_mark(k, v), "\"sha256\" must be 64 hexadecimal digits, got %s", got(l, v));
+        for (size_t i = 0; i < 32; i++) {
+                int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+                if (hi < 0 || lo < 0)
+                        return fail_at(l, &v->start_mark, "\"sha256\" must be 64 hexadecimal digits, got %s",
+                                       got(l, v));
+                out[i] = (unsigned char) (hi << 4 | lo);
+        }
+        return 0;
+}
+
+static int parse_file(struct loader *l, const yaml_node_t *item, struct manifest_file *f) {
+        const yaml_node_t *path_key = NULL, *path_value = NULL;
+        yaml_node_pair_t *pairs;
+        size_t n;
+        int r;
+
+        if (item->type == YAML_SCALAR_NODE)
+                return parse_path(l, NULL, item, &f->path);
+        if (item->type != YAML_MAPPING_NODE)
+                return fail_at(l, &item->start_mark, "each entry of \"files\" must be a path, or a mapping with "
+                               "\"path\" and \"sha256\", got %s", got(l, item));
+        r = check_keys(l, item, file_keys, ELEMENTSOF(file_keys), "key in a file entry");
+        if (r < 0)
+                return r;
+        pairs = item->data.mapping.pairs.start;
+        n = (size_t) (item->data.mapping.pairs.top - pairs);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(scalar(node_at(l, pairs[i].key)), "path") == 0) {
+                        path_key = node_at(l, pairs[i].key);
+                        path_value = node_at(l, pairs[i].value);
+                }
+        if (!path_key)
+                return fail_at(l, &item->start_mark, "a file entry needs \"path\": the file or folder, relative "
+                               "to the inbox");
+        r = parse_path(l, path_key, path_value, &f->path);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                const yaml_node_t *k = node_at(l, pairs[i].key);
+                if (strcmp(scalar(k), "sha256") == 0) {
+                        r = parse_sha256(l, k, node_at(l, pairs[i].value), f->sha256);
+                        f->has_sha256 = r == 0;
+                }
+        }
+        return r;
+}
+
+static int parse_files(struct loader *l, struct manifest *m, const yaml_node_t *k, const yaml_node_t *v) {
+        yaml_node_item_t *items;
+        size_t n;
+
+        if (is_null(v))
+                return fail_at(l, &k->start_mark, "\"files\" is empty; list at least one file or folder");
+        if (v->type != YAML_SEQUENCE_NODE)
+                return fail_at(l, &v->start_mark, "\"files\" must be a list of paths relative to the inbox, got %s",
+                               got(l, v));
+        items = v->data.sequence.items.start;
+        n = (size_t) (v->data.sequence.items.top - items);
+        if (n == 0)
+                return fail_at(l, &v->start_mark, "\"files\" is empty; list at least one file or folder");
+        if (n > MANIFEST_MAX_FILES)
+                return fail_at(l, &node_at(l, items[MANIFEST_MAX_FILES])->start_mark,
+                               "more than %d files in one manifest; split the batch into several", MANIFEST_MAX_FILES);
+        m->files = xcalloc(n, sizeof(*m->files));
+        for (size_t i = 0; i < n; i++) {
+                int r = parse_file(l, node_at(l, items[i]), &m->files[m->n_files]);
+                if (r < 0) {
+                        free(m->files[m->n_files].path);
+                        return r;
+                }
+                m->n_files++;
+        }
+        return 0;
+}
+
+static int parse_labels(struct loader *l, struct manifest *m, const yaml_node_t *v) {
+        yaml_node_pair_t *pairs;
+        size_t n;
+        int r;
+
+        if (is_null(v))
+                return 0;
+        if (v->type != YAML_MAPPING_NODE)
+                return fail_at(l, &v->start_mark, "\"labels\" must be a mapping of names to text, got %s", got(l, v));
+        r = check_keys(l, v, NULL, 0, "label");
+        if (r < 0)
+                return r;
+        pairs = v->data.mapping.pairs.start;
+        n = (size_t) (v->data.mapping.pairs.top - pairs);
+        if (n > MANIFEST_MAX_LABELS)
+                return fail_at(l, &node_at(l, pairs[MANIFEST_MAX_LABELS].key)->start_mark,
+                               "more than %d labels", MANIFEST_MAX_LABELS);
+        m->label_keys = xcalloc(n, sizeof(char *));
+        m->label_values = xcalloc(n, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                const yaml_node_t *key = node_at(l, pairs[i].key), *value = node_at(l, pairs[i].value);
+                const char *name = scalar(key);
+
+                if (key->data.scalar.length > MANIFEST_LABEL_KEY_MAX)
+                        return fail_at(l, &key->start_mark, "a label name must be at most %d bytes long, got %s",
+                                       MANIFEST_LABEL_KEY_MAX, got(l, key));
+                if (!scalar(value) || is_null(value) || has_nul(value))
+                        return fail_at(l, value_mark(key, value), "label \"%s\" must have text as its value, got %s",
+                                       name, got(l, value));
+                if (value->data.scalar.length > MANIFEST_LABEL_VALUE_MAX)
+                        return fail_at(l, &value->start_mark, "label \"%s\" must be at most %d bytes long, got %s",
+                                       name, MANIFEST_LABEL_VALUE_MAX, got(l, value));
+                m->label_keys[i] = xstrdup(name);
+                m->label_values[i] = xstrdup(scalar(value));
+                m->n_labels++;
+        }
+        return 0;
+}
+
+static int parse_thumbnail_size(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, unsigned *ret) {
+        const char *s = scalar(v);
+        unsigned long n = 0;
+
+        if (!s || is_null(v) || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 6 ||
+            (n = strtoul(s, NULL, 10)) < THUMBNAIL_MIN || n > THUMBNAIL_MAX)
+                return fail_at(l, value_mark(k, v), "\"thumbnail_size\" must be a number of pixels from %d to %d, "
+                               "got %s", THUMBNAIL_MIN, THUMBNAIL_MAX, got(l, v));
+        *ret = (unsigned) n;
+        return 0;
+}
+
+static int parse_job_timeout(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, uint64_t *ret) {
+        uint64_t usec = 0;
+        int r = scalar(v) && !is_null(v) ? config_parse_duration(scalar(v), &usec) : -EINVAL;
+
+        if (r == -ERANGE || (r == 0 && usec > DURATION_MAX))
+                return fail_at(l, &v->start_mark, "\"job_timeout\" must be at most 365d, got %s", got(l, v));
+        if (r < 0)
+                return fail_at(l, value_mark(k, v), "\"job_timeout\" must be a duration like 500ms, 2s, 5m, 1h, 1d "
+                               "or 1m30s (a bare number means seconds), got %s", got(l, v));
+        if (usec == 0)
+                return fail_at(l, &v->start_mark, "\"job_timeout\" must be longer than zero, got %s", got(l, v));
+        *ret = usec;
+        return 0;
+}
+
+static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t *v) {
+        yaml_node_pair_t *pairs;
+        size_t n;
+        int r;
+
+        if (is_null(v))
+                return 0;
+        if (v->type != YAML_MAPPING_NODE)
+                return fail_at(l, &v->start_mark, "\"options\" must be a mapping (thumbnail_size, job_timeout), "
+                               "got %s", got(l, v));
+        r = check_keys(l, v, option_keys, ELEMENTSOF(option_keys), "option");
+        pairs = v->data.mapping.pairs.start;
+        n = (size_t) (v->data.mapping.pairs.top - pairs);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                const yaml_node_t *key = node_at(l, pairs[i].key), *value = node_at(l, pairs[i].value);
+                if (strcmp(scalar(key), "thumbnail_size") == 0)
+                        r = parse_thumbnail_size(l, key, value, &m->thumbnail_size);
+                else
+                        r = parse_job_timeout(l, key, value, &m->job_timeout_usec);
+        }
+        return r;
+}
+
+static int parse_top(struct loader *l, struct manifest *m, const yaml_node_t *root) {
+        yaml_node_pair_t *pairs;
+        size_t n;
+        bool have_files = false;
+        int r;
+
+        if (root->type != YAML_MAPPING_NODE) {
+                char *list = key_list(top_keys, ELEMENTSOF(top_keys));
+                r = fail_at(l, &root->start_mark, "the top level must be a mapping of keys (%s), got %s", list,
+                            got(l, root));
+                free(list);
+                return r;
+        }
+        r = check_keys(l, root, top_keys, ELEMENTSOF(top_keys), "key");
+        pairs = root->data.mapping.pairs.start;
+        n = (size_t) (root->data.mapping.pairs.top - pairs);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                const yaml_node_t *k = node_at(l, pairs[i].key), *v = node_at(l, pairs[i].value);
+                const char *name = scalar(k);
+
+                if (strcmp(name, "batch") == 0) {
+                        free(m->batch);
+                        m->batch = NULL;
+                        r = parse_batch(l, k, v, &m->batch);
+                } else if (strcmp(name, "files") == 0) {
+                        have_files = true;
+                        r = parse_files(l, m, k, v);
+                } else if (strcmp(name, "labels") == 0)
+                        r = parse_labels(l, m, v);
+                else
+                        r = parse_options(l, m, v);
+        }
+        if (r == 0 && !have_files)
+                r = fail_at(l, &root->start_mark, "no \"files\" key; expected the list of files and folders "
+                            "of the batch");
+        return r;
+}
+
+/* ---- the file ---- */
+
+static int read_manifest(const char *path, char **ret, size_t *ret_len, char **ret_error) {
+        struct stat st;
+        size_t len = 0;
+        char *buf;
+        int fd, r;
+
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                r = -errno;
+                *ret_error = r == -ELOOP ? xasprintf("%s: is a symbolic link; not followed", path)
+                                         : xasprintf("%s: cannot open: %s", path, strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+                *ret_error = xasprintf("%s: not a regular file", path);
+                close(fd);
+                return r;
+        }
+        buf = xmalloc(MANIFEST_MAX_BYTES + 1);
+        for (;;) {
+                ssize_t n = read(fd, buf + len, MANIFEST_MAX_BYTES + 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
+                        goto fail;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len > MANIFEST_MAX_BYTES) {
+                        r = -EFBIG;
+                        *ret_error = xasprintf("%s: larger than 1 MiB; a manifest lists files, it does not "
+                                               "contain them", path);
+                        goto fail;
+                }
+        }
+        close(fd);
+        buf[len] = 0;
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+fail:
+        close(fd);
+        free(buf);
+        return r;
+}
+
+static char *yaml_error_message(const char *file, const yaml_parser_t *p, const char *text) {
+        size_t line = p->problem_mark.line + 1, column = p->problem_mark.column + 1;
+        const char *problem = p->problem ? p->problem : "unknown error";
+
+        if (p->error == YAML_MEMORY_ERROR)
+                return xasprintf("%s: out of memory while reading YAML", file);
+        if (p->error == YAML_READER_ERROR) {
+                /* Reader errors carry a byte offset, not a mark. */
+                line = 1, column = 1;
+                for (size_t i = 0; i < p->problem_offset && text[i]; i++) {
+                        if (text[i] == '\n')
+                                line++, column = 1;
+                        else if (((unsigned char) text[i] & 0xc0) != 0x80)
+                                column++;
+                }
+                return xasprintf("%s:%zu:%zu: invalid YAML: %s (byte value %d); expected UTF-8 text",
+                                 file, line, column, problem, p->problem_value);
+        }
+        if (p->context)
+                return xasprintf("%s:%zu:%zu: invalid YAML: %s (%s at line %zu, column %zu)", file, line, column,
+                                 problem, p->context, p->context_mark.line + 1, p->context_mark.column + 1);
+        return xasprintf("%s:%zu:%zu: invalid YAML: %s", file, line, column, problem);
+}
+
+bool manifest_is_name(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (strlen(name) > strlen(suffixes[i]) && str_has_suffix_nocase(name, suffixes[i]))
+                        return true;
+        return false;
+}
+
+/* The file name without .batch.yaml: the batch's name when it has none. */
+static char *default_batch_name(const char *self) {
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (strlen(self) > strlen(suffixes[i]) && str_has_suffix_nocase(self, suffixes[i]))
+                        return xstrndup(self, strlen(self) - strlen(suffixes[i]));
+        return xstrdup(self[0] ? self : "batch");
+}
+
+int manifest_load(const char *path, struct manifest **ret, char **ret_error) {
+        const char *slash = strrchr(path, '/');
+        struct loader l = { .file = path, .self = slash ? slash + 1 : path };
+        struct manifest *m = NULL;
+        yaml_parser_t parser;
+        yaml_document_t doc, extra;
+        yaml_node_t *root;
+        char *text = NULL, *error = NULL;
+        size_t len = 0;
+        bool have_doc = false;
+        int r;
+
+        r = read_manifest(path, &text, &len, &error);
+        if (r < 0)
+                goto finish;
+        if (!yaml_parser_initialize(&parser)) {
+                error = xasprintf("%s: out of memory while reading YAML", path);
+                r = -ENOMEM;
+                goto finish;
+        }
+        yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                error = yaml_error_message(path, &parser, text);
+                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+                goto finish_parser;
+        }
+        have_doc = true;
+        l.doc = &doc;
+        root = yaml_document_get_root_node(&doc);
+        if (!root) {
+                error = xasprintf("%s:1:1: the file is empty; expected a mapping with at least \"files\"", path);
+                r = -EINVAL;
+                goto finish_parser;
+        }
+        /* A second document would be silently ignored; say so instead. */
+        if (!yaml_parser_load(&parser, &extra)) {
+                error = yaml_error_message(path, &parser, text);
+                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+                goto finish_parser;
+        }
+        if (yaml_document_get_root_node(&extra))
+                r = fail_at(&l, &yaml_document_get_root_node(&extra)->start_mark,
+                            "a second YAML document; expected exactly one");
+        yaml_document_delete(&extra);
+        if (r < 0)
+                goto finish_parser;
+
+        m = xcalloc(1, sizeof(*m));
+        r = parse_top(&l, m, root);
+        if (r == 0 && !m->batch)
+                m->batch = default_batch_name(l.self);
+
+finish_parser:
+        if (have_doc)
+                yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+finish:
+        tdestroy(l.listed, free_seen);
+        tdestroy(l.ancestors, free_seen);
+        free(text);
+        if (l.error) {
+                free(error);
+                error = l.error;
+        }
+        if (r < 0) {
+                manifest_free(m);
+                if (ret_error)
+                        *ret_error = error;
+                else
+                        free(error);
+                return r;
+        }
+        *ret = m;
+        if (ret_error)
+                *ret_error = NULL;
+        return 0;
+}
+
+void manifest_free(struct manifest *m) {
+        if (!m)
+                return;
+        for (size_t i = 0; i < m->n_files; i++)
+                free(m->files[i].path);
+        for (size_t i = 0; i < m->n_labels; i++) {
+                free(m->label_keys[i]);
+                free(m->label_values[i]);
+        }
+        free(m->files);
+        free(m->label_keys);
+        free(m->label_values);
+        free(m->batch);
+        free(m);
+}
+
+/* ---- checksums ---- */
+
+/* Open DIRFD/PATH for reading, one component at a time, never through a link. */
+static int open_beneath(int dirfd, const char *path) {
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        if (path[0] == '/') {
+                close(fd);
+                return -EINVAL;
+        }
+        for (const char *c = path;;) {
+                const char *end = strchrnul(c, '/');
+                size_t n = (size_t) (end - c);
+                char *component;
+                int sub;
+
+                if (n == 2 && c[0] == '.' && c[1] == '.') {
+                        close(fd);
+                        return -EINVAL;
+                }
+                if (n == 0 || (n == 1 && c[0] == '.')) {
+                        if (!*end)
+                                return fd; /* "a/" or "a/.": the folder itself */
+                        c = end + 1;
+                        continue;
+                }
+                component = xstrndup(c, n);
+                sub = openat(fd, component, (*end ? O_DIRECTORY : O_NONBLOCK) | O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                                                    O_NOCTTY);
+                sub = sub >= 0 ? sub : -errno;
+                free(component);
+                close(fd);
+                if (sub < 0 || !*end)
+                        return sub;
+                fd = sub;
+                c = end + 1;
+        }
+}
+
+int manifest_sha256_file(int dirfd, const char *path, unsigned char out[32]) {
+        unsigned char digest[EVP_MAX_MD_SIZE], buf[64 * 1024];
+        unsigned int digest_len = 0;
+        EVP_MD_CTX *ctx;
+        struct stat st;
+        int fd, r = 0;
+
+        fd = open_beneath(dirfd, path);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+                close(fd);
+                return r;
+        }
+        ctx = EVP_MD_CTX_new();
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+                r = -ENOMEM;
+        while (r == 0) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        r = -errno;
+                else if (n == 0)
+                        break;
+                else if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1)
+                        r = -EIO;
+        }
+        if (r == 0 && (EVP_DigestFinal_ex(ctx, digest, &digest_len) != 1 || digest_len != 32))
+                r = -EIO;
+        if (r == 0)
+                memcpy(out, digest, 32);
+        EVP_MD_CTX_free(ctx);
+        close(fd);
+        return r;
+}
+
+void manifest_sha256_hex(const unsigned char sha256[32], char out[65]) {
+        static const char digits[] = "0123456789abcdef";
+
+        for (size_t i = 0; i < 32; i++) {
+                out[2 * i] = digits[sha256[i] >> 4];
+                out[2 * i + 1] = digits[sha256[i] & 15];
+        }
+        out[64] = 0;
+}

@@ -26,7 +26,7 @@
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define QUEUE_NAME_MAX 64
 #define WORKERS_MAX 1024
-#define WORKER_MEMORY_MIN (16ULL * 1024 * 1024)
+#define WORKER_MEMORY_MIN (128ULL * 1024 * 1024) /* the static mupdf alone maps ~53 MiB */
 /* Timers add durations to the clock; a cap keeps that sum far from overflow. */
 #define DURATION_MAX (365ULL * 24 * 3600 * USEC_PER_SEC)
 #define DURATION_EXAMPLES "like 500ms, 2s, 5m, 1h, 1d or 1m30s (a bare number means seconds)"
@@ -319,6 +319,7 @@ static const struct key queue_keys[] = {
         { "ready_marker", KIND_FILE_NAME, offsetof(struct queue_config, ready_marker), 0, 0 },
         { "ignore", KIND_PATTERNS, offsetof(struct queue_config, ignore), 0, 0 },
         { "manifest_timeout", KIND_DURATION, offsetof(struct queue_config, manifest_timeout_usec), 1, DURATION_MAX },
+        { "incomplete_wait", KIND_DURATION, offsetof(struct queue_config, incomplete_wait_usec), 0, DURATION_MAX },
         { "group", KIND_GROUP, offsetof(struct queue_config, group), 0, 0 },
         { "file_mode", KIND_MODE, offsetof(struct queue_config, file_mode), 0, 0 },
         { "dir_mode", KIND_MODE, offsetof(struct queue_config, dir_mode), 0, 0 },
@@ -720,6 +721,7 @@ static void queue_set_defaults(struct queue_config *q, const char *name) {
                 .poll_interval_usec = 5 * USEC_PER_SEC,
                 .ready_marker = xstrdup(".ready"),
                 .manifest_timeout_usec = 3600 * USEC_PER_SEC,
+                .incomplete_wait_usec = 300 * USEC_PER_SEC,
                 .file_mode = 0644,
                 .dir_mode = 0755,
         };

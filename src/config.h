@@ -18,6 +18,8 @@ struct queue_config {
         char **ignore;             /* NULL-terminated glob patterns; default list if key absent */
         size_t n_ignore;
         uint64_t manifest_timeout_usec; /* default 1 h */
+        uint64_t incomplete_wait_usec;  /* a file that looks cut short (0 bytes, a PDF without
+                                         * %%EOF) is waited for this long, default 5 min */
         char *group;               /* outbox group name, NULL = leave as is */
         unsigned file_mode;        /* outbox file mode, default 0644 */
         unsigned dir_mode;         /* outbox dir mode, default 0755 */

@@ -34,6 +34,7 @@ struct drop {
         uint64_t walk_usec;     /* how long the last walk took */
         sd_event_source *timer;
         bool seen;              /* found by the rescan in progress */
+        bool said_incomplete;   /* logged once that it waits for a file that looks cut short */
         struct drop *next;
 };
 
@@ -104,8 +105,36 @@ struct fingerprint {
         uint64_t hash;
         bool ready_marker;
         bool writer;            /* only filled in by the writer check */
+        char *incomplete;       /* likewise: the first file that looks cut short, and why */
         size_t entries;
 };
+
+/* An upload that was interrupted, or a client that makes the file before it
+ * writes it, leaves a file that is empty or a PDF without its end. Says why, or NULL. */
+static const char *looks_incomplete(int dirfd, const char *name, const struct stat *st) {
+        char head[5], tail[2048];
+        int fd;
+
+        if (st->st_size == 0)
+                return "it is empty";
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return NULL;
+        const char *why = NULL;
+        if (pread(fd, head, sizeof(head), 0) == (ssize_t) sizeof(head) && memcmp(head, "%PDF-", 5) == 0) {
+                off_t from = st->st_size > (off_t) sizeof(tail) ? st->st_size - (off_t) sizeof(tail) : 0;
+                ssize_t n = pread(fd, tail, sizeof(tail), from);
+                if (n > 0 && !memmem(tail, (size_t) n, "%%EOF", 5))
+                        why = "it is a PDF that does not end with %%EOF";
+        }
+        close(fd);
+        return why;
+}
+
+static void note_incomplete(struct fingerprint *fp, const char *path, const char *why) {
+        if (!fp->incomplete)
+                fp->incomplete = xasprintf("%s: %s", path, why);
+}
 
 static void fingerprint_stat(struct fingerprint *fp, const char *name, const struct stat *st) {
         hash_bytes(&fp->hash, name, strlen(name) + 1);
@@ -142,8 +171,13 @@ static void fingerprint_dir(const struct queue_config *qc, int fd, struct finger
                         int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub >= 0)
                                 fingerprint_dir(qc, sub, fp, check_writers, depth + 1);
-                } else if (check_writers && S_ISREG(st.st_mode) && !fp->writer)
-                        fp->writer = fs_has_writer(dirfd(d), de->d_name) > 0;
+                } else if (check_writers && S_ISREG(st.st_mode)) {
+                        if (!fp->writer)
+                                fp->writer = fs_has_writer(dirfd(d), de->d_name) > 0;
+                        const char *why = fp->incomplete ? NULL : looks_incomplete(dirfd(d), de->d_name, &st);
+                        if (why)
+                                note_incomplete(fp, de->d_name, why);
+                }
         }
         closedir(d);
 }
@@ -166,8 +200,12 @@ static int fingerprint_drop(struct queue *q, const char *name, bool check_writer
                 int fd = openat(inbox, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd >= 0)
                         fingerprint_dir(q->cfg, fd, fp, check_writers, 0);
-        } else if (check_writers && S_ISREG(ret_st->st_mode))
+        } else if (check_writers && S_ISREG(ret_st->st_mode)) {
                 fp->writer = fs_has_writer(inbox, name) > 0;
+                const char *why = looks_incomplete(inbox, name, ret_st);
+                if (why)
+                        note_incomplete(fp, name, why);
+        }
         close(inbox);
         return 0;
 }
@@ -338,9 +376,25 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
                         d->fingerprint = fp.hash;
                         d->stable_since = now_usec(CLOCK_MONOTONIC);
                 }
+                free(fp.incomplete);
                 drop_schedule(d, check_interval(d));
                 return 0;
         }
+        /* Quiet and closed, but cut short: give the uploader a chance to resume. */
+        now = now_usec(CLOCK_MONOTONIC);
+        if (fp.incomplete && now - d->stable_since < q->cfg->incomplete_wait_usec) {
+                uint64_t left = q->cfg->incomplete_wait_usec - (now - d->stable_since);
+                if (!d->said_incomplete)
+                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                 "waiting for %s: %s; taken as it is after %.0f s without change", d->name,
+                                 fp.incomplete, (double) q->cfg->incomplete_wait_usec / USEC_PER_SEC);
+                d->said_incomplete = true;
+                free(fp.incomplete);
+                uint64_t next = check_interval(d);
+                drop_schedule(d, left < next ? left : next);
+                return 0;
+        }
+        free(fp.incomplete);
         drop_take(d, &st);
         return 0;
 }

@@ -1,17 +1,17 @@
 /* manifest.c: reads a *.batch.yaml manifest (libyaml document API) into
- * struct manifest, and computes the SHA-256 of a listed file (OpenSSL).
+ * struct manifest, and computes the SHA-256 of a listed file (sha256.c).
  *
  * A manifest comes from whoever can write to the inbox, so it is checked as
  * hostile: its size, every key, every path (relative, no "..", listed once),
  * and each message points at the line and column to fix. */
 #include "manifest.h"
 #include "config.h"
+#include "sha256.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <search.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,7 +44,7 @@ struct loader {
 /* A path seen in "files", and where: for "listed twice" and "inside" messages. */
 struct seen {
         char *path;
-        const char *example;        /* ancestors: a listed path below this folder */
+        char *example;              /* ancestors: a listed path below this folder */
         size_t line;
 };
 
@@ -126,10 +126,11 @@ static char *key_list(const char *const *keys, size_t n) {
         return s;
 }
 
-/* Keys of MAP are scalars, each once, and (when KEYS is not NULL) one of KEYS.
- * WHAT names the mapping in messages: "key", "key in a file entry", "option", "label". */
+/* Keys of MAP are text, each once, and (when KEYS is not NULL) one of KEYS.
+ * WHAT names a key in messages ("key", "option", "label"), WHERE the mapping
+ * ("" or " in a file entry"). */
 static int check_keys(struct loader *l, const yaml_node_t *map, const char *const *keys, size_t n_keys,
-                      const char *what) {
+                      const char *what, const char *where) {
         yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
         size_t n = (size_t) (map->data.mapping.pairs.top - pairs);
 
@@ -139,19 +140,19 @@ static int check_keys(struct loader *l, const yaml_node_t *map, const char *cons
                 bool known = !keys;
 
                 if (!name || is_null(k) || has_nul(k))
-                        return fail_at(l, &k->start_mark, "a %s must be plain text, got %s", what, got(l, k));
+                        return fail_at(l, &k->start_mark, "a %s%s must be plain text, got %s", what, where, got(l, k));
                 for (size_t j = 0; j < i; j++) {
                         const yaml_node_t *prev = node_at(l, pairs[j].key);
                         if (strcmp(scalar(prev), name) == 0)
-                                return fail_at(l, &k->start_mark, "duplicate %s \"%s\" (already given at line %zu)",
-                                               what, name, prev->start_mark.line + 1);
+                                return fail_at(l, &k->start_mark, "duplicate %s %s%s (already given at line %zu)",
+                                               what, got(l, k), where, prev->start_mark.line + 1);
                 }
                 for (size_t j = 0; keys && j < n_keys; j++)
                         known = known || strcmp(keys[j], name) == 0;
                 if (!known) {
                         char *list = key_list(keys, n_keys);
-                        int r = fail_at(l, &k->start_mark, "unknown %s \"%s\" (expected one of: %s)", what,
-                                        got(l, k) + 1 - 1 ? name : name, list);
+                        int r = fail_at(l, &k->start_mark, "unknown %s %s%s (expected one of: %s)", what, got(l, k),
+                                        where, list);
                         free(list);
                         return r;
                 }
@@ -237,6 +238,7 @@ static void free_seen(void *p) {
         struct seen *s = p;
 
         free(s->path);
+        free(s->example);
         free(s);
 }
 
@@ -247,17 +249,18 @@ static struct seen *find_seen(void *const *tree, const char *path) {
         return found ? *found : NULL;
 }
 
-/* Added unless present; the tree owns PATH. */
-static void add_seen(void **tree, char *path, const char *example, size_t line) {
+/* The first LEN bytes of PATH, unless already present. */
+static void add_seen(void **tree, const char *path, size_t len, const char *example, size_t line) {
         struct seen *s = xmalloc(sizeof(*s));
-        struct seen **found;
 
-        *s = (struct seen) { .path = path, .example = example, .line = line };
-        found = tsearch(s, tree, compare_seen);
-        if (!found)
-                abort();
-        if (*found != s)
+        *s = (struct seen) { .path = xstrndup(path, len), .line = line };
+        if (find_seen(tree, s->path)) {
                 free_seen(s);
+                return;
+        }
+        s->example = example ? xstrdup(example) : NULL;
+        if (!tsearch(s, tree, compare_seen))
+                abort();
 }
 
 /* Each file once: not twice, not inside a listed folder, not a folder above one. */
@@ -279,9 +282,9 @@ static int check_listed_once(struct loader *l, const yaml_node_t *v, const char 
         if (s)
                 return fail_at(l, &v->start_mark, "\"%s\" contains \"%s\" listed at line %zu; list each file once",
                                path, s->example, s->line);
-        add_seen(&l->listed, xstrdup(path), NULL, line);
+        add_seen(&l->listed, path, strlen(path), NULL, line);
         for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/'))
-                add_seen(&l->ancestors, xstrndup(path, (size_t) (slash - path)), path, line);
+                add_seen(&l->ancestors, path, (size_t) (slash - path), path, line);
         return 0;
 }
 
@@ -338,7 +341,7 @@ static int parse_file(struct loader *l, const yaml_node_t *item, struct manifest
         if (item->type != YAML_MAPPING_NODE)
                 return fail_at(l, &item->start_mark, "each entry of \"files\" must be a path, or a mapping with "
                                "\"path\" and \"sha256\", got %s", got(l, item));
-        r = check_keys(l, item, file_keys, ELEMENTSOF(file_keys), "key in a file entry");
+        r = check_keys(l, item, file_keys, ELEMENTSOF(file_keys), "key", " in a file entry");
         if (r < 0)
                 return r;
         pairs = item->data.mapping.pairs.start;
@@ -399,7 +402,7 @@ static int parse_labels(struct loader *l, struct manifest *m, const yaml_node_t 
                 return 0;
         if (v->type != YAML_MAPPING_NODE)
                 return fail_at(l, &v->start_mark, "\"labels\" must be a mapping of names to text, got %s", got(l, v));
-        r = check_keys(l, v, NULL, 0, "label");
+        r = check_keys(l, v, NULL, 0, "label", "");
         if (r < 0)
                 return r;
         pairs = v->data.mapping.pairs.start;
@@ -466,7 +469,7 @@ static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t
         if (v->type != YAML_MAPPING_NODE)
                 return fail_at(l, &v->start_mark, "\"options\" must be a mapping (thumbnail_size, job_timeout), "
                                "got %s", got(l, v));
-        r = check_keys(l, v, option_keys, ELEMENTSOF(option_keys), "option");
+        r = check_keys(l, v, option_keys, ELEMENTSOF(option_keys), "option", "");
         pairs = v->data.mapping.pairs.start;
         n = (size_t) (v->data.mapping.pairs.top - pairs);
         for (size_t i = 0; r == 0 && i < n; i++) {
@@ -492,7 +495,7 @@ static int parse_top(struct loader *l, struct manifest *m, const yaml_node_t *ro
                 free(list);
                 return r;
         }
-        r = check_keys(l, root, top_keys, ELEMENTSOF(top_keys), "key");
+        r = check_keys(l, root, top_keys, ELEMENTSOF(top_keys), "key", "");
         pairs = root->data.mapping.pairs.start;
         n = (size_t) (root->data.mapping.pairs.top - pairs);
         for (size_t i = 0; r == 0 && i < n; i++) {
@@ -532,9 +535,10 @@ static int read_manifest(const char *path, char **ret, size_t *ret_len, char **r
                                          : xasprintf("%s: cannot open: %s", path, strerror(-r));
                 return r;
         }
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
-                *ret_error = xasprintf("%s: not a regular file", path);
+        r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+        if (r < 0) {
+                *ret_error = r == -EINVAL ? xasprintf("%s: not a regular file", path)
+                                          : xasprintf("%s: cannot read: %s", path, strerror(-r));
                 close(fd);
                 return r;
         }
@@ -704,7 +708,8 @@ void manifest_free(struct manifest *m) {
 
 /* ---- checksums ---- */
 
-/* Open DIRFD/PATH for reading, one component at a time, never through a link. */
+/* Open DIRFD/PATH for reading, one component at a time, never through a link
+ * (-ELOOP wherever the link is). */
 static int open_beneath(int dirfd, const char *path) {
         int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -733,7 +738,14 @@ static int open_beneath(int dirfd, const char *path) {
                 component = xstrndup(c, n);
                 sub = openat(fd, component, (*end ? O_DIRECTORY : O_NONBLOCK) | O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
                                                     O_NOCTTY);
-                sub = sub >= 0 ? sub : -errno;
+                if (sub < 0) {
+                        struct stat st;
+                        sub = -errno;
+                        /* O_DIRECTORY on a link says ENOTDIR; say "a link" like the last component does. */
+                        if (sub == -ENOTDIR && fstatat(fd, component, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            S_ISLNK(st.st_mode))
+                                sub = -ELOOP;
+                }
                 free(component);
                 close(fd);
                 if (sub < 0 || !*end)
@@ -744,40 +756,35 @@ static int open_beneath(int dirfd, const char *path) {
 }
 
 int manifest_sha256_file(int dirfd, const char *path, unsigned char out[32]) {
-        unsigned char digest[EVP_MAX_MD_SIZE], buf[64 * 1024];
-        unsigned int digest_len = 0;
-        EVP_MD_CTX *ctx;
+        unsigned char buf[64 * 1024];
+        struct sha256_ctx ctx;
         struct stat st;
         int fd, r = 0;
 
         fd = open_beneath(dirfd, path);
         if (fd < 0)
                 return fd;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+        r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+        if (r < 0) {
                 close(fd);
                 return r;
         }
-        ctx = EVP_MD_CTX_new();
-        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-                r = -ENOMEM;
-        while (r == 0) {
+        sha256_init(&ctx);
+        for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0)
+                if (n < 0) {
                         r = -errno;
-                else if (n == 0)
                         break;
-                else if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1)
-                        r = -EIO;
+                }
+                if (n == 0)
+                        break;
+                sha256_update(&ctx, buf, (size_t) n);
         }
-        if (r == 0 && (EVP_DigestFinal_ex(ctx, digest, &digest_len) != 1 || digest_len != 32))
-                r = -EIO;
-        if (r == 0)
-                memcpy(out, digest, 32);
-        EVP_MD_CTX_free(ctx);
         close(fd);
+        if (r == 0)
+                sha256_final(&ctx, out);
         return r;
 }
 

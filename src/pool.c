@@ -8,10 +8,11 @@
 #include "log.h"
 #include "names.h"
 #include "proto.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -245,7 +246,8 @@ static int worker_spawn(struct pool *p, struct worker *w) {
                 sigemptyset(&all);
                 (void) sigprocmask(SIG_SETMASK, &all, NULL);
                 signal(SIGIO, SIG_DFL);
-                if (dup2(sv[1], PROTO_WORKER_FD) < 0)
+                /* dup2 onto itself would keep close-on-exec: clear it instead. */
+                if (sv[1] == PROTO_WORKER_FD ? fcntl(sv[1], F_SETFD, 0) < 0 : dup2(sv[1], PROTO_WORKER_FD) < 0)
                         _exit(127);
                 char mem[32];
                 snprintf(mem, sizeof(mem), "%" PRIu64, p->spool->config->worker_memory);

@@ -347,6 +347,30 @@ static void write_projection(struct batch *b) {
         b->status_dirty = false;
 }
 
+/* What a crash left half-done in a batch's outbox folder: temp folders of jobs
+ * and temp files of atomic writes. Readers never looked at them; they go. */
+static void remove_stale_temp(int parent_fd, const char *path, int depth) {
+        int fd = openat(parent_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *de;
+
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                if (de->d_name[0] != '.') {
+                        if (de->d_type == DT_DIR && depth < 64)
+                                remove_stale_temp(dirfd(d), de->d_name, depth + 1);
+                        continue;
+                }
+                if (strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || strstr(de->d_name, ".tmp-"))
+                        (void) fs_remove_tree(dirfd(d), de->d_name);
+        }
+        closedir(d);
+}
+
 static void batch_link(struct queue *q, struct batch *b) {
         struct batch **p = &q->batches;
         while (*p)
@@ -666,6 +690,7 @@ static int recover_queue(struct queue *q) {
                 } else {
                         struct batch *b;
                         if (load_batch(q, names[i], &b) == 0) {
+                                remove_stale_temp(q->outbox_fd, b->id, 0);
                                 write_projection(b);
                                 log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
                                          "batch resumed: %zu of %zu jobs still to do", b->counts[JOB_QUEUED],

@@ -80,7 +80,7 @@ static int fail(struct unpacker *u, int r, const char *fmt, ...) {
                 return r;
         va_start(ap, fmt);
         if (vasprintf(&u->error, fmt, ap) < 0)
-                u->error = xstrdup("archive refused (cannot format the reason)");
+                u->error = xstrdup("cannot unpack the archive (out of memory)");
         va_end(ap);
         return r;
 }
@@ -205,7 +205,7 @@ static int open_tree(struct unpacker *u, const char *path, size_t len, size_t *r
         for (size_t i = 0; i < len;) {
                 size_t n = strcspn(path + i, "/");
                 char *component;
-                int sub, r = 0;
+                int sub = -1, r = 0;
 
                 if (i + n > len)
                         n = len - i;
@@ -467,10 +467,11 @@ static int open_archive(struct unpacker *u, const char *archive_path, int *ret_f
         fd = open(archive_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return fail(u, -errno, "cannot open the archive: %s", strerror(errno));
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = S_ISREG(st.st_mode) ? -errno : -EBADMSG;
+        r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EBADMSG;
+        if (r < 0) {
                 close(fd);
-                return fail(u, r, "not an archive: not a regular file");
+                return r == -EBADMSG ? fail(u, r, "not an archive: not a regular file")
+                                     : fail(u, r, "cannot read the archive: %s", strerror(-r));
         }
         if (u->limits->max_ratio == 0)
                 u->ratio_allowance = UINT64_MAX;
@@ -537,13 +538,24 @@ static int read_entries(struct unpacker *u) {
         }
 }
 
+/* fsync every folder made, and dest: each is opened by walking from dest, as a
+ * 64-level path of 255-byte names is longer than PATH_MAX. */
 static int sync_dirs(struct unpacker *u) {
         int r = 0;
 
-        for (size_t i = 0; r == 0 && i < u->n_dirs; i++)
-                r = fs_fsync_dir(u->dest, u->dirs[i]);
-        if (r == 0)
-                r = fs_fsync_dir(u->dest, ".");
+        for (size_t i = 0; r == 0 && i <= u->n_dirs; i++) {
+                const char *path = i < u->n_dirs ? u->dirs[i] : "";
+                size_t failed_len;
+                int fd = open_tree(u, path, strlen(path), &failed_len);
+
+                if (fd < 0)
+                        r = fd;
+                else {
+                        if (fsync(fd) < 0 && errno != EINVAL)
+                                r = -errno;
+                        close(fd);
+                }
+        }
         if (r < 0)
                 fail(u, r, "cannot write the unpacked folders to disk: %s", strerror(-r));
         return r;

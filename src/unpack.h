@@ -32,7 +32,7 @@ struct unpack_skipped {
 struct unpack_result {
         uint64_t n_files;       /* regular files written */
         uint64_t n_dirs;        /* folders created (named in the archive or implied by a path) */
-        uint64_t bytes;         /* bytes written */
+        uint64_t bytes;         /* bytes unpacked, as counted against the limits */
         struct unpack_skipped *skipped;  /* in archive order */
         size_t n_skipped;
 };
@@ -67,7 +67,8 @@ int unpack_archive(const char *archive_path, int dest_dirfd, const struct unpack
                    struct unpack_result *ret, char **ret_error);
 
 /* NAME ends in .zip .7z .tar .tar.gz .tgz .tar.xz .txz .tar.zst .tzst .tar.bz2
- * .tbz2 (any case) and has something before the suffix. */
+ * .tbz2 (any case) and has something before the suffix. The name alone does
+ * not make an archive: check the content with unpack_sniff() too. */
 bool unpack_is_archive_name(const char *name);
 
 /* 1 if DIRFD/NAME is a regular file whose first bytes are those of a zip, 7z,

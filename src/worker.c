@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "extract.h"
+#include "names.h"
 #include "proto.h"
 
 #define EXIT_PROTOCOL 2
@@ -157,14 +158,20 @@ static int send_hello(int fd) {
         return r;
 }
 
-/* A string field of a job, refusing embedded NULs (a path cut short at a NUL
- * would name another file) and paths that are not absolute. */
-static const char *job_path(json_t *msg, const char *key) {
+/* A path field of a job: a string, or {"hex": ...} for names that are not
+ * UTF-8 (names_to_json_exact). Refuses embedded NULs (a path cut short at a NUL
+ * would name another file) and paths that are not absolute. Returns malloc'd. */
+static char *job_path(json_t *msg, const char *key) {
         json_t *value = json_object_get(msg, key);
-        const char *s = json_string_value(value);
+        char *s;
 
-        if (!s || strlen(s) != json_string_length(value) || s[0] != '/')
+        if (json_is_string(value) && strlen(json_string_value(value)) != json_string_length(value))
                 return NULL;
+        s = names_from_json_exact(value);
+        if (s && s[0] != '/') {
+                free(s);
+                return NULL;
+        }
         return s;
 }
 
@@ -173,29 +180,35 @@ static const char *job_path(json_t *msg, const char *key) {
 static int handle_job(int fd, fz_context *ctx, json_t *msg) {
         json_t *id = json_object_get(msg, "id"), *size_json = json_object_get(msg, "thumbnail_size");
         json_int_t size = EXTRACT_THUMBNAIL_SIZE_DEFAULT;
-        const char *pdf = job_path(msg, "pdf"), *out = job_path(msg, "out");
+        char *pdf = job_path(msg, "pdf"), *out = job_path(msg, "out");
         char *error = NULL;
         json_t *result;
         int pages = 0, r;
 
+        r = 0;
         if (!json_is_string(id) || json_string_length(id) > JOB_ID_MAX) {
                 log_error("malformed job: \"id\" must be a string of at most %d bytes", JOB_ID_MAX);
-                return -EBADMSG;
-        }
-        if (!pdf || !out) {
+                r = -EBADMSG;
+        } else if (!pdf || !out) {
                 log_error("malformed job %s: \"pdf\" and \"out\" must be absolute paths", json_string_value(id));
-                return -EBADMSG;
-        }
-        if (size_json) {
+                r = -EBADMSG;
+        } else if (size_json) {
                 size = json_is_integer(size_json) ? json_integer_value(size_json) : -1;
                 if (size < EXTRACT_THUMBNAIL_SIZE_MIN || size > EXTRACT_THUMBNAIL_SIZE_MAX) {
                         log_error("malformed job %s: \"thumbnail_size\" must be an integer in %u..%u",
                                   json_string_value(id), EXTRACT_THUMBNAIL_SIZE_MIN, EXTRACT_THUMBNAIL_SIZE_MAX);
-                        return -EBADMSG;
+                        r = -EBADMSG;
                 }
+        }
+        if (r < 0) {
+                free(pdf);
+                free(out);
+                return r;
         }
 
         r = extract_pdf(ctx, pdf, out, (unsigned) size, &pages, &error);
+        free(pdf);
+        free(out);
         /* Give back what the job's allocations left in malloc's free lists, so a
          * long-lived worker stays as small as a fresh one. */
         (void) malloc_trim(0);

@@ -94,6 +94,7 @@ queues:
     inbox: $INBOX
     outbox: $OUTBOX
     settle: $settle
+    incomplete_wait: ${INCOMPLETE_WAIT:-1s}
 ${3:-}
 EOC
 }

@@ -59,7 +59,7 @@ check "no job ended twice ($dups duplicates)" test "$dups" -eq 0
 check "batch counts: all $N done" test "$(jq_file "$OUTBOX/big/status.json" .jobs.done)" = $N
 check "batch counts add up" counts_add_up big
 check "every job status says done" test "$(cat "$OUTBOX"/big/doc*/status.json | jq -s '[.[] | select(.state == "done")] | length')" -eq $N
-check "no temp folders left in the outbox" test -z "$(find "$OUTBOX" -name '.*tmp*')"
+check "no temp folders left in the outbox" test -z "$(find "$OUTBOX" -name '.*tmp*' | tee /dev/stderr)"
 check "resume logged" grep -q 'batch=big: batch resumed' "$LOG"
 
 stop_daemon

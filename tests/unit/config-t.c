@@ -234,7 +234,8 @@ static void test_key_errors(void) {
                     "    # typo below\n"
                     "    setle: 1s\n",
                     "7:5: unknown key \"setle\" in queue \"datasheets\" (expected one of: inbox, outbox, settle, "
-                    "watch, poll_interval, ready_marker, ignore, manifest_timeout, group, file_mode, dir_mode)",
+                    "watch, poll_interval, ready_marker, ignore, manifest_timeout, incomplete_wait, group, file_mode, "
+                    "dir_mode)",
                     "unknown queue key at its position");
         check_error("# spool\nstate_dir: /var/lib/pdfspool\nworkers: four\n" MINIMAL_QUEUE,
                     "3:10: \"workers\" must be a positive integer, got \"four\"", "workers: four");
@@ -268,7 +269,7 @@ static void test_key_errors(void) {
                     "1:16: \"worker_memory\" must be a size like 512M, 2G or 4GiB (a bare number means bytes; "
                     "K, M, G, T are powers of 1024), got \"lots\"", "size junk");
         check_error("worker_memory: 1K\n" MINIMAL_QUEUE,
-                    "1:16: \"worker_memory\" must be at least 16M, got \"1K\"", "worker_memory too small");
+                    "1:16: \"worker_memory\" must be at least 128M, got \"1K\"", "worker_memory too small");
         check_error("archive_max_bytes: 0\n" MINIMAL_QUEUE,
                     "1:20: \"archive_max_bytes\" must be larger than zero, got \"0\"", "archive_max_bytes 0");
         check_error("archive_max_bytes: 99999999T\n" MINIMAL_QUEUE,

@@ -481,6 +481,25 @@ static void test_names(void) {
         unpack_result_clear(&res);
         free(path);
 
+        /* 20 folders of 250-byte names: the path is longer than PATH_MAX (4096). */
+        char *very_long = xstrdup("");
+        for (int i = 0; i < 20; i++) {
+                char *t = xasprintf("%s%0250d/", very_long, i);
+                free(very_long);
+                very_long = t;
+        }
+        char *very_long_file = xasprintf("%sf.pdf", very_long);
+        struct spec long_path[] = { { very_long_file, 'f', PDF_A, 0 } };
+        path = build("long-path.tar", TAR, PLAIN, long_path, 1);
+        r = run(path, &defaults, &res, &error);
+        ok(r == 0 && res.n_files == 1 && res.n_dirs == 20 && res.n_skipped == 0,
+           "a path of %zu bytes (over PATH_MAX) is extracted (%s)", strlen(very_long_file), error ? error : "");
+        unpack_result_clear(&res);
+        free(error);
+        free(path);
+        free(very_long);
+        free(very_long_file);
+
         /* A zip that flags its names as UTF-8, read while the process is in the C locale. */
         locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
         locale_t old = uselocale(utf8);

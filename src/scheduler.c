@@ -1,6 +1,6 @@
-/* sched.c: which job runs next: round robin over the batches that have queued
+/* scheduler.c: which job runs next: round robin over the batches that have queued
  * jobs, so one big drop cannot starve a small one dropped after it. */
-#include "sched.h"
+#include "scheduler.h"
 
 static uint64_t serve_tick;
 

@@ -1,4 +1,4 @@
-/* sched.h: which job runs next. */
+/* scheduler.h: which job runs next. */
 #pragma once
 #include "spool.h"
 

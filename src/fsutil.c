@@ -66,6 +66,45 @@ static int open_temp(int dirfd, const char *name, char *tmpname, size_t size, mo
         return -EEXIST;
 }
 
+int fs_write_json(int dirfd, const char *name, json_t *j, mode_t mode, gid_t gid, bool sync_dir, bool pretty) {
+        char *text;
+        int r;
+
+        if (!j)
+                return -EINVAL;
+        text = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_REAL_PRECISION(6) : JSON_COMPACT);
+        if (!text)
+                return -ENOMEM;
+        size_t len = strlen(text);
+        text = xrealloc(text, len + 2);
+        text[len] = '\n';
+        text[len + 1] = 0;
+        r = fs_write_atomic(dirfd, name, text, len + 1, mode, gid, sync_dir);
+        free(text);
+        return r;
+}
+
+int fs_open_parent(int dirfd, const char *path, const char **ret_last) {
+        const char *p = path, *slash;
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        while ((slash = strchr(p, '/'))) {
+                char *part = xstrndup(p, (size_t) (slash - p));
+                int next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int err = errno;
+                free(part);
+                close(fd);
+                if (next < 0)
+                        return -err;
+                fd = next;
+                p = slash + 1;
+        }
+        *ret_last = p;
+        return fd;
+}
+
 int fs_set_owner(int dirfd, const char *path, mode_t mode, gid_t gid) {
         if (gid != (gid_t) -1 && fchownat(dirfd, path, (uid_t) -1, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;

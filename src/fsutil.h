@@ -4,12 +4,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <jansson.h>
 
 /* Write DATA to DIRFD/NAME atomically: temp file ".NAME.tmp-XXXXXX" in the same
  * directory, write, fsync, rename over NAME. With sync_dir, fsync the directory too.
  * MODE is the file mode (before umask is NOT applied: fchmod'ed). Returns 0 or -errno. */
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, gid_t gid,
                     bool sync_dir);
+/* Serialise J (pretty: indented, for people) and write it with fs_write_atomic. */
+int fs_write_json(int dirfd, const char *name, json_t *j, mode_t mode, gid_t gid, bool sync_dir, bool pretty);
+/* Open the folder that holds the last component of PATH (relative to DIRFD),
+ * one component at a time, never following a symlink. *ret_last points into
+ * PATH at the last component. Returns an fd or -errno (-ELOOP/-ENOTDIR for a link). */
+int fs_open_parent(int dirfd, const char *path, const char **ret_last);
 /* Give DIRFD/PATH exactly MODE and, unless GID is (gid_t) -1, that group. Never follows a symlink. */
 int fs_set_owner(int dirfd, const char *path, mode_t mode, gid_t gid);
 int fs_fsync_dir(int dirfd, const char *path);      /* path relative to dirfd, or "." */

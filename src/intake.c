@@ -5,6 +5,7 @@
  * fingerprint (names, sizes, mtimes, ctimes, inodes) for the settle period and
  * no process holds one of its files open for writing. */
 #include "intake.h"
+#include "claim.h"
 #include "fsutil.h"
 #include "log.h"
 #include "names.h"
@@ -336,7 +337,7 @@ static void drop_take(struct drop *d, const struct stat *st) {
                 free(name);
                 return;
         }
-        (void) spool_claim(q, name);
+        (void) claim_drop(q, name);
         free(name);
         pool_kick(q->spool);
 }

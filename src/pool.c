@@ -30,6 +30,7 @@ struct worker {
         sd_event_source *io, *child, *timeout;
         struct job *job;
         uint64_t job_serial;
+        uint64_t timeout_usec;  /* of the job it runs */
         char *kill_reason;      /* why we killed it, for the job's status */
         unsigned jobs_done;
         bool hello;
@@ -113,7 +114,7 @@ static void check_stop_done(struct pool *p) {
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct worker *w = userdata;
-        uint64_t secs = w->pool->spool->config->job_timeout_usec / USEC_PER_SEC;
+        uint64_t secs = w->timeout_usec / USEC_PER_SEC;
         char *reason = xasprintf("timed out: still running after %" PRIu64 " s (job_timeout); the worker was stopped",
                                  secs);
         worker_kill(w, reason);
@@ -315,7 +316,8 @@ static void dispatch(struct pool *p) {
                 json_t *msg = json_pack("{s:i,s:s,s:s,s:o,s:o,s:i}", "v", PROTO_VERSION, "type", "job", "id", id,
                                         "pdf", names_to_json_exact(pdf), "out", names_to_json_exact(out),
                                         "thumbnail_size",
-                                        (int) p->spool->config->thumbnail_size);
+                                        (int) (j->batch->thumbnail_size ? j->batch->thumbnail_size
+                                                                        : p->spool->config->thumbnail_size));
                 free(pdf);
                 free(out);
                 r = msg ? proto_send(w->fd, msg) : -EINVAL;
@@ -326,9 +328,10 @@ static void dispatch(struct pool *p) {
                                                     : "the worker could not be reached");
                         continue;
                 }
-                (void) sd_event_add_time_relative(p->spool->event, &w->timeout, CLOCK_MONOTONIC,
-                                                  p->spool->config->job_timeout_usec, USEC_PER_SEC / 10, on_timeout,
-                                                  w);
+                w->timeout_usec = j->batch->job_timeout_usec ? j->batch->job_timeout_usec
+                                                             : p->spool->config->job_timeout_usec;
+                (void) sd_event_add_time_relative(p->spool->event, &w->timeout, CLOCK_MONOTONIC, w->timeout_usec,
+                                                  USEC_PER_SEC / 10, on_timeout, w);
         }
 }
 

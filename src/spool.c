@@ -4,9 +4,13 @@
 #include "fsutil.h"
 #include "intake.h"
 #include "log.h"
+#include "claim.h"
+#include "manifest.h"
 #include "names.h"
 #include "notify.h"
+#include "pool.h"
 #include "status.h"
+#include "unpack.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,15 +69,7 @@ enum batch_state batch_state(const struct batch *b) {
 
 /* Path of the job's PDF in the claim, absolute. */
 static char *job_source_path(const struct job *j) {
-        const struct batch *b = j->batch;
-        if (strcmp(j->source, b->drop) == 0 && b->n_jobs == 1 && !strchr(j->source, '/')) {
-                char *p = xasprintf("%s/src/%s", b->claim_path, b->drop);
-                struct stat st;
-                if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
-                        return p;
-                free(p);
-        }
-        return xasprintf("%s/src/%s/%s", b->claim_path, b->drop, j->source);
+        return xasprintf("%s/%s/%s", j->batch->claim_path, j->batch->root, j->source);
 }
 
 /* outbox-relative paths of the job's folder and of its temp folder */
@@ -91,15 +88,10 @@ static char *job_tmp_dir(const struct job *j) {
 
 static int write_json_record(const char *dir, const char *name, json_t *j, bool sync_dir) {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
-                json_decref(j);
-                return -errno;
-        }
-        char *text = json_dumps(j, JSON_COMPACT);
+        int r = fd < 0 ? -errno : fs_write_json(fd, name, j, 0600, (gid_t) -1, sync_dir, false);
+        if (fd >= 0)
+                close(fd);
         json_decref(j);
-        int r = fs_write_atomic(fd, name, text, strlen(text), 0600, (gid_t) -1, sync_dir);
-        free(text);
-        close(fd);
         return r;
 }
 
@@ -140,6 +132,10 @@ static void batch_free(struct batch *b) {
         free(b->claim);
         free(b->claim_path);
         free(b->drop);
+        free(b->root);
+        free(b->kept_drop);
+        free(b->kept_drop_as);
+        json_decref(b->labels);
         free(b);
 }
 
@@ -245,8 +241,8 @@ static const char *basename_of(const char *path) {
 }
 
 /* Reserve an outbox folder for the batch: the drop's name, made unique. */
-static char *reserve_batch_id(struct queue *q, const char *drop, bool is_file) {
-        char *base = is_file ? strip_pdf(drop) : xstrdup(drop);
+static char *reserve_batch_id(struct queue *q, const char *id_base) {
+        char *base = xstrdup(id_base);
 
         if (base[0] == '.' || base[0] == 0) {
                 char *b2 = xasprintf("batch%s", base);
@@ -295,9 +291,18 @@ static json_t *batch_record(const struct batch *b) {
                                                          "kept_as", b->skipped[i].kept_as
                                                                  ? names_to_json_exact(b->skipped[i].kept_as)
                                                                  : json_null()));
-        return json_pack("{s:i,s:o,s:o,s:I,s:o,s:o}", "version", 1, "id", names_to_json_exact(b->id),
-                         "drop", names_to_json_exact(b->drop), "created", (json_int_t) b->created,
-                         "jobs", jobs, "skipped", skipped);
+        json_t *rec = json_pack("{s:i,s:o,s:o,s:o,s:I,s:o,s:o,s:i,s:I}", "version", 1,
+                                "id", names_to_json_exact(b->id), "drop", names_to_json_exact(b->drop),
+                                "root", names_to_json_exact(b->root), "created", (json_int_t) b->created,
+                                "jobs", jobs, "skipped", skipped, "thumbnail_size", (int) b->thumbnail_size,
+                                "job_timeout_usec", (json_int_t) b->job_timeout_usec);
+        if (b->kept_drop) {
+                json_object_set_new(rec, "kept_drop", names_to_json_exact(b->kept_drop));
+                json_object_set_new(rec, "kept_drop_as", names_to_json_exact(b->kept_drop_as));
+        }
+        if (b->labels)
+                json_object_set(rec, "labels", b->labels);
+        return rec;
 }
 
 static void spool_schedule_status(struct spool *s);
@@ -307,12 +312,20 @@ static void write_projection(struct batch *b) {
         struct queue *q = b->queue;
 
         (void) mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode);
+        if (b->kept_drop) {
+                char *src = xasprintf("%s/%s", b->claim_path, b->kept_drop);
+                char *dst = xasprintf("%s/%s", b->id, b->kept_drop_as);
+                if (fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode) == 0)
+                        (void) fs_set_owner(q->outbox_fd, dst, q->cfg->file_mode, q->gid);
+                free(src);
+                free(dst);
+        }
         for (size_t i = 0; i < b->n_skipped; i++) {
                 struct skipped *sk = &b->skipped[i];
                 if (!sk->kept_as || faccessat(q->outbox_fd, sk->kept_as, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                         continue;
                 char *dst = xasprintf("%s/%s", b->id, sk->kept_as);
-                char *src = xasprintf("%s/src/%s/%s", b->claim_path, b->drop, sk->source);
+                char *src = xasprintf("%s/%s/%s", b->claim_path, b->root, sk->source);
                 const char *slash = strrchr(dst, '/');
                 char *parent = xstrndup(dst, (size_t) (slash - dst));
                 (void) fs_mkdirat_p_owned(q->outbox_fd, parent, q->cfg->dir_mode, q->gid);
@@ -393,58 +406,215 @@ static void batch_count(struct batch *b) {
 
 static void batch_finish_if_done(struct batch *b);
 
-/* A claim whose drop sits in src/ but that has no batch.json yet. */
-static int register_claim(struct queue *q, const char *claim) {
-        char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
+static char *strip_archive_suffix(const char *name) {
+        static const char *const suffixes[] = { ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2", ".tgz", ".txz",
+                                                ".tzst", ".tbz2", ".zip", ".7z", ".tar" };
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (str_has_suffix_nocase(name, suffixes[i]) && strlen(name) > strlen(suffixes[i]))
+                        return xstrndup(name, strlen(name) - strlen(suffixes[i]));
+        return xstrdup(name);
+}
+
+/* The one entry of a claim's src/ (a folder, a file, an archive), or NULL. */
+static char *claim_drop_name(const char *claim_path) {
         char *src = xasprintf("%s/src", claim_path);
+        DIR *d = opendir(src);
+        char *drop = NULL;
+
+        free(src);
+        if (!d)
+                return NULL;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                        drop = xstrdup(de->d_name);
+                        break;
+                }
+        closedir(d);
+        return drop;
+}
+
+/* Jobs that end before they start: a manifest's missing files and checksum mismatches. */
+static void add_failed_job(struct batch *b, const char *source, const char *error) {
+        b->jobs = xrealloc(b->jobs, (b->n_jobs + 1) * sizeof(struct job));
+        b->jobs[b->n_jobs] = (struct job) { .batch = b, .index = (unsigned) b->n_jobs, .source = xstrdup(source),
+                                            .state = JOB_FAILED, .error = xstrdup(error),
+                                            .finished = now_usec(CLOCK_REALTIME) };
+        b->n_jobs++;
+}
+
+/* What a manifest's claim holds (manifest.json, written by claim.c): walk the
+ * listed paths, check the checksums, and turn missing files into failed jobs. */
+static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk *w, char **ret_id_base) {
+        json_t *files = json_object_get(mf, "files"), *missing = json_object_get(mf, "missing"), *e;
+        size_t i;
+
+        json_array_foreach(files, i, e) {
+                char *path = names_from_json_exact(json_object_get(e, "path"));
+                if (!path)
+                        return -EBADMSG;
+                bool is_missing = false;
+                json_t *m;
+                size_t k;
+                json_array_foreach(missing, k, m) {
+                        char *mp = names_from_json_exact(m);
+                        is_missing = is_missing || (mp && strcmp(mp, path) == 0);
+                        free(mp);
+                }
+                if (!is_missing)
+                        walk_entry(w, srcfd, path, path, 0);
+                free(path);
+        }
+        *ret_id_base = names_from_json_exact(json_object_get(mf, "batch"));
+        json_t *labels = json_object_get(mf, "labels");
+        b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
+        b->thumbnail_size = (unsigned) json_integer_value(json_object_get(mf, "thumbnail_size"));
+        b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(mf, "job_timeout_usec"));
+        return *ret_id_base ? 0 : -EBADMSG;
+}
+
+static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t timeout_usec) {
+        json_t *files = json_object_get(mf, "files"), *missing = json_object_get(mf, "missing"), *e;
+        size_t i;
+
+        /* checksums: only for files named one by one */
+        for (size_t n = 0; n < b->n_jobs; n++) {
+                struct job *j = &b->jobs[n];
+                json_array_foreach(files, i, e) {
+                        const char *want = json_string_value(json_object_get(e, "sha256"));
+                        char *path = want ? names_from_json_exact(json_object_get(e, "path")) : NULL;
+                        if (path && strcmp(path, j->source) == 0) {
+                                unsigned char got[32];
+                                char hex[65];
+                                int r = manifest_sha256_file(srcfd, path, got);
+                                if (r == 0)
+                                        manifest_sha256_hex(got, hex);
+                                if (r < 0 || strcasecmp(hex, want) != 0) {
+                                        j->state = JOB_FAILED;
+                                        j->finished = now_usec(CLOCK_REALTIME);
+                                        j->error = r < 0 ? xasprintf("cannot compute the checksum: %s", strerror(-r))
+                                                         : xasprintf("checksum mismatch: the manifest says sha256 %s, "
+                                                                     "the file has %s", want, hex);
+                                }
+                        }
+                        free(path);
+                }
+        }
+        json_array_foreach(missing, i, e) {
+                char *path = names_from_json_exact(e);
+                if (!path)
+                        continue;
+                char *why = xasprintf("missing: the manifest lists it, but it was not in the inbox after %.0f s "
+                                      "(manifest_timeout)", (double) timeout_usec / USEC_PER_SEC);
+                add_failed_job(b, path, why);
+                free(why);
+                free(path);
+        }
+}
+
+int spool_register(struct queue *q, const char *claim) {
+        char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
+        char *rec_path = xasprintf("%s/batch.json", claim_path);
+        char *mf_path = xasprintf("%s/manifest.json", claim_path);
         struct walk w = { .qc = q->cfg };
         struct batch *b;
-        char *drop = NULL;
+        json_t *mf = NULL;
+        char *id_base = NULL;
+        bool single_file = false;
         int r = 0;
 
-        DIR *d = opendir(src);
-        if (d) {
-                struct dirent *de;
-                while ((de = readdir(d)))
-                        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-                                drop = xstrdup(de->d_name);
-                                break;
-                        }
-                closedir(d);
-        }
-        free(src);
-        if (!drop) {
-                /* A claim that never got its drop: nothing to do but tidy up. */
-                (void) fs_remove_tree(AT_FDCWD, claim_path);
+        bool registered = access(rec_path, F_OK) == 0;
+        free(rec_path);
+        if (registered) {
+                free(mf_path);
                 free(claim_path);
                 return 0;
         }
+        mf = json_load_file(mf_path, 0, NULL);
+        free(mf_path);
 
         b = xcalloc(1, sizeof(*b));
         b->queue = q;
         b->claim = xstrdup(claim);
         b->claim_path = claim_path;
-        b->drop = drop;
         b->created = now_usec(CLOCK_REALTIME);
 
         char *srcpath = xasprintf("%s/src", b->claim_path);
         int srcfd = open(srcpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         free(srcpath);
-        if (srcfd < 0) {
-                r = -errno;
-                batch_free(b);
-                return r;
+        if (mf) {
+                b->drop = names_from_json_exact(json_object_get(mf, "manifest"));
+                b->root = xstrdup("src");
+                if (b->drop) {
+                        b->kept_drop = xasprintf("src/%s", b->drop);
+                        b->kept_drop_as = xstrdup(b->drop);
+                }
+                r = srcfd < 0 ? -errno : register_manifest(b, srcfd, mf, &w, &id_base);
+        } else {
+                b->drop = claim_drop_name(b->claim_path);
+                struct stat st;
+                if (!b->drop || srcfd < 0 || fstatat(srcfd, b->drop, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        /* A claim that never got its drop: nothing to do but tidy up. */
+                        if (srcfd >= 0)
+                                close(srcfd);
+                        (void) fs_remove_tree(AT_FDCWD, b->claim_path);
+                        batch_free(b);
+                        return 0;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        b->root = xasprintf("src/%s", b->drop);
+                        id_base = xstrdup(b->drop);
+                        int fd = openat(srcfd, b->drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd >= 0)
+                                walk_dir(&w, fd, "", 0);
+                } else if (S_ISREG(st.st_mode) && unpack_sniff(srcfd, b->drop) == 1) {
+                        char *result_path = xasprintf("%s/unpack.json", b->claim_path);
+                        json_t *res = json_load_file(result_path, 0, NULL);
+                        free(result_path);
+                        if (!res) {
+                                /* Unpack first, in a child; registration goes on when it ends. */
+                                close(srcfd);
+                                r = claim_unpack_start(q, claim, b->drop);
+                                batch_free(b);
+                                return r;
+                        }
+                        id_base = strip_archive_suffix(b->drop);
+                        b->kept_drop = xasprintf("src/%s", b->drop);
+                        b->kept_drop_as = xstrdup(b->drop);
+                        const char *error = json_string_value(json_object_get(res, "error"));
+                        if (error) {
+                                /* Refused or damaged: the archive itself is what is skipped, and why. */
+                                b->root = xstrdup("src");
+                                walk_add_skipped(&w, b->drop, error);
+                                free(b->kept_drop);
+                                free(b->kept_drop_as);
+                                b->kept_drop = b->kept_drop_as = NULL;
+                                single_file = true;
+                        } else {
+                                b->root = xstrdup("unpacked");
+                                char *up = xasprintf("%s/unpacked", b->claim_path);
+                                int fd = open(up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                                free(up);
+                                if (fd >= 0)
+                                        walk_dir(&w, fd, "", 0);
+                                json_t *e;
+                                size_t i;
+                                json_array_foreach(json_object_get(res, "skipped"), i, e) {
+                                        char *p = names_from_json_exact(json_object_get(e, "path"));
+                                        const char *why = json_string_value(json_object_get(e, "reason"));
+                                        if (p)
+                                                walk_add_skipped(&w, p, why ? why : "not extracted");
+                                        free(p);
+                                }
+                        }
+                        json_decref(res);
+                } else {
+                        b->root = xstrdup("src");
+                        id_base = strip_pdf(b->drop);
+                        single_file = true;
+                        walk_entry(&w, srcfd, b->drop, b->drop, 0);
+                }
         }
-        struct stat st;
-        bool is_file = fstatat(srcfd, drop, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode);
-        if (is_file)
-                walk_entry(&w, srcfd, drop, drop, 0);
-        else {
-                int fd = openat(srcfd, drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd >= 0)
-                        walk_dir(&w, fd, "", 0);
-        }
-        close(srcfd);
         qsort(w.pdfs, w.n_pdfs, sizeof(char *), compare_strings);
 
         /* The batch owns what the walk found from here on. */
@@ -458,16 +628,31 @@ static int register_claim(struct queue *q, const char *claim) {
         free(w.pdfs);
         b->skipped = w.skipped;
         b->n_skipped = w.n_skipped;
+        if (mf && r == 0)
+                check_manifest_jobs(b, srcfd, mf, q->cfg->manifest_timeout_usec);
+        json_decref(mf);
 
-        b->id = reserve_batch_id(q, b->drop, is_file);
-        if (!b->id) {
+        if (r == 0) {
+                b->id = reserve_batch_id(q, id_base);
+                if (!b->id)
+                        r = -EIO;
+        }
+        free(id_base);
+        if (r < 0) {
+                if (srcfd >= 0)
+                        close(srcfd);
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                         "cannot register claim %s: %s; it stays claimed and is retried at the next start",
+                         b->claim_path, strerror(-r));
                 batch_free(b);
-                return -EIO;
+                return r;
         }
 
         /* Names in the batch's outbox folder, unique whatever was dropped. */
         struct name_set *names = name_set_new();
         name_set_add(names, STATUS_FILE);
+        if (b->kept_drop_as)
+                name_set_add(names, b->kept_drop_as);
         for (size_t i = 0; i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
                 const char *orig = basename_of(j->source);
@@ -483,19 +668,26 @@ static int register_claim(struct queue *q, const char *claim) {
         for (size_t i = 0; i < b->n_skipped; i++) {
                 struct skipped *sk = &b->skipped[i];
                 struct stat sst;
-                char *p = is_file ? xasprintf("%s/src/%s", b->claim_path, b->drop)
-                                  : xasprintf("%s/src/%s/%s", b->claim_path, b->drop, sk->source);
                 /* Keep regular files a user dropped; never links, devices or FIFOs. */
+                char *p = xasprintf("%s/%s/%s", b->claim_path, b->root, sk->source);
                 if (lstat(p, &sst) == 0 && S_ISREG(sst.st_mode) && sst.st_nlink == 1)
                         sk->kept_as = name_set_claim_unique(names, sk->source, NULL, true);
                 free(p);
         }
         name_set_free(names);
+        if (srcfd >= 0)
+                close(srcfd);
+        (void) single_file;
 
         char *jobs_dir = xasprintf("%s/jobs", b->claim_path);
         if (mkdir(jobs_dir, 0700) < 0 && errno != EEXIST)
                 r = -errno;
         free(jobs_dir);
+        /* Jobs that ended at registration are recorded before the batch is, so
+         * that a batch record never points at a job state that was lost. */
+        for (size_t i = 0; r == 0 && i < b->n_jobs; i++)
+                if (b->jobs[i].state == JOB_FAILED)
+                        r = write_job_record(&b->jobs[i]);
         if (r == 0)
                 r = write_json_record(b->claim_path, "batch.json", batch_record(b), true);
         if (r < 0) {
@@ -511,8 +703,14 @@ static int register_claim(struct queue *q, const char *claim) {
         log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id, .state = "queued" }, 0,
                  MSGID_BATCH_ACCEPTED, "batch accepted: %zu PDF%s, %zu skipped", b->n_jobs,
                  b->n_jobs == 1 ? "" : "s", b->n_skipped);
+        for (size_t i = 0; i < b->n_jobs; i++)
+                if (b->jobs[i].state == JOB_FAILED)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = b->jobs[i].name,
+                                                                  .state = "failed" },
+                                 0, MSGID_JOB_FAILED, "job failed: %s", b->jobs[i].error);
         batch_link(q, b);
         batch_finish_if_done(b);
+        pool_kick(q->spool);
         return 0;
 }
 
@@ -540,6 +738,15 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         b->claim_path = claim_path;
         b->id = names_from_json_exact(json_object_get(rec, "id"));
         b->drop = names_from_json_exact(json_object_get(rec, "drop"));
+        b->root = names_from_json_exact(json_object_get(rec, "root"));
+        if (json_object_get(rec, "kept_drop")) {
+                b->kept_drop = names_from_json_exact(json_object_get(rec, "kept_drop"));
+                b->kept_drop_as = names_from_json_exact(json_object_get(rec, "kept_drop_as"));
+        }
+        json_t *labels = json_object_get(rec, "labels");
+        b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
+        b->thumbnail_size = (unsigned) json_integer_value(json_object_get(rec, "thumbnail_size"));
+        b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(rec, "job_timeout_usec"));
         b->created = (uint64_t) json_integer_value(json_object_get(rec, "created"));
         json_t *jobs = json_object_get(rec, "jobs"), *skipped = json_object_get(rec, "skipped");
         b->n_jobs = json_array_size(jobs);
@@ -567,7 +774,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                         r = -EBADMSG;
         }
         json_decref(rec);
-        if (r < 0 || !b->id || !b->drop) {
+        if (r < 0 || !b->id || !b->drop || !b->root || (b->kept_drop && !b->kept_drop_as)) {
                 log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, 0, NULL,
                          "batch record %s/batch.json is damaged; left as it is", b->claim_path);
                 batch_free(b);
@@ -645,35 +852,6 @@ static int claim_dirs(const char *path, char ***ret, size_t *ret_n) {
         return 0;
 }
 
-/* A claim across file systems that did not finish copying: the inbox still has
- * the drop, so the partial copy goes. One that finished copying but not
- * removing: finish removing what the origin file names. */
-static void recover_partial_claim(struct queue *q, const char *claim_path) {
-        char *partial = xasprintf("%s/src.partial", claim_path);
-        (void) fs_remove_tree(AT_FDCWD, partial);
-        free(partial);
-
-        char *origin_path = xasprintf("%s/origin", claim_path);
-        json_t *origin = json_load_file(origin_path, 0, NULL);
-        free(origin_path);
-        char *name = origin ? names_from_json_exact(json_object_get(origin, "name")) : NULL;
-        char *src = xasprintf("%s/src", claim_path);
-        struct stat st;
-        if (name && access(src, F_OK) == 0) {
-                char *p = xasprintf("%s/%s", q->cfg->inbox, name);
-                if (lstat(p, &st) == 0 && (uint64_t) st.st_dev == (uint64_t) json_integer_value(json_object_get(origin, "dev")) &&
-                    (uint64_t) st.st_ino == (uint64_t) json_integer_value(json_object_get(origin, "ino"))) {
-                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                                 "finishing an interrupted move of %s out of the inbox", p);
-                        (void) fs_remove_tree(AT_FDCWD, p);
-                }
-                free(p);
-        }
-        free(src);
-        free(name);
-        json_decref(origin);
-}
-
 static int recover_queue(struct queue *q) {
         char **names = NULL;
         size_t n = 0;
@@ -685,8 +863,8 @@ static int recover_queue(struct queue *q) {
                 char *claim_path = xasprintf("%s/%s", q->claims_path, names[i]);
                 char *rec = xasprintf("%s/batch.json", claim_path);
                 if (access(rec, F_OK) < 0) {
-                        recover_partial_claim(q, claim_path);
-                        (void) register_claim(q, names[i]);
+                        claim_recover(q, names[i]);
+                        (void) spool_register(q, names[i]);
                 } else {
                         struct batch *b;
                         if (load_batch(q, names[i], &b) == 0) {
@@ -706,93 +884,6 @@ static int recover_queue(struct queue *q) {
         }
         free(names);
         return 0;
-}
-
-/* ---- claiming a drop ---- */
-
-static char *new_claim_name(const struct spool *s) {
-        uint64_t now = now_usec(CLOCK_REALTIME);
-        unsigned rnd = 0;
-        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                (void) !read(fd, &rnd, sizeof(rnd));
-                close(fd);
-        }
-        rnd ^= (unsigned) random();
-        return xasprintf("%010" PRIu64 ".%06" PRIu64 ".%s.%d.%08x", now / USEC_PER_SEC, now % USEC_PER_SEC,
-                         s->instance, (int) getpid(), rnd);
-}
-
-int spool_claim(struct queue *q, const char *name) {
-        char *claim = new_claim_name(q->spool);
-        char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
-        char *from = xasprintf("%s/%s", q->cfg->inbox, name);
-        char *src = xasprintf("%s/src", claim_path);
-        char *to = xasprintf("%s/%s", src, name);
-        struct log_ctx ctx = { .queue = q->name };
-        struct stat st;
-        int r;
-
-        if (lstat(from, &st) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        if (mkdir(claim_path, 0700) < 0) {
-                r = -errno;
-                log_full(LOG_ERR, &ctx, -r, NULL, "cannot create claim directory %s: %m", claim_path);
-                goto finish;
-        }
-        /* What is being claimed, so that recovery can finish a move across file systems. */
-        json_t *origin = json_pack("{s:o,s:I,s:I}", "name", names_to_json_exact(name),
-                                   "dev", (json_int_t) st.st_dev, "ino", (json_int_t) st.st_ino);
-        r = write_json_record(claim_path, "origin", origin, false);
-        if (r < 0 || mkdir(src, 0700) < 0) {
-                r = r < 0 ? r : -errno;
-                log_full(LOG_ERR, &ctx, -r, NULL, "cannot prepare claim %s: %s", claim_path, strerror(-r));
-                (void) fs_remove_tree(AT_FDCWD, claim_path);
-                goto finish;
-        }
-        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0) {
-                r = -errno;
-                if (r == -EINVAL && rename(from, to) == 0) /* no RENAME_NOREPLACE here; to cannot exist */
-                        r = 0;
-        } else
-                r = 0;
-        if (r == -EXDEV) {
-                /* The state directory is on another file system: copy, fsync, then remove. */
-                char *partial = xasprintf("%s/src.partial", claim_path);
-                char *partial_to = xasprintf("%s/%s", partial, name);
-                (void) rmdir(src);
-                r = mkdir(partial, 0700) < 0 ? -errno : fs_copy_tree(AT_FDCWD, from, AT_FDCWD, partial_to);
-                if (r == 0)
-                        r = fs_fsync_dir(AT_FDCWD, partial);
-                if (r == 0 && rename(partial, src) < 0)
-                        r = -errno;
-                if (r == 0)
-                        (void) fs_fsync_dir(AT_FDCWD, claim_path);
-                if (r == 0)
-                        r = fs_remove_tree(AT_FDCWD, from);
-                free(partial_to);
-                free(partial);
-        }
-        if (r < 0) {
-                if (r != -ENOENT)
-                        log_full(LOG_ERR, &ctx, -r, NULL, "cannot claim %s: %s; it stays in the inbox", from,
-                                 strerror(-r));
-                if (access(to, F_OK) < 0)
-                        (void) fs_remove_tree(AT_FDCWD, claim_path);
-                goto finish;
-        }
-        (void) fs_fsync_dir(AT_FDCWD, src);
-        (void) fs_fsync_dir(AT_FDCWD, q->cfg->inbox);
-        r = register_claim(q, claim);
-finish:
-        free(to);
-        free(src);
-        free(from);
-        free(claim_path);
-        free(claim);
-        return r;
 }
 
 /* ---- job transitions ---- */

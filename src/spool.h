@@ -9,6 +9,9 @@
  *       origin             what was claimed (name, device, inode), written first
  *       src/<drop>         the drop as the user made it, moved here by the claim
  *       src.partial/       a claim across file systems that is still copying
+ *       manifest.json      a manifest's claim: the manifest, what it lists, what was missing;
+ *                          src/ then holds the manifest and the listed paths
+ *       unpacked/          an archive's content; unpack.json says how unpacking went
  *       batch.json         the batch record, written once: id, jobs, skipped files
  *       jobs/<n>.json      each job's latest state (processing, done, failed)
  *   <state_dir>/<queue>/finished/<claim>/                 the same, once every job ended
@@ -20,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <jansson.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -56,6 +60,14 @@ struct batch {
         char *claim;           /* claim directory name */
         char *claim_path;      /* absolute path of the claim directory */
         char *drop;            /* the drop's name in the inbox */
+        char *root;            /* where the jobs' sources are, relative to the claim: "src/<drop>",
+                                * "src" (a single file, a manifest's files) or "unpacked" (an archive) */
+        char *kept_drop;       /* a dropped file kept at the top of the batch's outbox (an
+                                * archive, a manifest), relative to the claim; NULL for folders */
+        char *kept_drop_as;    /* its name there */
+        json_t *labels;        /* a manifest's labels, copied into the batch status; NULL if none */
+        unsigned thumbnail_size;   /* a manifest's options; 0 = the configuration's */
+        uint64_t job_timeout_usec;
         struct job *jobs;
         size_t n_jobs;
         struct skipped *skipped;
@@ -116,9 +128,10 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc);
 /* Load every batch this instance claimed and did not finish; register claims
  * that were made but not registered. Called before READY=1. */
 int spool_recover(struct spool *s);
-/* The claim: move inbox/<name> into a new claim directory, then register it as
- * a batch. Returns 0, -ENOENT if it vanished, or -errno. */
-int spool_claim(struct queue *q, const char *name);
+/* Make a claimed drop (see claim.c) a batch: what it holds, the names its jobs
+ * get, the batch record. An archive is unpacked first, in a child process;
+ * registration goes on when that is done. Returns 0 or -errno. */
+int spool_register(struct queue *q, const char *claim);
 
 /* Transitions, each persisted before it returns. */
 int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir);

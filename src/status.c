@@ -84,21 +84,7 @@ json_t *status_job_json(const struct job *j, uint64_t now) {
 }
 
 int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode, gid_t gid) {
-        char *text;
-        int r;
-
-        if (!j)
-                return -EINVAL;
-        text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        if (!text)
-                return -ENOMEM;
-        size_t len = strlen(text);
-        text = xrealloc(text, len + 2);
-        text[len] = '\n';
-        text[len + 1] = 0;
-        r = fs_write_atomic(dirfd, name, text, len + 1, mode, gid, false);
-        free(text);
-        return r;
+        return fs_write_json(dirfd, name, j, mode, gid, false, true);
 }
 
 int status_write_batch(const struct batch *b) {

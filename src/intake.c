@@ -8,9 +8,11 @@
 #include "claim.h"
 #include "fsutil.h"
 #include "log.h"
+#include "manifest.h"
 #include "names.h"
 #include "pool.h"
 #include "status.h"
+#include "unpack.h"
 #include "util.h"
 #include "watch.h"
 
@@ -256,14 +258,19 @@ static uint64_t check_interval(const struct drop *d) {
         return i;
 }
 
-/* A top-level file that is not a PDF (nor, later, a manifest or archive) goes to
- * <outbox>/rejected/ with a status file that says why: never looked at again. */
-static void reject_file(struct queue *q, const char *name, const char *reason) {
+/* A top-level file that is not a PDF, a manifest nor an archive goes to
+ * <outbox>/rejected/ with a status file that says why: never looked at again.
+ * A link, FIFO or device is moved into the state directory instead, so that
+ * nothing in the outbox points anywhere else; its status file still says why. */
+static void reject_file(struct queue *q, const char *name, const char *reason, bool keep_in_outbox) {
         struct log_ctx ctx = { .queue = q->name };
         char *dir = xasprintf("%s/rejected", q->cfg->outbox);
+        char *hidden = xasprintf("%s/rejected", q->state_path);
         char *kept = NULL;
         int r = fs_mkdirat_p_owned(AT_FDCWD, dir, q->cfg->dir_mode, q->gid);
 
+        if (r == 0 && !keep_in_outbox)
+                r = fs_mkdir_p(hidden, 0700);
         /* room for ".status.json" beside it */
         char *base = strlen(name) + 12 > NAME_MAX ? xstrndup(name, NAME_MAX - 12) : xstrdup(name);
         for (unsigned i = 1; r == 0; i++) {
@@ -272,7 +279,7 @@ static void reject_file(struct queue *q, const char *name, const char *reason) {
                 if (strlen(kept) + 12 > NAME_MAX)
                         kept[NAME_MAX - 12] = 0;
                 char *from = xasprintf("%s/%s", q->cfg->inbox, name);
-                char *to = xasprintf("%s/%s", dir, kept);
+                char *to = xasprintf("%s/%s", keep_in_outbox ? dir : hidden, kept);
                 char *st = xasprintf("%s/%s.status.json", dir, kept);
                 bool status_taken = access(st, F_OK) == 0;
                 r = status_taken ? -EEXIST : fs_move(from, to, true);
@@ -290,15 +297,17 @@ static void reject_file(struct queue *q, const char *name, const char *reason) {
                                  strerror(-r));
                 free(kept);
                 free(dir);
+                free(hidden);
                 return;
         }
         char *kept_path = xasprintf("%s/%s", dir, kept);
-        (void) fs_set_owner(AT_FDCWD, kept_path, q->cfg->file_mode, q->gid);
+        if (keep_in_outbox)
+                (void) fs_set_owner(AT_FDCWD, kept_path, q->cfg->file_mode, q->gid);
         free(kept_path);
         char buf[40];
-        json_t *j = json_pack("{s:o,s:s,s:s,s:s,s:s}", "file", names_to_json_display(kept), "queue", q->name,
+        json_t *j = json_pack("{s:o,s:s,s:s,s:s,s:s,s:b}", "file", names_to_json_display(kept), "queue", q->name,
                               "state", "rejected", "reason", reason, "rejected",
-                              format_rfc3339(buf, sizeof(buf), now_usec(CLOCK_REALTIME)));
+                              format_rfc3339(buf, sizeof(buf), now_usec(CLOCK_REALTIME)), "kept", keep_in_outbox);
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char *stname = xasprintf("%s.status.json", kept);
         if (dfd >= 0) {
@@ -306,11 +315,182 @@ static void reject_file(struct queue *q, const char *name, const char *reason) {
                 close(dfd);
         }
         json_decref(j);
-        log_full(LOG_WARNING, &ctx, 0, MSGID_DROP_REJECTED, "rejected %s: %s; moved to %s/%s", name, reason, dir,
-                 kept);
+        log_full(LOG_WARNING, &ctx, 0, MSGID_DROP_REJECTED, "rejected %s: %s; %s %s/%s", name, reason,
+                 keep_in_outbox ? "moved to" : "kept out of sight in", keep_in_outbox ? dir : hidden, kept);
         free(stname);
         free(kept);
         free(dir);
+        free(hidden);
+}
+
+/* ---- manifests: the commit marker of a batch ---- */
+
+struct pending_manifest {
+        struct queue *queue;
+        char *name;
+        struct manifest *manifest;
+        uint64_t since;         /* CLOCK_MONOTONIC */
+        bool said_waiting;
+        sd_event_source *timer;
+        struct pending_manifest *next;
+};
+
+static void pending_free(struct pending_manifest *p) {
+        struct queue *q = p->queue;
+        for (struct pending_manifest **pp = &q->manifests; *pp; pp = &(*pp)->next)
+                if (*pp == p) {
+                        *pp = p->next;
+                        break;
+                }
+        sd_event_source_disable_unref(p->timer);
+        manifest_free(p->manifest);
+        free(p->name);
+        free(p);
+}
+
+static struct pending_manifest *pending_find(struct queue *q, const char *name) {
+        for (struct pending_manifest *p = q->manifests; p; p = p->next)
+                if (strcmp(p->name, name) == 0)
+                        return p;
+        return NULL;
+}
+
+/* Is the top-level NAME part of what a waiting manifest lists? Then it is not a drop of its own. */
+static bool held_by_manifest(struct queue *q, const char *name) {
+        size_t n = strlen(name);
+        for (struct pending_manifest *p = q->manifests; p; p = p->next)
+                for (size_t i = 0; i < p->manifest->n_files; i++) {
+                        const char *f = p->manifest->files[i].path;
+                        if (strncmp(f, name, n) == 0 && (f[n] == 0 || f[n] == '/'))
+                                return true;
+                }
+        return false;
+}
+
+static void fingerprint_dir(const struct queue_config *qc, int fd, struct fingerprint *fp, bool check_writers,
+                            int depth);
+
+/* Present and complete: closed by every writer and not cut short. Settle does
+ * not apply: the manifest says the set is complete. */
+static int manifest_entry_state(struct queue *q, int inbox, const char *path) {
+        const char *last;
+        struct stat st;
+        int parent = fs_open_parent(inbox, path, &last);
+        int r = 1;
+
+        if (parent < 0)
+                return 0;
+        if (fstatat(parent, last, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                r = 0;
+        else if (S_ISDIR(st.st_mode)) {
+                struct fingerprint fp = { .hash = 0xcbf29ce484222325ULL };
+                int fd = openat(parent, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0)
+                        fingerprint_dir(q->cfg, fd, &fp, true, 0);
+                r = fp.writer || fp.incomplete ? -EBUSY : 1;
+                free(fp.incomplete);
+        } else if (S_ISREG(st.st_mode))
+                r = fs_has_writer(parent, last) > 0 || looks_incomplete(parent, last, &st) ? -EBUSY : 1;
+        close(parent);
+        return r; /* 1 ready, 0 missing, -EBUSY still being written */
+}
+
+static int on_manifest_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct pending_manifest *p = userdata;
+        struct queue *q = p->queue;
+        const struct manifest *m = p->manifest;
+        char **missing = xcalloc(m->n_files, sizeof(char *));
+        size_t n_missing = 0, busy = 0;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (q->hold || q->spool->stopping) {
+                free(missing);
+                return 0;
+        }
+        int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        if (inbox < 0 || fstatat(inbox, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                /* The manifest went away: its owner changed their mind. */
+                if (inbox >= 0)
+                        close(inbox);
+                free(missing);
+                pending_free(p);
+                return 0;
+        }
+        for (size_t i = 0; i < m->n_files; i++) {
+                int k = manifest_entry_state(q, inbox, m->files[i].path);
+                if (k == 0)
+                        missing[n_missing++] = m->files[i].path;
+                else if (k < 0)
+                        busy++;
+        }
+        close(inbox);
+        bool timed_out = now - p->since >= q->cfg->manifest_timeout_usec;
+        if ((n_missing == 0 && busy == 0) || timed_out) {
+                if (timed_out)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                 "manifest %s: %zu listed file%s still missing after %.0f s; taking the batch without them",
+                                 p->name, n_missing, n_missing == 1 ? "" : "s",
+                                 (double) q->cfg->manifest_timeout_usec / USEC_PER_SEC);
+                char *name = xstrdup(p->name);
+                struct manifest *man = p->manifest;
+                p->manifest = NULL;
+                /* Out of the pending list first: the claim must not see its own files held. */
+                struct manifest *dummy = xcalloc(1, sizeof(*dummy));
+                p->manifest = dummy;
+                pending_free(p);
+                (void) claim_manifest(q, name, man, missing, n_missing);
+                manifest_free(man);
+                free(name);
+                free(missing);
+                pool_kick(q->spool);
+                return 0;
+        }
+        if (!p->said_waiting) {
+                log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                         "manifest %s waits for %zu missing and %zu incomplete file%s (at most %.0f s)", p->name,
+                         n_missing, busy, n_missing + busy == 1 ? "" : "s",
+                         (double) q->cfg->manifest_timeout_usec / USEC_PER_SEC);
+                p->said_waiting = true;
+        }
+        free(missing);
+        uint64_t left = q->cfg->manifest_timeout_usec - (now - p->since);
+        (void) sd_event_source_set_time_relative(s, left < 500 * USEC_PER_MSEC ? left : 500 * USEC_PER_MSEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* A complete manifest file: read it; a broken one is refused whole. */
+static void manifest_take(struct queue *q, const char *name) {
+        char *path = xasprintf("%s/%s", q->cfg->inbox, name);
+        struct manifest *m = NULL;
+        char *error = NULL;
+        int r = manifest_load(path, &m, &error);
+
+        if (r < 0) {
+                /* Show the file by its name in the inbox, not the server's path. */
+                size_t n = strlen(q->cfg->inbox);
+                const char *msg = error ? error : strerror(-r);
+                if (error && strncmp(error, q->cfg->inbox, n) == 0 && error[n] == '/')
+                        msg = error + n + 1;
+                char *reason = xasprintf("manifest refused, nothing was taken: %s", msg);
+                reject_file(q, name, reason, true);
+                free(reason);
+                free(error);
+                free(path);
+                return;
+        }
+        free(path);
+        struct pending_manifest *p = xcalloc(1, sizeof(*p));
+        p->queue = q;
+        p->name = xstrdup(name);
+        p->manifest = m;
+        p->since = now_usec(CLOCK_MONOTONIC);
+        p->next = q->manifests;
+        q->manifests = p;
+        if (sd_event_add_time_relative(q->spool->event, &p->timer, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC,
+                                       on_manifest_check, p) >= 0)
+                (void) sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
 }
 
 static void drop_take(struct drop *d, const struct stat *st) {
@@ -319,21 +499,24 @@ static void drop_take(struct drop *d, const struct stat *st) {
         const char *reason = NULL;
 
         drop_forget(d);
+        if (S_ISREG(st->st_mode) && manifest_is_name(name)) {
+                manifest_take(q, name);
+                free(name);
+                return;
+        }
         if (S_ISREG(st->st_mode)) {
                 int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 enum file_kind k = inbox >= 0 ? intake_classify(inbox, name, st, &reason) : FILE_PDF;
+                bool archive = k != FILE_PDF && inbox >= 0 && unpack_sniff(inbox, name) == 1;
                 if (inbox >= 0)
                         close(inbox);
-                if (k != FILE_PDF) {
-                        reject_file(q, name, reason);
+                if (k != FILE_PDF && !archive) {
+                        reject_file(q, name, reason, true);
                         free(name);
                         return;
                 }
         } else if (!S_ISDIR(st->st_mode)) {
-                /* A link, FIFO or device at the top: it stays where it is, said once. */
-                const char *why = special_file_reason(st);
-                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, 0, MSGID_DROP_REJECTED,
-                         "ignoring %s in the inbox: %s", name, why);
+                reject_file(q, name, special_file_reason(st), false);
                 free(name);
                 return;
         }
@@ -361,8 +544,14 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
                 d->fingerprint = fp.hash;
                 d->stable_since = now;
         }
-        if (!fp.ready_marker && now - d->stable_since < q->cfg->settle_usec) {
-                uint64_t left = q->cfg->settle_usec - (now - d->stable_since);
+        if (held_by_manifest(q, d->name)) {
+                drop_schedule(d, check_interval(d));
+                return 0;
+        }
+        /* A manifest is the commit marker: it only has to be quiet for one look. */
+        uint64_t settle = S_ISREG(st.st_mode) && manifest_is_name(d->name) ? MIN_CHECK_USEC : q->cfg->settle_usec;
+        if (!fp.ready_marker && now - d->stable_since < settle) {
+                uint64_t left = settle - (now - d->stable_since);
                 uint64_t next = check_interval(d);
                 drop_schedule(d, left < next ? left : next);
                 return 0;
@@ -403,7 +592,7 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
 void intake_event(struct queue *q, const char *name) {
         struct drop *d;
 
-        if (intake_is_ignored(q->cfg, name))
+        if (intake_is_ignored(q->cfg, name) || pending_find(q, name))
                 return;
         d = drop_find(q, name);
         if (!d) {
@@ -447,7 +636,7 @@ void intake_rescan(struct queue *q, const char *reason) {
                 struct drop *d = drop_find(q, de->d_name);
                 if (d)
                         d->seen = true; /* already being watched settle; a rescan is no change */
-                else {
+                else if (!pending_find(q, de->d_name)) {
                         intake_event(q, de->d_name);
                         q->drops->seen = true;
                 }
@@ -472,4 +661,6 @@ void intake_stop(struct queue *q) {
         watch_stop(q);
         while (q->drops)
                 drop_forget(q->drops);
+        while (q->manifests)
+                pending_free(q->manifests);
 }

@@ -95,6 +95,7 @@ struct queue {
         struct batch *batches; /* active (unfinished) batches, oldest first */
         /* intake */
         struct drop *drops;    /* drops seen in the inbox, not yet claimed */
+        struct pending_manifest *manifests; /* manifests waiting for the files they list */
         sd_event_source *inotify_source;
         sd_event_source *poll_timer;
         sd_event_source *rescan_timer;

@@ -49,7 +49,7 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
                                                         "source", names_to_json_display(b->jobs[i].source),
                                                         "error", b->jobs[i].error ? b->jobs[i].error : "failed"));
 
-        return json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+        json_t *j = json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
                          "batch", names_to_json_display(b->id),
                          "queue", b->queue->name,
                          "state", batch_state_to_string(batch_state(b)),
@@ -63,6 +63,8 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
                          "throughput", throughput,
                          "failures", failures,
                          "skipped", skipped_list);
+        json_object_set_new(j, "labels", b->labels ? json_incref(b->labels) : json_object());
+        return j;
 }
 
 json_t *status_job_json(const struct job *j, uint64_t now) {

@@ -11,7 +11,7 @@ command -v python3 >/dev/null || skip_all "python3 not installed (needed to list
 N=40
 WORKERS=1 write_config 0.5s
 mkdir -p "$T/src/big"
-mkpdf "$T/proto.pdf" 25 "restart test"
+mkpdf "$T/proto.pdf" 300 "restart test"
 for i in $(seq -w 1 $N); do cp "$T/proto.pdf" "$T/src/big/doc$i.pdf"; done
 start_daemon || bail "daemon did not start"
 mv "$T/src/big" "$INBOX/"

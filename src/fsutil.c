@@ -106,7 +106,7 @@ int fs_open_parent(int dirfd, const char *path, const char **ret_last) {
 }
 
 int fs_set_owner(int dirfd, const char *path, mode_t mode, gid_t gid) {
-        if (gid != (gid_t) -1 && fchownat(dirfd, path, (uid_t) -1, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        if (gid != (gid_t) -1 && fchownat(dirfd, path, (uid_t) -1, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
                 return -errno;
         /* after chown, which may clear set-id bits */
         return fchmodat(dirfd, path, mode, 0) < 0 ? -errno : 0;
@@ -121,7 +121,9 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         if (fd < 0)
                 return fd;
         r = write_all(fd, data, len);
-        if (r == 0 && gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0)
+        /* A group that cannot be given (not a member, a sandbox without chown) is
+         * checked and reported once, when the queue starts; never a lost write. */
+        if (r == 0 && gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0 && errno != EPERM)
                 r = -errno;
         if (r == 0 && fchmod(fd, mode) < 0)
                 r = -errno;

@@ -108,6 +108,7 @@ struct fingerprint {
         uint64_t hash;
         bool ready_marker;
         bool writer;            /* only filled in by the writer check */
+        int writer_unknown;     /* the check could not be made: -errno */
         char *incomplete;       /* likewise: the first file that looks cut short, and why */
         size_t entries;
 };
@@ -175,8 +176,12 @@ static void fingerprint_dir(const struct queue_config *qc, int fd, struct finger
                         if (sub >= 0)
                                 fingerprint_dir(qc, sub, fp, check_writers, depth + 1);
                 } else if (check_writers && S_ISREG(st.st_mode)) {
-                        if (!fp->writer)
-                                fp->writer = fs_has_writer(dirfd(d), de->d_name) > 0;
+                        if (!fp->writer) {
+                                int k = fs_has_writer(dirfd(d), de->d_name);
+                                fp->writer = k > 0;
+                                if (k < 0)
+                                        fp->writer_unknown = k;
+                        }
                         const char *why = fp->incomplete ? NULL : looks_incomplete(dirfd(d), de->d_name, &st);
                         if (why)
                                 note_incomplete(fp, de->d_name, why);
@@ -204,7 +209,10 @@ static int fingerprint_drop(struct queue *q, const char *name, bool check_writer
                 if (fd >= 0)
                         fingerprint_dir(q->cfg, fd, fp, check_writers, 0);
         } else if (check_writers && S_ISREG(ret_st->st_mode)) {
-                fp->writer = fs_has_writer(inbox, name) > 0;
+                int k = fs_has_writer(inbox, name);
+                fp->writer = k > 0;
+                if (k < 0)
+                        fp->writer_unknown = k;
                 const char *why = looks_incomplete(inbox, name, ret_st);
                 if (why)
                         note_incomplete(fp, name, why);
@@ -560,6 +568,14 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         if (fingerprint_drop(q, d->name, true, &fp, &st) < 0) {
                 drop_forget(d);
                 return 0;
+        }
+        if (fp.writer_unknown && !q->said_no_writer_check) {
+                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, -fp.writer_unknown, NULL,
+                         "cannot tell whether a writer still has files of the inbox open (%s%s); completion "
+                         "relies on the settle period and on files that look cut short",
+                         strerror(-fp.writer_unknown),
+                         fp.writer_unknown == -EACCES ? ": the daemon needs CAP_LEASE for files of other users" : "");
+                q->said_no_writer_check = true;
         }
         if (fp.writer || fp.hash != d->fingerprint) {
                 if (fp.hash != d->fingerprint) {

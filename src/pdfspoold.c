@@ -133,27 +133,43 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
                 notify_ready();
                 return 0;
         }
+        if (strcmp(nc->state_dir, s->config->state_dir) != 0) {
+                /* Batches live in the state directory: moving it under them would strand them. */
+                free(d->reload_error);
+                d->reload_error = xasprintf("%s: state_dir cannot change on reload (%s -> %s); restart the service",
+                                            d->config_path, s->config->state_dir, nc->state_dir);
+                log_full(LOG_ERR, NULL, 0, MSGID_CONFIG_RELOADED, "reload refused, the old configuration stays in force: %s",
+                         d->reload_error);
+                config_free(nc);
+                update_status(d);
+                notify_ready();
+                return 0;
+        }
+        if (nc->log != s->config->log)
+                log_warning("the new log setting takes effect at the next start");
         free(d->reload_error);
         d->reload_error = NULL;
 
         struct config *old = s->config;
-        /* Queues that stay or changed take their new settings; removed ones finish and stop taking drops. */
+        /* Queues that stay take their new settings. A queue that is gone, or whose
+         * outbox moved, is retired: it takes no drops and its running batches
+         * finish where they are; a new queue object takes the name and new drops. */
         for (struct queue *q = s->queues; q; q = q->next) {
+                if (q->removed)
+                        continue;
                 const struct queue_config *qc = config_find_queue(nc, q->name);
-                if (!qc) {
-                        if (!q->removed) {
-                                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                                         "queue removed from the configuration: no new drops; running batches finish");
-                                intake_stop(q);
-                                q->removed = true;
-                        }
+                if (!qc || strcmp(qc->outbox, q->cfg->outbox) != 0) {
+                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                 "%s: no new drops here; running batches finish",
+                                 qc ? "outbox changed" : "queue removed from the configuration");
+                        intake_stop(q);
+                        q->removed = true;
                         continue;
                 }
-                bool rewatch = q->removed || !queue_config_equal(q->cfg, qc);
+                bool rewatch = !queue_config_equal(q->cfg, qc);
                 if (rewatch)
                         intake_stop(q);
                 q->cfg = qc;
-                q->removed = false;
                 if (rewatch)
                         (void) intake_start(q);
         }
@@ -161,7 +177,7 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
         for (size_t i = 0; i < nc->n_queues; i++) {
                 bool have = false;
                 for (struct queue *q = s->queues; q; q = q->next)
-                        have = have || strcmp(q->name, nc->queues[i].name) == 0;
+                        have = have || (!q->removed && strcmp(q->name, nc->queues[i].name) == 0);
                 if (have)
                         continue;
                 struct queue *q = spool_queue_new(s, &nc->queues[i]);
@@ -241,7 +257,6 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
-        umask(022);
 
         r = sd_event_default(&d.event);
         if (r >= 0)

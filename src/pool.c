@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -247,6 +248,8 @@ static int worker_spawn(struct pool *p, struct worker *w) {
                 sigemptyset(&all);
                 (void) sigprocmask(SIG_SETMASK, &all, NULL);
                 signal(SIGIO, SIG_DFL);
+                /* The daemon may hold CAP_LEASE for the writer check; workers hold nothing. */
+                (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
                 /* dup2 onto itself would keep close-on-exec: clear it instead. */
                 if (sv[1] == PROTO_WORKER_FD ? fcntl(sv[1], F_SETFD, 0) < 0 : dup2(sv[1], PROTO_WORKER_FD) < 0)
                         _exit(127);

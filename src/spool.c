@@ -1204,6 +1204,13 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc) {
                         r = -errno;
         }
         free(finished);
+        if (r == 0 && q->gid != (gid_t) -1 && fchown(q->outbox_fd, (uid_t) -1, q->gid) < 0) {
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = qc->name }, errno, NULL,
+                         "cannot give outbox files the group %s (%m): the daemon must be a member of it and may "
+                         "change groups (under systemd: SupplementaryGroups= and SystemCallFilter=@chown); "
+                         "outbox files keep the daemon's group", qc->group);
+                q->gid = (gid_t) -1;
+        }
         if (r < 0) {
                 log_full(LOG_ERR, &(struct log_ctx) { .queue = qc->name }, -r, NULL,
                          "cannot set up queue directories (%s, %s): %s", q->claims_path, qc->outbox, strerror(-r));

@@ -100,6 +100,7 @@ struct queue {
         sd_event_source *poll_timer;
         sd_event_source *rescan_timer;
         bool hold;             /* inbox missing: nothing is taken until it is back */
+        bool said_no_writer_check; /* logged once that leases do not work here */
         char *hold_reason;
         bool removed;          /* dropped from the config by a reload: finish, then go */
         struct queue *next;

@@ -28,15 +28,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int write_record(const char *dir, const char *name, json_t *j) {
-        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = fd < 0 ? -errno : fs_write_json(fd, name, j, 0600, (gid_t) -1, true, false);
-        if (fd >= 0)
-                close(fd);
-        json_decref(j);
-        return r;
-}
-
 /* A claim across file systems that did not finish copying: the inbox still has
  * the drop, so the partial copy goes. One that finished copying but not
  * removing: finish removing what the origin file names. */
@@ -103,7 +94,7 @@ int claim_drop(struct queue *q, const char *name) {
         /* What is being claimed, so that recovery can finish a move across file systems. */
         json_t *origin = json_pack("{s:o,s:I,s:I}", "name", names_to_json_exact(name),
                                    "dev", (json_int_t) st.st_dev, "ino", (json_int_t) st.st_ino);
-        r = write_record(claim_path, "origin", origin);
+        r = spool_write_record(claim_path, "origin", origin, true);
         if (r < 0 || mkdir(src, 0700) < 0) {
                 r = r < 0 ? r : -errno;
                 log_full(LOG_ERR, &ctx, -r, NULL, "cannot prepare claim %s: %s", claim_path, strerror(-r));
@@ -257,7 +248,7 @@ int claim_manifest(struct queue *q, const char *name, const struct manifest *m, 
         if (mkdir(claim_path, 0700) < 0 || mkdir(src, 0700) < 0)
                 r = -errno;
         else
-                r = write_record(claim_path, "manifest.json", json_incref(rec));
+                r = spool_write_record(claim_path, "manifest.json", json_incref(rec), true);
         /* The manifest first: from here on the claim owns the set. */
         if (r == 0)
                 r = move_listed(q, claim_path, name);
@@ -311,7 +302,7 @@ static void unpack_child(struct queue *q, const char *claim_path, const char *dr
         json_t *out = json_pack("{s:o,s:I,s:I,s:o}", "error",
                                 r < 0 ? json_string(error ? error : strerror(-r)) : json_null(), "files",
                                 (json_int_t) res.n_files, "bytes", (json_int_t) res.bytes, "skipped", skipped);
-        _exit(write_record(claim_path, "unpack.json", out) < 0 ? 1 : 0);
+        _exit(spool_write_record(claim_path, "unpack.json", out, true) < 0 ? 1 : 0);
 }
 
 static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
@@ -331,7 +322,8 @@ static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 char *up = xasprintf("%s/unpacked", claim_path);
                 (void) fs_remove_tree(AT_FDCWD, up);
                 free(up);
-                (void) write_record(claim_path, "unpack.json", json_pack("{s:s,s:[]}", "error", why, "skipped"));
+                (void) spool_write_record(claim_path, "unpack.json", json_pack("{s:s,s:[]}", "error", why, "skipped"),
+                                          true);
                 free(why);
         }
         if (!q->spool->stopping)

@@ -86,7 +86,7 @@ static char *job_tmp_dir(const struct job *j) {
 
 /* ---- records ---- */
 
-static int write_json_record(const char *dir, const char *name, json_t *j, bool sync_dir) {
+int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_dir) {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int r = fd < 0 ? -errno : fs_write_json(fd, name, j, 0600, (gid_t) -1, sync_dir, false);
         if (fd >= 0)
@@ -106,7 +106,7 @@ static int write_job_record(const struct job *j) {
                                 "started", (json_int_t) j->started,
                                 "finished", (json_int_t) j->finished,
                                 "seconds", j->seconds);
-        int r = write_json_record(dir, name, rec, false);
+        int r = spool_write_record(dir, name, rec, false);
         free(name);
         free(dir);
         return r;
@@ -689,7 +689,7 @@ int spool_register(struct queue *q, const char *claim) {
                 if (b->jobs[i].state == JOB_FAILED)
                         r = write_job_record(&b->jobs[i]);
         if (r == 0)
-                r = write_json_record(b->claim_path, "batch.json", batch_record(b), true);
+                r = spool_write_record(b->claim_path, "batch.json", batch_record(b), true);
         if (r < 0) {
                 log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
                          "cannot record the batch in %s: %s; it stays claimed and is retried at the next start",

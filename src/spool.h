@@ -130,6 +130,8 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc);
 /* Load every batch this instance claimed and did not finish; register claims
  * that were made but not registered. Called before READY=1. */
 int spool_recover(struct spool *s);
+/* Write a state record DIR/NAME (compact JSON, 0600) atomically; takes J's reference. */
+int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_dir);
 /* Make a claimed drop (see claim.c) a batch: what it holds, the names its jobs
  * get, the batch record. An archive is unpacked first, in a child process;
  * registration goes on when that is done. Returns 0 or -errno. */

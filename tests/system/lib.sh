@@ -33,7 +33,7 @@ cleanup() {
                 echo "# --- daemon log ($LOG) ---"
                 tail -n 60 "$LOG" | sed 's/^/# /'
         fi
-        [ -z "${KEEP_TEST_DIR:-}" ] && rm -rf "$T"
+        [ -z "${KEEP_TEST_DIR:-}" ] && [ -n "$T" ] && [ "$T" != / ] && rm -rf "$T"
 }
 trap cleanup EXIT
 

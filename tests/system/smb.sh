@@ -1,10 +1,12 @@
 #!/bin/bash
 # Uploads through a real SMB share (Samba on loopback), as users send them: a
 # large file, whole folders with mput, a folder uploaded under a hidden name and
-# renamed into place, an upload interrupted halfway and resumed with reput, and
-# a put from a pipe (smbd creates the file at 0 bytes and holds it open until
-# the client has read everything). Each is processed exactly once, whole, and
-# never before its upload finished.
+# renamed into place, an upload interrupted halfway and resumed (smbclient's
+# reput, or libsmbclient where reput is broken), and a put from a pipe (smbd
+# creates the file at 0 bytes and holds it open until the client has read
+# everything). Each is processed exactly once, whole, and never before its
+# upload finished. Needs root, samba and smbclient; uses TCP port 4450 on lo
+# ($SMB_PORT to change it).
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed (apt-get install mupdf-tools)"
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -314,6 +316,8 @@ check "put from a pipe finished" test $rc -eq 0
 check "premise: smbd kept the piped file at 0 bytes while the client read" test "$(cat "$T/piped-size-before-last")" = 0
 check "the 0-byte piped file was not taken while smbd held it open" test "$(cat "$T/piped-before-last")" = waiting
 check "piped file becomes a batch that finishes" wait_batch_done piped 60
+check "it was the open-for-writing check that held it (never reported as empty)" \
+        sh -c "! grep -q 'waiting for piped.pdf' '$LOG'"
 check "piped file: done, all 12 pages" test "$(job_state piped piped)" = done -a "$(jq_file "$OUTBOX/piped/piped/status.json" .pages)" = 12
 check "piped file: byte for byte the source" cmp -s "$T/piped-src.pdf" "$OUTBOX/piped/piped/piped.pdf"
 check "piped file processed exactly once" test "$(done_lines piped piped)" -eq 1

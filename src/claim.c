@@ -11,6 +11,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "names.h"
+#include "register.h"
 #include "unpack.h"
 #include "util.h"
 
@@ -134,7 +135,7 @@ int claim_drop(struct queue *q, const char *name) {
         }
         (void) fs_fsync_dir(AT_FDCWD, src);
         (void) fs_fsync_dir(AT_FDCWD, q->cfg->inbox);
-        r = spool_register(q, claim);
+        r = register_claim(q, claim);
 finish:
         free(to);
         free(src);
@@ -260,7 +261,7 @@ int claim_manifest(struct queue *q, const char *name, const struct manifest *m, 
         } else {
                 move_manifest_files(q, claim_path, rec);
                 (void) fs_fsync_dir(AT_FDCWD, q->cfg->inbox);
-                r = spool_register(q, claim);
+                r = register_claim(q, claim);
         }
         json_decref(rec);
         free(src);
@@ -327,7 +328,7 @@ static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 free(why);
         }
         if (!q->spool->stopping)
-                (void) spool_register(q, u->claim);
+                (void) register_claim(q, u->claim);
         sd_event_source_disable_unref(u->child);
         free(result);
         free(claim_path);

@@ -6,12 +6,9 @@
  * person reading it is an administrator with an editor open on that file. */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +18,7 @@
 
 #include "config.h"
 #include "util.h"
+#include "yamldoc.h"
 
 /* A configuration file is a page of text; anything bigger is a mistake. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -191,91 +189,17 @@ struct path_ref {
 };
 
 struct loader {
-        const char *file;
-        yaml_document_t *doc;
-        char *error;
-        char got[160];           /* "got ..." text for the message being built */
+        struct yamldoc doc;
         struct path_ref *refs;
         size_t n_refs;
         yaml_mark_t state_dir_mark;
         bool state_dir_given;
 };
 
-static char *format_v(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
-static char *format_v(const char *fmt, va_list ap) {
-        va_list aq;
-        int n;
-        char *s;
-
-        va_copy(aq, ap);
-        n = vsnprintf(NULL, 0, fmt, aq);
-        va_end(aq);
-        if (n < 0)
-                return xstrdup("(cannot format message)");
-        s = xmalloc((size_t) n + 1);
-        (void) vsnprintf(s, (size_t) n + 1, fmt, ap);
-        return s;
-}
-
-static int fail_at(struct loader *l, const yaml_mark_t *mark, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static int fail_at(struct loader *l, const yaml_mark_t *mark, const char *fmt, ...) {
-        va_list ap;
-        char *what;
-
-        if (l->error)
-                return -EINVAL;
-        va_start(ap, fmt);
-        what = format_v(fmt, ap);
-        va_end(ap);
-        l->error = xasprintf("%s:%zu:%zu: %s", l->file, mark->line + 1, mark->column + 1, what);
-        free(what);
-        return -EINVAL;
-}
-
-static yaml_node_t *node_at(struct loader *l, int index) {
-        return yaml_document_get_node(l->doc, index);
-}
-
-static const char *scalar(const yaml_node_t *n) {
-        return n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
-}
-
-/* "key:" with nothing after it, or ~ / null. */
-static bool is_null(const yaml_node_t *n) {
-        const char *v = scalar(n);
-
-        return v && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-               (!*v || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0);
-}
-
-/* An empty value has no position of its own worth showing: point at its key. */
-static const yaml_mark_t *value_mark(const yaml_node_t *key, const yaml_node_t *value) {
-        return is_null(value) ? &key->start_mark : &value->start_mark;
-}
-
-/* What the user wrote, for "got ..." at the end of a message. */
-static const char *got(struct loader *l, const yaml_node_t *n) {
-        const char *v = scalar(n);
-        size_t o = 0, max = sizeof(l->got) - 8;
-
-        if (n->type == YAML_MAPPING_NODE)
-                return "a mapping";
-        if (n->type == YAML_SEQUENCE_NODE)
-                return "a list";
-        if (is_null(n))
-                return "nothing";
-        l->got[o++] = '"';
-        for (; *v && o < max; v++)
-                l->got[o++] = (unsigned char) *v < ' ' ? '?' : *v;
-        if (*v) {
-                memcpy(l->got + o, "...", 3);
-                o += 3;
-        }
-        l->got[o++] = '"';
-        l->got[o] = 0;
-        return l->got;
-}
+/* The calls on the loader's document (yamldoc.h) most used here, kept short. */
+#define fail_at(l, ...) yamldoc_fail_at(&(l)->doc, __VA_ARGS__)
+#define got(l, node) yamldoc_got(&(l)->doc, node)
+#define node_at(l, index) yamldoc_node_at(&(l)->doc, index)
 
 /* How a key is named in messages: "settle" in queue "datasheets". */
 static char *key_label(const char *key, const char *queue) {
@@ -334,42 +258,29 @@ static const char *const watch_names[] = {
 };
 
 static char *key_list(const struct key *keys, size_t n) {
-        char *s = xstrdup("");
-
-        for (size_t i = 0; i < n; i++) {
-                char *t = xasprintf("%s%s%s", s, i ? ", " : "", keys[i].name);
-                free(s);
-                s = t;
-        }
-        return s;
+        return yamldoc_key_list(&(const struct yamldoc_keys) { &keys[0].name, n, sizeof(*keys), false });
 }
 
 /* Keys must be scalars and appear once; checked before any value is looked at,
  * so "duplicate" is reported even when the first copy was also wrong. */
 static int check_keys(struct loader *l, const yaml_node_t *map, const char *queue, bool queue_names) {
-        yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
-        size_t n = (size_t) (map->data.mapping.pairs.top - pairs);
+        const struct yamldoc_keys any = { NULL, 0, 0, false };
+        const yaml_node_t *k = NULL, *prev = NULL;
 
-        for (size_t i = 0; i < n; i++) {
-                const yaml_node_t *k = node_at(l, pairs[i].key);
-                const char *name = scalar(k);
-
-                if (!name || is_null(k))
-                        return fail_at(l, &k->start_mark, "%s must be plain names, got %s",
-                                       queue_names ? "queue names" : "keys", got(l, k));
-                for (size_t j = 0; j < i; j++) {
-                        const yaml_node_t *prev = node_at(l, pairs[j].key);
-
-                        if (strcmp(scalar(prev), name) != 0)
-                                continue;
-                        if (queue_names)
-                                return fail_at(l, &k->start_mark,
-                                               "duplicate queue \"%s\" (already defined at line %zu)",
-                                               name, prev->start_mark.line + 1);
-                        return fail_at(l, &k->start_mark, "duplicate key \"%s\"%s%s%s (already given at line %zu)",
-                                       name, queue ? " in queue \"" : "", queue ? queue : "", queue ? "\"" : "",
-                                       prev->start_mark.line + 1);
-                }
+        switch (yamldoc_check_keys(&l->doc, map, &any, &k, &prev)) {
+        case YAMLDOC_KEY_NOT_TEXT:
+                return fail_at(l, &k->start_mark, "%s must be plain names, got %s",
+                               queue_names ? "queue names" : "keys", got(l, k));
+        case YAMLDOC_KEY_DUPLICATE:
+                if (queue_names)
+                        return fail_at(l, &k->start_mark, "duplicate queue \"%s\" (already defined at line %zu)",
+                                       yamldoc_scalar(k), prev->start_mark.line + 1);
+                return fail_at(l, &k->start_mark, "duplicate key \"%s\"%s%s%s (already given at line %zu)",
+                               yamldoc_scalar(k), queue ? " in queue \"" : "", queue ? queue : "", queue ? "\"" : "",
+                               prev->start_mark.line + 1);
+        case YAMLDOC_KEY_UNKNOWN: /* not asked for: unknown keys are found with their values */
+        case YAMLDOC_KEYS_OK:
+                break;
         }
         return 0;
 }
@@ -466,10 +377,10 @@ static int parse_path(struct loader *l, const yaml_node_t *k, const yaml_node_t 
         struct stat st;
         char *p;
 
-        if (!scalar(v) || is_null(v))
-                return fail_at(l, value_mark(k, v), "%s must be an absolute path (starting with /), got %s",
+        if (!yamldoc_scalar(v) || yamldoc_is_null(v))
+                return fail_at(l, yamldoc_value_mark(k, v), "%s must be an absolute path (starting with /), got %s",
                                label, got(l, v));
-        p = path_normalize(scalar(v), &why);
+        p = path_normalize(yamldoc_scalar(v), &why);
         if (!p)
                 return fail_at(l, &v->start_mark, "%s %s, got %s", label, why, got(l, v));
         if (stat(p, &st) == 0) {
@@ -491,12 +402,12 @@ static int parse_path(struct loader *l, const yaml_node_t *k, const yaml_node_t 
 
 static int parse_uint(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
                       const struct key *key, uint64_t *ret) {
-        const char *s = scalar(v);
+        const char *s = yamldoc_scalar(v);
         uint64_t n = 0;
         bool overflow = false;
 
-        if (!s || !*s || is_null(v) || strspn(s, "0123456789") != strlen(s))
-                return fail_at(l, value_mark(k, v), "%s must be a positive integer, got %s", label, got(l, v));
+        if (!s || !*s || yamldoc_is_null(v) || strspn(s, "0123456789") != strlen(s))
+                return fail_at(l, yamldoc_value_mark(k, v), "%s must be a positive integer, got %s", label, got(l, v));
         for (; *s; s++)
                 if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, (uint64_t) (*s - '0'), &n))
                         overflow = true;
@@ -519,10 +430,10 @@ static int parse_duration_value(struct loader *l, const yaml_node_t *k, const ya
         uint64_t usec;
         int r;
 
-        if (!scalar(v) || is_null(v))
-                return fail_at(l, value_mark(k, v), "%s must be a duration " DURATION_EXAMPLES ", got %s",
+        if (!yamldoc_scalar(v) || yamldoc_is_null(v))
+                return fail_at(l, yamldoc_value_mark(k, v), "%s must be a duration " DURATION_EXAMPLES ", got %s",
                                label, got(l, v));
-        r = config_parse_duration(scalar(v), &usec);
+        r = config_parse_duration(yamldoc_scalar(v), &usec);
         if (r == -ERANGE || (r == 0 && usec > key->max))
                 return fail_at(l, &v->start_mark, "%s must be at most 365d, got %s", label, got(l, v));
         if (r < 0)
@@ -539,10 +450,10 @@ static int parse_size_value(struct loader *l, const yaml_node_t *k, const yaml_n
         uint64_t bytes;
         int r;
 
-        if (!scalar(v) || is_null(v))
-                return fail_at(l, value_mark(k, v), "%s must be a size " SIZE_EXAMPLES ", got %s",
+        if (!yamldoc_scalar(v) || yamldoc_is_null(v))
+                return fail_at(l, yamldoc_value_mark(k, v), "%s must be a size " SIZE_EXAMPLES ", got %s",
                                label, got(l, v));
-        r = config_parse_size(scalar(v), &bytes);
+        r = config_parse_size(yamldoc_scalar(v), &bytes);
         if (r == -ERANGE)
                 return fail_at(l, &v->start_mark, "%s is too large, got %s", label, got(l, v));
         if (r < 0)
@@ -559,7 +470,7 @@ static int parse_size_value(struct loader *l, const yaml_node_t *k, const yaml_n
 
 static int parse_choice(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
                         const char *const *names, size_t n, int *ret) {
-        const char *s = scalar(v);
+        const char *s = yamldoc_scalar(v);
         char *list;
         int r;
 
@@ -574,19 +485,19 @@ static int parse_choice(struct loader *l, const yaml_node_t *k, const yaml_node_
                 free(list);
                 list = t;
         }
-        r = fail_at(l, value_mark(k, v), "%s must be %s, got %s", label, list, got(l, v));
+        r = fail_at(l, yamldoc_value_mark(k, v), "%s must be %s, got %s", label, list, got(l, v));
         free(list);
         return r;
 }
 
 static int parse_file_name(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
                            char **target) {
-        const char *s = scalar(v);
+        const char *s = yamldoc_scalar(v);
 
-        if (!s || is_null(v) || !*s || strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+        if (!s || yamldoc_is_null(v) || !*s || strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
             strlen(s) > NAME_MAX || has_control_chars(s))
-                return fail_at(l, value_mark(k, v), "%s must be a plain file name without '/', like .ready, got %s",
-                               label, got(l, v));
+                return fail_at(l, yamldoc_value_mark(k, v),
+                               "%s must be a plain file name without '/', like .ready, got %s", label, got(l, v));
         free(*target);
         *target = xstrdup(s);
         return 0;
@@ -598,7 +509,7 @@ static int parse_patterns(struct loader *l, const yaml_node_t *k, const yaml_nod
         size_t n;
 
         if (v->type != YAML_SEQUENCE_NODE)
-                return fail_at(l, value_mark(k, v),
+                return fail_at(l, yamldoc_value_mark(k, v),
                                "%s must be a list of file name patterns like [\"*.tmp\", \".*\"], got %s",
                                label, got(l, v));
         items = v->data.sequence.items.start;
@@ -607,9 +518,9 @@ static int parse_patterns(struct loader *l, const yaml_node_t *k, const yaml_nod
         q->n_ignore = 0;
         for (size_t i = 0; i < n; i++) {
                 const yaml_node_t *item = node_at(l, items[i]);
-                const char *s = scalar(item);
+                const char *s = yamldoc_scalar(item);
 
-                if (!s || is_null(item) || !*s)
+                if (!s || yamldoc_is_null(item) || !*s)
                         return fail_at(l, &item->start_mark,
                                        "%s must list file name patterns (strings like \"*.tmp\"), got %s",
                                        label, got(l, item));
@@ -620,10 +531,10 @@ static int parse_patterns(struct loader *l, const yaml_node_t *k, const yaml_nod
 
 static int parse_group(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
                        char **target) {
-        const char *s = scalar(v);
+        const char *s = yamldoc_scalar(v);
 
-        if (!s || is_null(v) || !*s)
-                return fail_at(l, value_mark(k, v), "%s must be the name of an existing group, got %s",
+        if (!s || yamldoc_is_null(v) || !*s)
+                return fail_at(l, yamldoc_value_mark(k, v), "%s must be the name of an existing group, got %s",
                                label, got(l, v));
         if (!getgrnam(s))
                 return fail_at(l, &v->start_mark,
@@ -638,10 +549,10 @@ static int parse_group(struct loader *l, const yaml_node_t *k, const yaml_node_t
  * between chmod's octal and YAML 1.2's decimal, so it is refused. */
 static int parse_mode(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
                       unsigned *ret) {
-        const char *s = scalar(v), *digits;
+        const char *s = yamldoc_scalar(v), *digits;
         unsigned mode = 0;
 
-        if (!s || is_null(v) || s[0] != '0')
+        if (!s || yamldoc_is_null(v) || s[0] != '0')
                 goto bad;
         digits = (s[1] == 'o' || s[1] == 'O') ? s + 2 : s + 1;
         if (!*digits && digits != s + 1)
@@ -656,7 +567,7 @@ static int parse_mode(struct loader *l, const yaml_node_t *k, const yaml_node_t 
         *ret = mode;
         return 0;
 bad:
-        return fail_at(l, value_mark(k, v),
+        return fail_at(l, yamldoc_value_mark(k, v),
                        "%s must be an octal permission mode from 0000 to 0777 with a leading 0, like 0640, got %s",
                        label, got(l, v));
 }
@@ -689,13 +600,14 @@ static int parse_mapping(struct loader *l, const yaml_node_t *map, const struct 
                 return r;
         for (size_t i = 0; i < n; i++) {
                 const yaml_node_t *k = node_at(l, pairs[i].key), *v = node_at(l, pairs[i].value);
-                const struct key *key = find_key(keys, n_keys, scalar(k));
+                const struct key *key = find_key(keys, n_keys, yamldoc_scalar(k));
 
                 if (!key) {
                         char *list = key_list(keys, n_keys);
 
-                        r = fail_at(l, &k->start_mark, "unknown key \"%s\"%s%s%s (expected one of: %s)", scalar(k),
-                                    queue ? " in queue \"" : "", queue ? queue : "", queue ? "\"" : "", list);
+                        r = fail_at(l, &k->start_mark, "unknown key \"%s\"%s%s%s (expected one of: %s)",
+                                    yamldoc_scalar(k), queue ? " in queue \"" : "", queue ? queue : "",
+                                    queue ? "\"" : "", list);
                         free(list);
                         return r;
                 }
@@ -733,7 +645,7 @@ static int parse_queues(struct loader *l, struct config *c, const yaml_node_t *k
         int r;
 
         if (v->type != YAML_MAPPING_NODE || v->data.mapping.pairs.top == v->data.mapping.pairs.start)
-                return fail_at(l, value_mark(k, v),
+                return fail_at(l, yamldoc_value_mark(k, v),
                                "\"queues\" must map at least one queue name to its settings "
                                "(a mapping with inbox and outbox), got %s",
                                v->type == YAML_MAPPING_NODE ? "an empty mapping" : got(l, v));
@@ -745,7 +657,7 @@ static int parse_queues(struct loader *l, struct config *c, const yaml_node_t *k
         c->queues = xcalloc(n, sizeof(struct queue_config));
         for (size_t i = 0; i < n; i++) {
                 const yaml_node_t *qk = node_at(l, pairs[i].key), *qv = node_at(l, pairs[i].value);
-                const char *name = scalar(qk);
+                const char *name = yamldoc_scalar(qk);
                 struct queue_config *q = &c->queues[c->n_queues];
 
                 if (!queue_name_valid(name))
@@ -753,7 +665,7 @@ static int parse_queues(struct loader *l, struct config *c, const yaml_node_t *k
                                        "queue name \"%s\" must be 1 to %d characters from A-Z a-z 0-9 _ . - "
                                        "and must not start with '.'", name, QUEUE_NAME_MAX);
                 if (qv->type != YAML_MAPPING_NODE)
-                        return fail_at(l, value_mark(qk, qv),
+                        return fail_at(l, yamldoc_value_mark(qk, qv),
                                        "queue \"%s\" must be a mapping of its settings (inbox, outbox, ...), got %s",
                                        name, got(l, qv));
                 queue_set_defaults(q, name);
@@ -945,119 +857,24 @@ static void config_set_defaults(struct config *c, const char *path) {
         };
 }
 
-static int read_config_file(const char *path, char **ret, size_t *ret_len, char **ret_error) {
-        size_t len = 0;
-        char *buf;
-        int fd, r;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                r = -errno;
-                *ret_error = xasprintf("%s: cannot open: %s", path, strerror(-r));
-                return r;
-        }
-        buf = xmalloc(CONFIG_MAX_BYTES + 1);
-        for (;;) {
-                ssize_t n = read(fd, buf + len, CONFIG_MAX_BYTES + 1 - len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
-                        goto fail;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-                if (len > CONFIG_MAX_BYTES) {
-                        r = -EFBIG;
-                        *ret_error = xasprintf("%s: larger than %d bytes; expected a configuration file",
-                                               path, CONFIG_MAX_BYTES);
-                        goto fail;
-                }
-        }
-        (void) close(fd);
-        buf[len] = 0;
-        *ret = buf;
-        *ret_len = len;
-        return 0;
-fail:
-        (void) close(fd);
-        free(buf);
-        return r;
+static char *config_too_large(const char *path) {
+        return xasprintf("%s: larger than %d bytes; expected a configuration file", path, CONFIG_MAX_BYTES);
 }
 
-static char *yaml_error_message(const char *file, const yaml_parser_t *p, const char *text) {
-        size_t line = p->problem_mark.line + 1, column = p->problem_mark.column + 1;
-        const char *problem = p->problem ? p->problem : "unknown error";
-
-        if (p->error == YAML_MEMORY_ERROR)
-                return xasprintf("%s: out of memory while reading YAML", file);
-        if (p->error == YAML_READER_ERROR) {
-                /* Reader errors carry a byte offset, not a mark. */
-                line = 1, column = 1;
-                for (size_t i = 0; i < p->problem_offset && text[i]; i++) {
-                        if (text[i] == '\n')
-                                line++, column = 1;
-                        else if (((unsigned char) text[i] & 0xc0) != 0x80)
-                                column++;
-                }
-                return xasprintf("%s:%zu:%zu: invalid YAML: %s (byte value %d); expected UTF-8 text",
-                                 file, line, column, problem, p->problem_value);
-        }
-        if (p->context)
-                return xasprintf("%s:%zu:%zu: invalid YAML: %s (%s at line %zu, column %zu)", file, line, column,
-                                 problem, p->context, p->context_mark.line + 1, p->context_mark.column + 1);
-        return xasprintf("%s:%zu:%zu: invalid YAML: %s", file, line, column, problem);
-}
+static const struct yamldoc_source config_source = {
+        .max_bytes = CONFIG_MAX_BYTES, .too_large = config_too_large, .required_key = "queues",
+};
 
 int config_load(const char *path, struct config **ret, char **ret_error) {
-        struct loader l = { .file = path };
+        struct loader l = { .refs = NULL };
         struct config *c = NULL;
-        yaml_parser_t parser;
-        yaml_document_t doc, extra;
         yaml_node_t *root;
-        char *text = NULL, *error = NULL;
-        size_t len = 0;
-        bool have_doc = false;
         int r;
 
-        r = read_config_file(path, &text, &len, &error);
+        r = yamldoc_load(&l.doc, path, &config_source);
         if (r < 0)
                 goto finish;
-        if (!yaml_parser_initialize(&parser)) {
-                error = xasprintf("%s: out of memory while reading YAML", path);
-                r = -ENOMEM;
-                goto finish;
-        }
-        yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
-        if (!yaml_parser_load(&parser, &doc)) {
-                error = yaml_error_message(path, &parser, text);
-                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
-                goto finish_parser;
-        }
-        have_doc = true;
-        l.doc = &doc;
-        root = yaml_document_get_root_node(&doc);
-        if (!root) {
-                error = xasprintf("%s:1:1: the file is empty; expected a mapping with at least \"queues\"", path);
-                r = -EINVAL;
-                goto finish_parser;
-        }
-        /* A second document would be silently ignored; say so instead. */
-        if (!yaml_parser_load(&parser, &extra)) {
-                error = yaml_error_message(path, &parser, text);
-                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
-                goto finish_parser;
-        }
-        if (yaml_document_get_root_node(&extra)) {
-                r = fail_at(&l, &yaml_document_get_root_node(&extra)->start_mark,
-                            "a second YAML document; expected exactly one");
-                yaml_document_delete(&extra);
-                goto finish_parser;
-        }
-        yaml_document_delete(&extra);
+        root = l.doc.root;
 
         c = xmalloc(sizeof(*c));
         config_set_defaults(c, path);
@@ -1067,7 +884,7 @@ int config_load(const char *path, struct config **ret, char **ret_error) {
                 r = fail_at(&l, &root->start_mark, "the top level must be a mapping of keys (%s), got %s",
                             list, got(&l, root));
                 free(list);
-                goto finish_parser;
+                goto finish;
         }
         r = parse_mapping(&l, root, top_keys, ELEMENTSOF(top_keys), c, NULL);
         if (r == 0 && c->n_queues == 0)
@@ -1076,30 +893,16 @@ int config_load(const char *path, struct config **ret, char **ret_error) {
         if (r == 0)
                 r = check_paths(&l, c, root);
 
-finish_parser:
-        if (have_doc)
-                yaml_document_delete(&doc);
-        yaml_parser_delete(&parser);
 finish:
         for (size_t i = 0; i < l.n_refs; i++)
                 free(l.refs[i].canonical);
         free(l.refs);
-        free(text);
-        if (l.error) {
-                free(error);
-                error = l.error;
-        }
+        r = yamldoc_finish(&l.doc, r, ret_error);
         if (r < 0) {
                 config_free(c);
-                if (ret_error)
-                        *ret_error = error;
-                else
-                        free(error);
                 return r;
         }
         *ret = c;
-        if (ret_error)
-                *ret_error = NULL;
         return 0;
 }
 

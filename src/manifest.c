@@ -8,16 +8,14 @@
 #include "config.h"
 #include "sha256.h"
 #include "util.h"
+#include "yamldoc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <search.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -32,14 +30,16 @@ static const char *const option_keys[] = { "thumbnail_size", "job_timeout" };
 static const char *const suffixes[] = { ".batch.yaml", ".batch.yml" };
 
 struct loader {
-        const char *file;
+        struct yamldoc doc;
         const char *self;           /* the manifest's own file name: it cannot list itself */
-        yaml_document_t *doc;
-        char *error;
-        char got[160];
         void *listed;               /* tsearch: struct seen, the paths listed so far */
         void *ancestors;            /* tsearch: struct seen, every folder above a listed path */
 };
+
+/* The calls on the loader's document (yamldoc.h) most used here, kept short. */
+#define fail_at(l, ...) yamldoc_fail_at(&(l)->doc, __VA_ARGS__)
+#define got(l, node) yamldoc_got(&(l)->doc, node)
+#define node_at(l, index) yamldoc_node_at(&(l)->doc, index)
 
 /* A path seen in "files", and where: for "listed twice" and "inside" messages. */
 struct seen {
@@ -48,114 +48,32 @@ struct seen {
         size_t line;
 };
 
-/* ---- messages, positions (as in config.c) ---- */
-
-static int fail_at(struct loader *l, const yaml_mark_t *mark, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static int fail_at(struct loader *l, const yaml_mark_t *mark, const char *fmt, ...) {
-        va_list ap;
-        char *what;
-
-        if (l->error)
-                return -EINVAL;
-        va_start(ap, fmt);
-        if (vasprintf(&what, fmt, ap) < 0)
-                what = xstrdup("(cannot format message)");
-        va_end(ap);
-        l->error = xasprintf("%s:%zu:%zu: %s", l->file, mark->line + 1, mark->column + 1, what);
-        free(what);
-        return -EINVAL;
-}
-
-static yaml_node_t *node_at(struct loader *l, int index) {
-        return yaml_document_get_node(l->doc, index);
-}
-
-static const char *scalar(const yaml_node_t *n) {
-        return n->type == YAML_SCALAR_NODE ? (const char *) n->data.scalar.value : NULL;
-}
-
-/* "key:" with nothing after it, or ~ / null. */
-static bool is_null(const yaml_node_t *n) {
-        const char *v = scalar(n);
-
-        return v && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-               (!*v || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0);
-}
-
-/* A scalar with a NUL byte ("\0" in double quotes) would be cut short as a C string. */
-static bool has_nul(const yaml_node_t *n) {
-        return n->type == YAML_SCALAR_NODE && strlen(scalar(n)) != n->data.scalar.length;
-}
-
-static const yaml_mark_t *value_mark(const yaml_node_t *key, const yaml_node_t *value) {
-        return is_null(value) ? &key->start_mark : &value->start_mark;
-}
-
-/* What the user wrote, for "got ..." at the end of a message. */
-static const char *got(struct loader *l, const yaml_node_t *n) {
-        const char *v = scalar(n);
-        size_t o = 0, max = sizeof(l->got) - 8;
-
-        if (n->type == YAML_MAPPING_NODE)
-                return "a mapping";
-        if (n->type == YAML_SEQUENCE_NODE)
-                return "a list";
-        if (is_null(n))
-                return "nothing";
-        l->got[o++] = '"';
-        for (; *v && o < max; v++)
-                l->got[o++] = (unsigned char) *v < ' ' ? '?' : *v;
-        if (*v) {
-                memcpy(l->got + o, "...", 3);
-                o += 3;
-        }
-        l->got[o++] = '"';
-        l->got[o] = 0;
-        return l->got;
-}
-
-static char *key_list(const char *const *keys, size_t n) {
-        char *s = xstrdup("");
-
-        for (size_t i = 0; i < n; i++) {
-                char *t = xasprintf("%s%s%s", s, i ? ", " : "", keys[i]);
-                free(s);
-                s = t;
-        }
-        return s;
-}
+/* ---- keys ---- */
 
 /* Keys of MAP are text, each once, and (when KEYS is not NULL) one of KEYS.
  * WHAT names a key in messages ("key", "option", "label"), WHERE the mapping
  * ("" or " in a file entry"). */
 static int check_keys(struct loader *l, const yaml_node_t *map, const char *const *keys, size_t n_keys,
                       const char *what, const char *where) {
-        yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
-        size_t n = (size_t) (map->data.mapping.pairs.top - pairs);
+        const struct yamldoc_keys known = { keys, n_keys, sizeof(*keys), true };
+        const yaml_node_t *k = NULL, *prev = NULL;
+        char *list;
+        int r;
 
-        for (size_t i = 0; i < n; i++) {
-                const yaml_node_t *k = node_at(l, pairs[i].key);
-                const char *name = scalar(k);
-                bool known = !keys;
-
-                if (!name || is_null(k) || has_nul(k))
-                        return fail_at(l, &k->start_mark, "a %s%s must be plain text, got %s", what, where, got(l, k));
-                for (size_t j = 0; j < i; j++) {
-                        const yaml_node_t *prev = node_at(l, pairs[j].key);
-                        if (strcmp(scalar(prev), name) == 0)
-                                return fail_at(l, &k->start_mark, "duplicate %s %s%s (already given at line %zu)",
-                                               what, got(l, k), where, prev->start_mark.line + 1);
-                }
-                for (size_t j = 0; keys && j < n_keys; j++)
-                        known = known || strcmp(keys[j], name) == 0;
-                if (!known) {
-                        char *list = key_list(keys, n_keys);
-                        int r = fail_at(l, &k->start_mark, "unknown %s %s%s (expected one of: %s)", what, got(l, k),
-                                        where, list);
-                        free(list);
-                        return r;
-                }
+        switch (yamldoc_check_keys(&l->doc, map, &known, &k, &prev)) {
+        case YAMLDOC_KEY_NOT_TEXT:
+                return fail_at(l, &k->start_mark, "a %s%s must be plain text, got %s", what, where, got(l, k));
+        case YAMLDOC_KEY_DUPLICATE:
+                return fail_at(l, &k->start_mark, "duplicate %s %s%s (already given at line %zu)",
+                               what, got(l, k), where, prev->start_mark.line + 1);
+        case YAMLDOC_KEY_UNKNOWN:
+                list = yamldoc_key_list(&known);
+                r = fail_at(l, &k->start_mark, "unknown %s %s%s (expected one of: %s)", what, got(l, k),
+                            where, list);
+                free(list);
+                return r;
+        case YAMLDOC_KEYS_OK:
+                break;
         }
         return 0;
 }
@@ -163,10 +81,10 @@ static int check_keys(struct loader *l, const yaml_node_t *map, const char *cons
 /* ---- values ---- */
 
 static int parse_batch(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, char **ret) {
-        const char *s = scalar(v);
+        const char *s = yamldoc_scalar(v);
 
-        if (!s || is_null(v) || !*s)
-                return fail_at(l, value_mark(k, v), "\"batch\" must be a name for the batch's folder, got %s",
+        if (!s || yamldoc_is_null(v) || !*s)
+                return fail_at(l, yamldoc_value_mark(k, v), "\"batch\" must be a name for the batch's folder, got %s",
                                got(l, v));
         if (strchr(s, '/'))
                 return fail_at(l, &v->start_mark, "\"batch\" must be a single folder name, without \"/\", got %s",
@@ -187,15 +105,15 @@ static int parse_batch(struct loader *l, const yaml_node_t *k, const yaml_node_t
 /* Relative, without ".." and without the inbox itself; "." and empty
  * components and a trailing "/" are dropped. NULL and *why when refused. */
 static char *normalize_path(const yaml_node_t *v, const char **why) {
-        const char *s = scalar(v);
+        const char *s = yamldoc_scalar(v);
         char *out;
         size_t o = 0;
 
-        if (!s || is_null(v) || !*s) {
+        if (!s || yamldoc_is_null(v) || !*s) {
                 *why = "a path must not be empty";
                 return NULL;
         }
-        if (has_nul(v)) {
+        if (yamldoc_has_nul(v)) {
                 *why = "a path must not contain a NUL byte";
                 return NULL;
         }
@@ -297,7 +215,7 @@ static int parse_path(struct loader *l, const yaml_node_t *k, const yaml_node_t 
                 return fail_at(l, &v->start_mark, "a path must be text, got %s", got(l, v));
         p = normalize_path(v, &why);
         if (!p)
-                return fail_at(l, k ? value_mark(k, v) : &v->start_mark, "%s, got %s", why, got(l, v));
+                return fail_at(l, k ? yamldoc_value_mark(k, v) : &v->start_mark, "%s, got %s", why, got(l, v));
         if (strcmp(p, l->self) == 0) {
                 free(p);
                 return fail_at(l, &v->start_mark, "the manifest cannot list itself, got %s", got(l, v));
@@ -316,10 +234,11 @@ static int hex_digit(char c) {
 }
 
 static int parse_sha256(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, unsigned char out[32]) {
-        const char *s = scalar(v);
+        const char *s = yamldoc_scalar(v);
 
-        if (!s || is_null(v) || v->data.scalar.length != 64)
-                return fail_at(l, value_mark(k, v), "\"sha256\" must be 64 hexadecimal digits, got %s", got(l, v));
+        if (!s || yamldoc_is_null(v) || v->data.scalar.length != 64)
+                return fail_at(l, yamldoc_value_mark(k, v), "\"sha256\" must be 64 hexadecimal digits, got %s",
+                               got(l, v));
         for (size_t i = 0; i < 32; i++) {
                 int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
                 if (hi < 0 || lo < 0)
@@ -347,7 +266,7 @@ static int parse_file(struct loader *l, const yaml_node_t *item, struct manifest
         pairs = item->data.mapping.pairs.start;
         n = (size_t) (item->data.mapping.pairs.top - pairs);
         for (size_t i = 0; i < n; i++)
-                if (strcmp(scalar(node_at(l, pairs[i].key)), "path") == 0) {
+                if (strcmp(yamldoc_scalar(node_at(l, pairs[i].key)), "path") == 0) {
                         path_key = node_at(l, pairs[i].key);
                         path_value = node_at(l, pairs[i].value);
                 }
@@ -357,7 +276,7 @@ static int parse_file(struct loader *l, const yaml_node_t *item, struct manifest
         r = parse_path(l, path_key, path_value, &f->path);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 const yaml_node_t *k = node_at(l, pairs[i].key);
-                if (strcmp(scalar(k), "sha256") == 0) {
+                if (strcmp(yamldoc_scalar(k), "sha256") == 0) {
                         r = parse_sha256(l, k, node_at(l, pairs[i].value), f->sha256);
                         f->has_sha256 = r == 0;
                 }
@@ -369,7 +288,7 @@ static int parse_files(struct loader *l, struct manifest *m, const yaml_node_t *
         yaml_node_item_t *items;
         size_t n;
 
-        if (is_null(v))
+        if (yamldoc_is_null(v))
                 return fail_at(l, &k->start_mark, "\"files\" is empty; list at least one file or folder");
         if (v->type != YAML_SEQUENCE_NODE)
                 return fail_at(l, &v->start_mark, "\"files\" must be a list of paths relative to the inbox, got %s",
@@ -398,7 +317,7 @@ static int parse_labels(struct loader *l, struct manifest *m, const yaml_node_t 
         size_t n;
         int r;
 
-        if (is_null(v))
+        if (yamldoc_is_null(v))
                 return 0;
         if (v->type != YAML_MAPPING_NODE)
                 return fail_at(l, &v->start_mark, "\"labels\" must be a mapping of names to text, got %s", got(l, v));
@@ -414,45 +333,46 @@ static int parse_labels(struct loader *l, struct manifest *m, const yaml_node_t 
         m->label_values = xcalloc(n, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
                 const yaml_node_t *key = node_at(l, pairs[i].key), *value = node_at(l, pairs[i].value);
-                const char *name = scalar(key);
+                const char *name = yamldoc_scalar(key);
 
                 if (key->data.scalar.length > MANIFEST_LABEL_KEY_MAX)
                         return fail_at(l, &key->start_mark, "a label name must be at most %d bytes long, got %s",
                                        MANIFEST_LABEL_KEY_MAX, got(l, key));
-                if (!scalar(value) || is_null(value) || has_nul(value))
-                        return fail_at(l, value_mark(key, value), "label \"%s\" must have text as its value, got %s",
-                                       name, got(l, value));
+                if (!yamldoc_scalar(value) || yamldoc_is_null(value) || yamldoc_has_nul(value))
+                        return fail_at(l, yamldoc_value_mark(key, value),
+                                       "label \"%s\" must have text as its value, got %s", name, got(l, value));
                 if (value->data.scalar.length > MANIFEST_LABEL_VALUE_MAX)
                         return fail_at(l, &value->start_mark, "label \"%s\" must be at most %d bytes long, got %s",
                                        name, MANIFEST_LABEL_VALUE_MAX, got(l, value));
                 m->label_keys[i] = xstrdup(name);
-                m->label_values[i] = xstrdup(scalar(value));
+                m->label_values[i] = xstrdup(yamldoc_scalar(value));
                 m->n_labels++;
         }
         return 0;
 }
 
 static int parse_thumbnail_size(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, unsigned *ret) {
-        const char *s = scalar(v);
+        const char *s = yamldoc_scalar(v);
         unsigned long n = 0;
 
-        if (!s || is_null(v) || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 6 ||
+        if (!s || yamldoc_is_null(v) || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 6 ||
             (n = strtoul(s, NULL, 10)) < THUMBNAIL_MIN || n > THUMBNAIL_MAX)
-                return fail_at(l, value_mark(k, v), "\"thumbnail_size\" must be a number of pixels from %d to %d, "
-                               "got %s", THUMBNAIL_MIN, THUMBNAIL_MAX, got(l, v));
+                return fail_at(l, yamldoc_value_mark(k, v),
+                               "\"thumbnail_size\" must be a number of pixels from %d to %d, got %s",
+                               THUMBNAIL_MIN, THUMBNAIL_MAX, got(l, v));
         *ret = (unsigned) n;
         return 0;
 }
 
 static int parse_job_timeout(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, uint64_t *ret) {
         uint64_t usec = 0;
-        int r = scalar(v) && !is_null(v) ? config_parse_duration(scalar(v), &usec) : -EINVAL;
+        int r = yamldoc_scalar(v) && !yamldoc_is_null(v) ? config_parse_duration(yamldoc_scalar(v), &usec) : -EINVAL;
 
         if (r == -ERANGE || (r == 0 && usec > DURATION_MAX))
                 return fail_at(l, &v->start_mark, "\"job_timeout\" must be at most 365d, got %s", got(l, v));
         if (r < 0)
-                return fail_at(l, value_mark(k, v), "\"job_timeout\" must be a duration like 500ms, 2s, 5m, 1h, 1d "
-                               "or 1m30s (a bare number means seconds), got %s", got(l, v));
+                return fail_at(l, yamldoc_value_mark(k, v), "\"job_timeout\" must be a duration like 500ms, 2s, 5m, "
+                               "1h, 1d or 1m30s (a bare number means seconds), got %s", got(l, v));
         if (usec == 0)
                 return fail_at(l, &v->start_mark, "\"job_timeout\" must be longer than zero, got %s", got(l, v));
         *ret = usec;
@@ -464,7 +384,7 @@ static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t
         size_t n;
         int r;
 
-        if (is_null(v))
+        if (yamldoc_is_null(v))
                 return 0;
         if (v->type != YAML_MAPPING_NODE)
                 return fail_at(l, &v->start_mark, "\"options\" must be a mapping (thumbnail_size, job_timeout), "
@@ -474,7 +394,7 @@ static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t
         n = (size_t) (v->data.mapping.pairs.top - pairs);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 const yaml_node_t *key = node_at(l, pairs[i].key), *value = node_at(l, pairs[i].value);
-                if (strcmp(scalar(key), "thumbnail_size") == 0)
+                if (strcmp(yamldoc_scalar(key), "thumbnail_size") == 0)
                         r = parse_thumbnail_size(l, key, value, &m->thumbnail_size);
                 else
                         r = parse_job_timeout(l, key, value, &m->job_timeout_usec);
@@ -489,7 +409,8 @@ static int parse_top(struct loader *l, struct manifest *m, const yaml_node_t *ro
         int r;
 
         if (root->type != YAML_MAPPING_NODE) {
-                char *list = key_list(top_keys, ELEMENTSOF(top_keys));
+                char *list = yamldoc_key_list(&(const struct yamldoc_keys) { top_keys, ELEMENTSOF(top_keys),
+                                                                             sizeof(*top_keys), true });
                 r = fail_at(l, &root->start_mark, "the top level must be a mapping of keys (%s), got %s", list,
                             got(l, root));
                 free(list);
@@ -500,7 +421,7 @@ static int parse_top(struct loader *l, struct manifest *m, const yaml_node_t *ro
         n = (size_t) (root->data.mapping.pairs.top - pairs);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 const yaml_node_t *k = node_at(l, pairs[i].key), *v = node_at(l, pairs[i].value);
-                const char *name = scalar(k);
+                const char *name = yamldoc_scalar(k);
 
                 if (strcmp(name, "batch") == 0) {
                         free(m->batch);
@@ -520,83 +441,6 @@ static int parse_top(struct loader *l, struct manifest *m, const yaml_node_t *ro
         return r;
 }
 
-/* ---- the file ---- */
-
-static int read_manifest(const char *path, char **ret, size_t *ret_len, char **ret_error) {
-        struct stat st;
-        size_t len = 0;
-        char *buf;
-        int fd, r;
-
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                r = -errno;
-                *ret_error = r == -ELOOP ? xasprintf("%s: is a symbolic link; not followed", path)
-                                         : xasprintf("%s: cannot open: %s", path, strerror(-r));
-                return r;
-        }
-        r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
-        if (r < 0) {
-                *ret_error = r == -EINVAL ? xasprintf("%s: not a regular file", path)
-                                          : xasprintf("%s: cannot read: %s", path, strerror(-r));
-                close(fd);
-                return r;
-        }
-        buf = xmalloc(MANIFEST_MAX_BYTES + 1);
-        for (;;) {
-                ssize_t n = read(fd, buf + len, MANIFEST_MAX_BYTES + 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        *ret_error = xasprintf("%s: cannot read: %s", path, strerror(-r));
-                        goto fail;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-                if (len > MANIFEST_MAX_BYTES) {
-                        r = -EFBIG;
-                        *ret_error = xasprintf("%s: larger than 1 MiB; a manifest lists files, it does not "
-                                               "contain them", path);
-                        goto fail;
-                }
-        }
-        close(fd);
-        buf[len] = 0;
-        *ret = buf;
-        *ret_len = len;
-        return 0;
-fail:
-        close(fd);
-        free(buf);
-        return r;
-}
-
-static char *yaml_error_message(const char *file, const yaml_parser_t *p, const char *text) {
-        size_t line = p->problem_mark.line + 1, column = p->problem_mark.column + 1;
-        const char *problem = p->problem ? p->problem : "unknown error";
-
-        if (p->error == YAML_MEMORY_ERROR)
-                return xasprintf("%s: out of memory while reading YAML", file);
-        if (p->error == YAML_READER_ERROR) {
-                /* Reader errors carry a byte offset, not a mark. */
-                line = 1, column = 1;
-                for (size_t i = 0; i < p->problem_offset && text[i]; i++) {
-                        if (text[i] == '\n')
-                                line++, column = 1;
-                        else if (((unsigned char) text[i] & 0xc0) != 0x80)
-                                column++;
-                }
-                return xasprintf("%s:%zu:%zu: invalid YAML: %s (byte value %d); expected UTF-8 text",
-                                 file, line, column, problem, p->problem_value);
-        }
-        if (p->context)
-                return xasprintf("%s:%zu:%zu: invalid YAML: %s (%s at line %zu, column %zu)", file, line, column,
-                                 problem, p->context, p->context_mark.line + 1, p->context_mark.column + 1);
-        return xasprintf("%s:%zu:%zu: invalid YAML: %s", file, line, column, problem);
-}
-
 bool manifest_is_name(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
                 if (strlen(name) > strlen(suffixes[i]) && str_has_suffix_nocase(name, suffixes[i]))
@@ -612,81 +456,39 @@ static char *default_batch_name(const char *self) {
         return xstrdup(self[0] ? self : "batch");
 }
 
+static char *manifest_too_large(const char *path) {
+        return xasprintf("%s: larger than 1 MiB; a manifest lists files, it does not contain them", path);
+}
+
+static const struct yamldoc_source manifest_source = {
+        .max_bytes = MANIFEST_MAX_BYTES, .regular_only = true, .too_large = manifest_too_large,
+        .required_key = "files",
+};
+
 int manifest_load(const char *path, struct manifest **ret, char **ret_error) {
         const char *slash = strrchr(path, '/');
-        struct loader l = { .file = path, .self = slash ? slash + 1 : path };
+        struct loader l = { .self = slash ? slash + 1 : path };
         struct manifest *m = NULL;
-        yaml_parser_t parser;
-        yaml_document_t doc, extra;
-        yaml_node_t *root;
-        char *text = NULL, *error = NULL;
-        size_t len = 0;
-        bool have_doc = false;
         int r;
 
-        r = read_manifest(path, &text, &len, &error);
+        r = yamldoc_load(&l.doc, path, &manifest_source);
         if (r < 0)
                 goto finish;
-        if (!yaml_parser_initialize(&parser)) {
-                error = xasprintf("%s: out of memory while reading YAML", path);
-                r = -ENOMEM;
-                goto finish;
-        }
-        yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
-        if (!yaml_parser_load(&parser, &doc)) {
-                error = yaml_error_message(path, &parser, text);
-                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
-                goto finish_parser;
-        }
-        have_doc = true;
-        l.doc = &doc;
-        root = yaml_document_get_root_node(&doc);
-        if (!root) {
-                error = xasprintf("%s:1:1: the file is empty; expected a mapping with at least \"files\"", path);
-                r = -EINVAL;
-                goto finish_parser;
-        }
-        /* A second document would be silently ignored; say so instead. */
-        if (!yaml_parser_load(&parser, &extra)) {
-                error = yaml_error_message(path, &parser, text);
-                r = parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
-                goto finish_parser;
-        }
-        if (yaml_document_get_root_node(&extra))
-                r = fail_at(&l, &yaml_document_get_root_node(&extra)->start_mark,
-                            "a second YAML document; expected exactly one");
-        yaml_document_delete(&extra);
-        if (r < 0)
-                goto finish_parser;
 
         m = xcalloc(1, sizeof(*m));
-        r = parse_top(&l, m, root);
+        r = parse_top(&l, m, l.doc.root);
         if (r == 0 && !m->batch)
                 m->batch = default_batch_name(l.self);
 
-finish_parser:
-        if (have_doc)
-                yaml_document_delete(&doc);
-        yaml_parser_delete(&parser);
 finish:
         tdestroy(l.listed, free_seen);
         tdestroy(l.ancestors, free_seen);
-        free(text);
-        if (l.error) {
-                free(error);
-                error = l.error;
-        }
+        r = yamldoc_finish(&l.doc, r, ret_error);
         if (r < 0) {
                 manifest_free(m);
-                if (ret_error)
-                        *ret_error = error;
-                else
-                        free(error);
                 return r;
         }
         *ret = m;
-        if (ret_error)
-                *ret_error = NULL;
         return 0;
 }
 

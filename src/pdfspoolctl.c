@@ -152,7 +152,10 @@ static void collect_jobs(int dirfd, const char *prefix, json_t *out, int depth) 
                 return;
         }
         while ((de = readdir(d))) {
-                if (de->d_name[0] == '.' || de->d_type != DT_DIR || depth > 64)
+                /* Jobs may sit in hidden folders (a manifest's .upload/); only the
+                 * daemon's own temp folders are not jobs. */
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                    strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || de->d_type != DT_DIR || depth > 64)
                         continue;
                 char *sub = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
                 char *p = xasprintf("%s/" STATUS_FILE, sub);

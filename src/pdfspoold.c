@@ -169,7 +169,7 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
                 bool rewatch = !queue_config_equal(q->cfg, qc);
                 if (rewatch)
                         intake_stop(q);
-                q->cfg = qc;
+                spool_queue_set_config(q, qc);
                 if (rewatch)
                         (void) intake_start(q);
         }

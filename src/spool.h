@@ -130,12 +130,17 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc);
 /* Load every batch this instance claimed and did not finish; register claims
  * that were made but not registered. Called before READY=1. */
 int spool_recover(struct spool *s);
+/* Settings of a queue (at start, and from a reload): the outbox group is looked
+ * up and tried once, and said when it cannot be given. */
+void spool_queue_set_config(struct queue *q, const struct queue_config *qc);
 /* Write a state record DIR/NAME (compact JSON, 0600) atomically; takes J's reference. */
 int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_dir);
-/* Make a claimed drop (see claim.c) a batch: what it holds, the names its jobs
- * get, the batch record. An archive is unpacked first, in a child process;
- * registration goes on when that is done. Returns 0 or -errno. */
-int spool_register(struct queue *q, const char *claim);
+/* Record a batch that register.c made from a claim: the jobs that already
+ * ended, the batch record, then the outbox. Takes B (freed on failure). */
+int spool_batch_add(struct batch *b);
+void spool_batch_free(struct batch *b);
+/* The files a worker writes for a job. NULL-terminated. */
+extern const char *const spool_job_outputs[];
 
 /* Transitions, each persisted before it returns. */
 int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir);

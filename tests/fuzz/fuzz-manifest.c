@@ -1,8 +1,8 @@
 /* fuzz-manifest: libFuzzer target for manifest_load(). Not part of the build:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *       tests/fuzz/fuzz-manifest.c src/manifest.c src/sha256.c src/config.c src/util.c -lyaml \
- *       -o fuzz-manifest && ./fuzz-manifest -max_total_time=60
+ *       tests/fuzz/fuzz-manifest.c src/manifest.c src/yamldoc.c src/sha256.c src/config.c src/util.c \
+ *       -lyaml -lcrypto -o fuzz-manifest && ./fuzz-manifest -max_total_time=60
  *
  * Each input is written to a file named "fuzz.batch.yaml" and loaded; a
  * success must give a manifest whose invariants hold. */

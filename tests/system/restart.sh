@@ -17,7 +17,7 @@ start_daemon || bail "daemon did not start"
 mv "$T/src/big" "$INBOX/"
 done_jobs() { [ "$(grep -c 'batch=big job=.*: job done' "$LOG")" -ge "$1" ]; }
 check "batch started processing" wait_for 60 done_jobs 3
-check "batch status says processing within a second" wait_for 1 batch_is big processing
+check "batch status says processing" wait_for 10 batch_is big processing
 kill_daemon
 before=$(grep -c 'batch=big job=.*: job done' "$LOG")
 check "killed mid-batch ($before of $N done)" test "$before" -lt $N

@@ -1,0 +1,442 @@
+/* register.c: what a claimed drop holds, and the batch it becomes.
+ *
+ * A claim holds a folder, a single file, an archive (unpacked first, in a
+ * child: claim.c) or a manifest's set of files. Registration walks it without
+ * following links, judges each file by its content, gives every job a name in
+ * the batch's outbox that is unique whatever was dropped, checks a manifest's
+ * checksums and turns its missing files into failed jobs; then the spool
+ * records the batch (spool_batch_add). */
+#include "register.h"
+#include "claim.h"
+#include "fsutil.h"
+#include "intake.h"
+#include "log.h"
+#include "manifest.h"
+#include "names.h"
+#include "status.h"
+#include "unpack.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the registration walk: what is in a drop ---- */
+
+struct walk {
+        const struct queue_config *qc;
+        char **pdfs;
+        size_t n_pdfs, alloc_pdfs;
+        struct skipped *skipped;
+        size_t n_skipped, alloc_skipped;
+        size_t entries;
+};
+
+#define MAX_DEPTH 64
+#define MAX_ENTRIES 1000000
+
+static void walk_add_skipped(struct walk *w, const char *path, const char *reason) {
+        if (w->n_skipped == w->alloc_skipped) {
+                w->alloc_skipped = w->alloc_skipped ? 2 * w->alloc_skipped : 16;
+                w->skipped = xrealloc(w->skipped, w->alloc_skipped * sizeof(*w->skipped));
+        }
+        w->skipped[w->n_skipped++] = (struct skipped) { .source = xstrdup(path), .reason = xstrdup(reason) };
+}
+
+static void walk_add_pdf(struct walk *w, const char *path) {
+        if (w->n_pdfs == w->alloc_pdfs) {
+                w->alloc_pdfs = w->alloc_pdfs ? 2 * w->alloc_pdfs : 16;
+                w->pdfs = xrealloc(w->pdfs, w->alloc_pdfs * sizeof(char *));
+        }
+        w->pdfs[w->n_pdfs++] = xstrdup(path);
+}
+
+static void walk_entry(struct walk *w, int dirfd, const char *name, const char *path, int depth);
+
+static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
+        DIR *d = fdopendir(fd);
+        struct dirent *de;
+
+        if (!d) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (++w->entries > MAX_ENTRIES) {
+                        walk_add_skipped(w, prefix[0] ? prefix : ".", "too many files in one drop; the rest was not looked at");
+                        break;
+                }
+                if (intake_is_ignored(w->qc, de->d_name))
+                        continue;
+                char *path = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
+                walk_entry(w, dirfd(d), de->d_name, path, depth);
+                free(path);
+        }
+        closedir(d);
+}
+
+static void walk_entry(struct walk *w, int dirfd, const char *name, const char *path, int depth) {
+        struct stat st;
+        const char *reason;
+
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                walk_add_skipped(w, path, strerror(errno));
+                return;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                if (depth >= MAX_DEPTH) {
+                        walk_add_skipped(w, path, "folders nested too deep; not looked at");
+                        return;
+                }
+                int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        walk_add_skipped(w, path, errno == EACCES ? "folder cannot be read: permission denied"
+                                                                  : "folder cannot be read");
+                        return;
+                }
+                walk_dir(w, fd, path, depth + 1);
+                return;
+        }
+        if (intake_classify(dirfd, name, &st, &reason) == FILE_PDF)
+                walk_add_pdf(w, path);
+        else
+                walk_add_skipped(w, path, reason);
+}
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* ---- registering a claimed drop as a batch ---- */
+
+static char *strip_pdf(const char *s) {
+        if (str_has_suffix_nocase(s, ".pdf") && strlen(s) > 4)
+                return xstrndup(s, strlen(s) - 4);
+        return xstrdup(s);
+}
+
+static const char *basename_of(const char *path) {
+        const char *s = strrchr(path, '/');
+        return s ? s + 1 : path;
+}
+
+/* Reserve an outbox folder for the batch: the drop's name, made unique. */
+static char *reserve_batch_id(struct queue *q, const char *id_base) {
+        char *base = xstrdup(id_base);
+
+        if (base[0] == '.' || base[0] == 0) {
+                char *b2 = xasprintf("batch%s", base);
+                free(base);
+                base = b2;
+        }
+        for (unsigned i = 1; ; i++) {
+                char *id = i == 1 ? xstrdup(base) : names_with_suffix(base, i, false);
+                if (strcmp(id, "rejected") != 0) {
+                        if (mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
+                                (void) fs_set_owner(q->outbox_fd, id, q->cfg->dir_mode, q->gid);
+                                free(base);
+                                return id;
+                        }
+                        /* An empty folder is one a crash left between reserving and recording. */
+                        if (errno == EEXIST && unlinkat(q->outbox_fd, id, AT_REMOVEDIR) == 0 &&
+                            mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
+                                (void) fs_set_owner(q->outbox_fd, id, q->cfg->dir_mode, q->gid);
+                                free(base);
+                                return id;
+                        }
+                        if (errno != EEXIST && errno != ENOTEMPTY) {
+                                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, errno, NULL,
+                                         "cannot create a batch folder in the outbox %s: %m", q->cfg->outbox);
+                                free(id);
+                                free(base);
+                                return NULL;
+                        }
+                }
+                free(id);
+        }
+}
+
+static char *strip_archive_suffix(const char *name) {
+        static const char *const suffixes[] = { ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2", ".tgz", ".txz",
+                                                ".tzst", ".tbz2", ".zip", ".7z", ".tar" };
+        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++)
+                if (str_has_suffix_nocase(name, suffixes[i]) && strlen(name) > strlen(suffixes[i]))
+                        return xstrndup(name, strlen(name) - strlen(suffixes[i]));
+        return xstrdup(name);
+}
+
+/* The one entry of a claim's src/ (a folder, a file, an archive), or NULL. */
+static char *claim_drop_name(const char *claim_path) {
+        char *src = xasprintf("%s/src", claim_path);
+        DIR *d = opendir(src);
+        char *drop = NULL;
+
+        free(src);
+        if (!d)
+                return NULL;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                        drop = xstrdup(de->d_name);
+                        break;
+                }
+        closedir(d);
+        return drop;
+}
+
+/* Jobs that end before they start: a manifest's missing files and checksum mismatches. */
+static void add_failed_job(struct batch *b, const char *source, const char *error) {
+        b->jobs = xrealloc(b->jobs, (b->n_jobs + 1) * sizeof(struct job));
+        b->jobs[b->n_jobs] = (struct job) { .batch = b, .index = (unsigned) b->n_jobs, .source = xstrdup(source),
+                                            .state = JOB_FAILED, .error = xstrdup(error),
+                                            .finished = now_usec(CLOCK_REALTIME) };
+        b->n_jobs++;
+}
+
+/* What a manifest's claim holds (manifest.json, written by claim.c): walk the
+ * listed paths, check the checksums, and turn missing files into failed jobs. */
+static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk *w, char **ret_id_base) {
+        json_t *files = json_object_get(mf, "files"), *missing = json_object_get(mf, "missing"), *e;
+        size_t i;
+
+        json_array_foreach(files, i, e) {
+                char *path = names_from_json_exact(json_object_get(e, "path"));
+                if (!path)
+                        return -EBADMSG;
+                bool is_missing = false;
+                json_t *m;
+                size_t k;
+                json_array_foreach(missing, k, m) {
+                        char *mp = names_from_json_exact(m);
+                        is_missing = is_missing || (mp && strcmp(mp, path) == 0);
+                        free(mp);
+                }
+                if (!is_missing)
+                        walk_entry(w, srcfd, path, path, 0);
+                free(path);
+        }
+        *ret_id_base = names_from_json_exact(json_object_get(mf, "batch"));
+        json_t *labels = json_object_get(mf, "labels");
+        b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
+        b->thumbnail_size = (unsigned) json_integer_value(json_object_get(mf, "thumbnail_size"));
+        b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(mf, "job_timeout_usec"));
+        return *ret_id_base ? 0 : -EBADMSG;
+}
+
+static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t timeout_usec) {
+        json_t *files = json_object_get(mf, "files"), *missing = json_object_get(mf, "missing"), *e;
+        size_t i;
+
+        /* checksums: only for files named one by one */
+        for (size_t n = 0; n < b->n_jobs; n++) {
+                struct job *j = &b->jobs[n];
+                json_array_foreach(files, i, e) {
+                        const char *want = json_string_value(json_object_get(e, "sha256"));
+                        char *path = want ? names_from_json_exact(json_object_get(e, "path")) : NULL;
+                        if (path && strcmp(path, j->source) == 0) {
+                                unsigned char got[32];
+                                char hex[65];
+                                int r = manifest_sha256_file(srcfd, path, got);
+                                if (r == 0)
+                                        manifest_sha256_hex(got, hex);
+                                if (r < 0 || strcasecmp(hex, want) != 0) {
+                                        j->state = JOB_FAILED;
+                                        j->finished = now_usec(CLOCK_REALTIME);
+                                        j->error = r < 0 ? xasprintf("cannot compute the checksum: %s", strerror(-r))
+                                                         : xasprintf("checksum mismatch: the manifest says sha256 %s, "
+                                                                     "the file has %s", want, hex);
+                                }
+                        }
+                        free(path);
+                }
+        }
+        json_array_foreach(missing, i, e) {
+                char *path = names_from_json_exact(e);
+                if (!path)
+                        continue;
+                char *why = xasprintf("missing: the manifest lists it, but it was not in the inbox after %.0f s "
+                                      "(manifest_timeout)", (double) timeout_usec / USEC_PER_SEC);
+                add_failed_job(b, path, why);
+                free(why);
+                free(path);
+        }
+}
+
+int register_claim(struct queue *q, const char *claim) {
+        char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
+        char *rec_path = xasprintf("%s/batch.json", claim_path);
+        char *mf_path = xasprintf("%s/manifest.json", claim_path);
+        struct walk w = { .qc = q->cfg };
+        struct batch *b;
+        json_t *mf = NULL;
+        char *id_base = NULL;
+        bool single_file = false;
+        int r = 0;
+
+        bool registered = access(rec_path, F_OK) == 0;
+        free(rec_path);
+        if (registered) {
+                free(mf_path);
+                free(claim_path);
+                return 0;
+        }
+        mf = json_load_file(mf_path, 0, NULL);
+        free(mf_path);
+
+        b = xcalloc(1, sizeof(*b));
+        b->queue = q;
+        b->claim = xstrdup(claim);
+        b->claim_path = claim_path;
+        b->created = now_usec(CLOCK_REALTIME);
+
+        char *srcpath = xasprintf("%s/src", b->claim_path);
+        int srcfd = open(srcpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        free(srcpath);
+        if (mf) {
+                b->drop = names_from_json_exact(json_object_get(mf, "manifest"));
+                b->root = xstrdup("src");
+                if (b->drop) {
+                        b->kept_drop = xasprintf("src/%s", b->drop);
+                        b->kept_drop_as = xstrdup(b->drop);
+                }
+                r = srcfd < 0 ? -errno : register_manifest(b, srcfd, mf, &w, &id_base);
+        } else {
+                b->drop = claim_drop_name(b->claim_path);
+                struct stat st;
+                if (!b->drop || srcfd < 0 || fstatat(srcfd, b->drop, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        /* A claim that never got its drop: nothing to do but tidy up. */
+                        if (srcfd >= 0)
+                                close(srcfd);
+                        (void) fs_remove_tree(AT_FDCWD, b->claim_path);
+                        spool_batch_free(b);
+                        return 0;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        b->root = xasprintf("src/%s", b->drop);
+                        id_base = xstrdup(b->drop);
+                        int fd = openat(srcfd, b->drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd >= 0)
+                                walk_dir(&w, fd, "", 0);
+                } else if (S_ISREG(st.st_mode) && unpack_sniff(srcfd, b->drop) == 1) {
+                        char *result_path = xasprintf("%s/unpack.json", b->claim_path);
+                        json_t *res = json_load_file(result_path, 0, NULL);
+                        free(result_path);
+                        if (!res) {
+                                /* Unpack first, in a child; registration goes on when it ends. */
+                                close(srcfd);
+                                r = claim_unpack_start(q, claim, b->drop);
+                                spool_batch_free(b);
+                                return r;
+                        }
+                        id_base = strip_archive_suffix(b->drop);
+                        b->kept_drop = xasprintf("src/%s", b->drop);
+                        b->kept_drop_as = xstrdup(b->drop);
+                        const char *error = json_string_value(json_object_get(res, "error"));
+                        if (error) {
+                                /* Refused or damaged: the archive itself is what is skipped, and why. */
+                                b->root = xstrdup("src");
+                                walk_add_skipped(&w, b->drop, error);
+                                free(b->kept_drop);
+                                free(b->kept_drop_as);
+                                b->kept_drop = b->kept_drop_as = NULL;
+                                single_file = true;
+                        } else {
+                                b->root = xstrdup("unpacked");
+                                char *up = xasprintf("%s/unpacked", b->claim_path);
+                                int fd = open(up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                                free(up);
+                                if (fd >= 0)
+                                        walk_dir(&w, fd, "", 0);
+                                json_t *e;
+                                size_t i;
+                                json_array_foreach(json_object_get(res, "skipped"), i, e) {
+                                        char *p = names_from_json_exact(json_object_get(e, "path"));
+                                        const char *why = json_string_value(json_object_get(e, "reason"));
+                                        if (p)
+                                                walk_add_skipped(&w, p, why ? why : "not extracted");
+                                        free(p);
+                                }
+                        }
+                        json_decref(res);
+                } else {
+                        b->root = xstrdup("src");
+                        id_base = strip_pdf(b->drop);
+                        single_file = true;
+                        walk_entry(&w, srcfd, b->drop, b->drop, 0);
+                }
+        }
+        qsort(w.pdfs, w.n_pdfs, sizeof(char *), compare_strings);
+
+        /* The batch owns what the walk found from here on. */
+        b->jobs = xcalloc(w.n_pdfs, sizeof(struct job));
+        b->n_jobs = w.n_pdfs;
+        for (size_t i = 0; i < w.n_pdfs; i++) {
+                b->jobs[i].batch = b;
+                b->jobs[i].index = (unsigned) i;
+                b->jobs[i].source = w.pdfs[i];
+        }
+        free(w.pdfs);
+        b->skipped = w.skipped;
+        b->n_skipped = w.n_skipped;
+        if (mf && r == 0)
+                check_manifest_jobs(b, srcfd, mf, q->cfg->manifest_timeout_usec);
+        json_decref(mf);
+
+        if (r == 0) {
+                b->id = reserve_batch_id(q, id_base);
+                if (!b->id)
+                        r = -EIO;
+        }
+        free(id_base);
+        if (r < 0) {
+                if (srcfd >= 0)
+                        close(srcfd);
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                         "cannot register claim %s: %s; it stays claimed and is retried at the next start",
+                         b->claim_path, strerror(-r));
+                spool_batch_free(b);
+                return r;
+        }
+
+        /* Names in the batch's outbox folder, unique whatever was dropped. */
+        struct name_set *names = name_set_new();
+        name_set_add(names, STATUS_FILE);
+        if (b->kept_drop_as)
+                name_set_add(names, b->kept_drop_as);
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                const char *orig = basename_of(j->source);
+                bool clash = strcmp(orig, STATUS_FILE) == 0;
+                for (size_t k = 0; spool_job_outputs[k]; k++)
+                        clash = clash || strcmp(orig, spool_job_outputs[k]) == 0;
+                j->original = clash ? xasprintf("original-%s", orig) : xstrdup(orig);
+                const char *extras[] = { "meta.json", "text.txt", "thumb.png", STATUS_FILE, j->original, NULL };
+                char *stem = strip_pdf(j->source);
+                j->name = name_set_claim_unique(names, stem, extras, false);
+                free(stem);
+        }
+        for (size_t i = 0; i < b->n_skipped; i++) {
+                struct skipped *sk = &b->skipped[i];
+                struct stat sst;
+                /* Keep regular files a user dropped; never links, devices or FIFOs. */
+                char *p = xasprintf("%s/%s/%s", b->claim_path, b->root, sk->source);
+                if (lstat(p, &sst) == 0 && S_ISREG(sst.st_mode) && sst.st_nlink == 1)
+                        sk->kept_as = name_set_claim_unique(names, sk->source, NULL, true);
+                free(p);
+        }
+        name_set_free(names);
+        if (srcfd >= 0)
+                close(srcfd);
+        (void) single_file;
+
+        return spool_batch_add(b);
+}
+

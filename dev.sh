@@ -4,6 +4,7 @@
 #   ./dev.sh demo    install build dependencies (Debian 12, as root), build, and run
 #                    pdfspoold in the foreground on a demo spool under ./demo/
 #   ./dev.sh test    install build and test dependencies, build, run the whole test suite
+#                    (make check), then make distcheck
 #   ./dev.sh deps    only install the Debian packages
 #   ./dev.sh build   only build (./configure && make)
 set -eu
@@ -70,6 +71,9 @@ deps)  deps "$TEST_DEPS" ;;
 build) deps; build ;;
 demo)  deps; build; demo ;;
 test)  deps "$TEST_DEPS"; build
-       make check || { cat test-suite.log; exit 1; } ;;
+       make check || { cat test-suite.log; exit 1; }
+       # packaging: a tarball that builds out of tree, installs and uninstalls
+       # under its own prefix (the tests ran above, so not again)
+       make distcheck TESTS= ;;
 *)     sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

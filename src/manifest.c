@@ -7,6 +7,7 @@
 #include "manifest.h"
 #include "config.h"
 #include "sha256.h"
+#include "names.h"
 #include "util.h"
 #include "yamldoc.h"
 
@@ -105,42 +106,28 @@ static int parse_batch(struct loader *l, const yaml_node_t *k, const yaml_node_t
 /* Relative, without ".." and without the inbox itself; "." and empty
  * components and a trailing "/" are dropped. NULL and *why when refused. */
 static char *normalize_path(const yaml_node_t *v, const char **why) {
+        static const char *const reasons[] = {
+                [NAMES_PATH_EMPTY] = "a path must not be empty",
+                [NAMES_PATH_ABSOLUTE] = "a path must be relative to the inbox, not start with \"/\"",
+                [NAMES_PATH_DOTDOT] = "a path must not contain \"..\"",
+        };
         const char *s = yamldoc_scalar(v);
-        char *out;
-        size_t o = 0;
+        enum names_path_problem problem;
 
         if (!s || yamldoc_is_null(v) || !*s) {
-                *why = "a path must not be empty";
+                *why = reasons[NAMES_PATH_EMPTY];
                 return NULL;
         }
         if (yamldoc_has_nul(v)) {
                 *why = "a path must not contain a NUL byte";
                 return NULL;
         }
-        if (s[0] == '/') {
-                *why = "a path must be relative to the inbox, not start with \"/\"";
+        char *out = names_normalize_relative(s, 0, &problem);
+        if (!out) {
+                *why = reasons[problem];
                 return NULL;
         }
-        out = xmalloc(strlen(s) + 1);
-        for (const char *c = s; *c;) {
-                const char *end = strchrnul(c, '/');
-                size_t n = (size_t) (end - c);
-
-                if (n == 2 && c[0] == '.' && c[1] == '.') {
-                        *why = "a path must not contain \"..\"";
-                        free(out);
-                        return NULL;
-                }
-                if (n > 0 && !(n == 1 && c[0] == '.')) {
-                        if (o > 0)
-                                out[o++] = '/';
-                        memcpy(out + o, c, n);
-                        o += n;
-                }
-                c = *end ? end + 1 : end;
-        }
-        out[o] = 0;
-        if (o == 0) {
+        if (!out[0]) {
                 *why = "a path must name a file or folder in the inbox, not the inbox itself";
                 free(out);
                 return NULL;

@@ -76,6 +76,38 @@ json_t *names_to_json_display(const char *name) {
         return j;
 }
 
+char *names_normalize_relative(const char *path, size_t max_depth, enum names_path_problem *ret_problem) {
+        size_t o = 0, depth = 0;
+        char *out;
+
+        *ret_problem = !path[0] ? NAMES_PATH_EMPTY : path[0] == '/' ? NAMES_PATH_ABSOLUTE : NAMES_PATH_OK;
+        if (*ret_problem != NAMES_PATH_OK)
+                return NULL;
+        out = xmalloc(strlen(path) + 1);
+        for (const char *c = path; *c;) {
+                const char *end = strchrnul(c, '/');
+                size_t n = (size_t) (end - c);
+
+                if (n == 2 && c[0] == '.' && c[1] == '.')
+                        *ret_problem = NAMES_PATH_DOTDOT;
+                else if (n > 0 && !(n == 1 && c[0] == '.') && max_depth > 0 && ++depth > max_depth)
+                        *ret_problem = NAMES_PATH_TOO_DEEP;
+                if (*ret_problem != NAMES_PATH_OK) {
+                        free(out);
+                        return NULL;
+                }
+                if (n > 0 && !(n == 1 && c[0] == '.')) {
+                        if (o > 0)
+                                out[o++] = '/';
+                        memcpy(out + o, c, n);
+                        o += n;
+                }
+                c = *end ? end + 1 : end;
+        }
+        out[o] = 0;
+        return out;
+}
+
 char *names_with_suffix(const char *base, unsigned n, bool keep_ext) {
         const char *slash = strrchr(base, '/');
         const char *last = slash ? slash + 1 : base;

@@ -13,6 +13,18 @@ char *names_from_json_exact(const json_t *j);
 char *names_display(const char *name);
 json_t *names_to_json_display(const char *name);
 
+/* A path someone else wrote (an archive entry, a manifest line), as a relative
+ * path without "." and empty components ("" when nothing is left). */
+enum names_path_problem {
+        NAMES_PATH_OK,
+        NAMES_PATH_EMPTY,       /* "" */
+        NAMES_PATH_ABSOLUTE,    /* starts with "/" */
+        NAMES_PATH_DOTDOT,      /* a ".." component */
+        NAMES_PATH_TOO_DEEP,    /* more than max_depth components */
+};
+/* Returns malloc'd, or NULL with *ret_problem. max_depth 0: no limit. */
+char *names_normalize_relative(const char *path, size_t max_depth, enum names_path_problem *ret_problem);
+
 /* BASE with "-N" added (before the extension when keep_ext), the last path
  * component cut so that it stays within NAME_MAX bytes. Returns malloc'd. */
 char *names_with_suffix(const char *base, unsigned n, bool keep_ext);

@@ -145,41 +145,15 @@ static void format_size(char *buf, size_t size, uint64_t bytes) {
 /* The entry's name as a relative path without "." or empty components; ""
  * for the destination itself. NULL and *why when it must not be extracted. */
 static char *normalize_name(const char *name, const char **why) {
-        char *out;
-        size_t o = 0, depth = 0;
+        static const char *const reasons[] = {
+                [NAMES_PATH_EMPTY] = R_EMPTY, [NAMES_PATH_ABSOLUTE] = R_ABSOLUTE,
+                [NAMES_PATH_DOTDOT] = R_DOTDOT, [NAMES_PATH_TOO_DEEP] = R_DEEP,
+        };
+        enum names_path_problem problem;
+        char *out = names_normalize_relative(name, MAX_DEPTH, &problem);
 
-        if (!name[0]) {
-                *why = R_EMPTY;
-                return NULL;
-        }
-        if (name[0] == '/') {
-                *why = R_ABSOLUTE;
-                return NULL;
-        }
-        out = xmalloc(strlen(name) + 1);
-        for (const char *c = name; *c;) {
-                const char *end = strchrnul(c, '/');
-                size_t n = (size_t) (end - c);
-
-                if (n == 2 && c[0] == '.' && c[1] == '.') {
-                        *why = R_DOTDOT;
-                        free(out);
-                        return NULL;
-                }
-                if (n > 0 && !(n == 1 && c[0] == '.')) {
-                        if (++depth > MAX_DEPTH) {
-                                *why = R_DEEP;
-                                free(out);
-                                return NULL;
-                        }
-                        if (o > 0)
-                                out[o++] = '/';
-                        memcpy(out + o, c, n);
-                        o += n;
-                }
-                c = *end ? end + 1 : end;
-        }
-        out[o] = 0;
+        if (!out)
+                *why = reasons[problem];
         return out;
 }
 

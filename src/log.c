@@ -19,7 +19,8 @@ static enum log_target log_target = LOG_TARGET_STDERR;
 static int log_max_priority = LOG_INFO;
 
 /* Rate limit: at most RATE_BURST messages with the same format string in
- * RATE_INTERVAL; the rest are counted and reported in one summary line. */
+ * RATE_INTERVAL; the rest are counted and reported in one summary line, when
+ * the next such message comes or at the latest by log_flush_suppressed(). */
 #define RATE_INTERVAL (10 * USEC_PER_SEC)
 #define RATE_BURST 20
 static struct {
@@ -27,6 +28,8 @@ static struct {
         uint64_t start;
         unsigned count;
         unsigned suppressed;
+        int priority;
+        char queue[65];
 } rate[16];
 
 static bool journal_is_stderr(void) {
@@ -94,25 +97,44 @@ static void context_text(const struct log_ctx *ctx, char *buf, size_t size) {
         }
 }
 
+static void rate_summary(size_t slot) {
+        unsigned suppressed = rate[slot].suppressed;
+
+        rate[slot].suppressed = 0;
+        if (suppressed > 0)
+                log_full(LOG_NOTICE, rate[slot].queue[0] ? &(struct log_ctx) { .queue = rate[slot].queue } : NULL,
+                         0, NULL, "%u similar messages suppressed in the last %llu s", suppressed,
+                         (unsigned long long) (RATE_INTERVAL / USEC_PER_SEC));
+}
+
 static bool rate_limited(const char *fmt, int priority, const struct log_ctx *ctx) {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
         size_t slot = ((uintptr_t) fmt >> 4) % ELEMENTSOF(rate);
 
         if (rate[slot].fmt != fmt || now - rate[slot].start > RATE_INTERVAL) {
-                unsigned suppressed = rate[slot].fmt == fmt ? rate[slot].suppressed : 0;
+                if (rate[slot].fmt == fmt)
+                        rate_summary(slot);
                 rate[slot].fmt = fmt;
                 rate[slot].start = now;
                 rate[slot].count = 0;
                 rate[slot].suppressed = 0;
-                if (suppressed > 0)
-                        log_full(priority, ctx ? &(struct log_ctx) { .queue = ctx->queue } : NULL, 0, NULL,
-                                 "%u similar messages suppressed in the last %llu s", suppressed,
-                                 (unsigned long long) (RATE_INTERVAL / USEC_PER_SEC));
         }
         if (++rate[slot].count <= RATE_BURST)
                 return false;
+        rate[slot].priority = priority;
+        snprintf(rate[slot].queue, sizeof(rate[slot].queue), "%s", ctx && ctx->queue ? ctx->queue : "");
         rate[slot].suppressed++;
         return true;
+}
+
+void log_flush_suppressed(void) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        for (size_t i = 0; i < ELEMENTSOF(rate); i++)
+                if (rate[i].suppressed > 0 && now - rate[i].start > RATE_INTERVAL) {
+                        rate[i].fmt = NULL; /* a new window starts with the next message */
+                        rate_summary(i);
+                }
 }
 
 void log_fullv(int priority, const struct log_ctx *ctx, int err, const char *message_id,

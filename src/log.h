@@ -23,6 +23,9 @@ struct log_ctx {
 void log_setup(enum log_target target, const char *ident);
 enum log_target log_get_target(void);
 void log_set_max_priority(int priority);
+/* Say how many messages the rate limit held back, for windows that are over.
+ * The daemon calls it once a second. */
+void log_flush_suppressed(void);
 
 /* Log one message. err > 0 adds ERRNO= (and is not appended to the text). */
 void log_full(int priority, const struct log_ctx *ctx, int err, const char *message_id,

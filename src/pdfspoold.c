@@ -82,6 +82,7 @@ static void update_status(struct daemon *d) {
 
 static int on_status_tick(sd_event_source *src, uint64_t usec, void *userdata) {
         update_status(userdata);
+        log_flush_suppressed();
         (void) sd_event_source_set_time_relative(src, USEC_PER_SEC);
         return 0;
 }

@@ -32,6 +32,15 @@ mkdir -p "$T/src/after"; cp "$T/a.pdf" "$T/src/after/x.pdf"; mv "$T/src/after" "
 check "workers replaced: a later batch is processed" wait_batch_done after 30
 check "worker deaths logged" grep -q 'worker .* ended: worker killed by SIGSEGV' "$LOG"
 
+# A flood of identical failures is rate-limited, with a summary line.
+mkdir -p "$T/src/flood"
+for i in $(seq -w 1 40); do cp "$T/a.pdf" "$T/src/flood/crash$i.pdf"; done
+mv "$T/src/flood" "$INBOX/"
+check "flood batch finishes, every job failed with its reason" wait_batch_done flood 60
+check "flood: all 40 failures in the batch status" jq -e '.jobs.failed == 40 and ([.failures[] | select(.error | startswith("worker killed by SIGSEGV"))] | length) == 40' "$OUTBOX/flood/status.json"
+check "flood: the log holds back identical failures" test "$(grep -c 'batch=flood job=crash[0-9]*: job failed' "$LOG")" -lt 40
+check "flood: a summary line says how many were held back" wait_for 20 grep -q 'similar messages suppressed in the last 10 s' "$LOG"
+
 # A worker executable that cannot start: no fork storm, the daemon says why.
 stop_daemon
 export PDFSPOOL_WORKER=/bin/false

@@ -59,4 +59,11 @@ mkpdf "$INBOX/touched/t.pdf" 1
 touch "$INBOX/touched/t.pdf"; chmod 600 "$INBOX/touched/t.pdf"
 check "touched drop becomes one batch" wait_batch_done touched 30
 check "touched drop processed once" test "$(grep -c 'batch=touched job=t: job done' "$LOG")" -eq 1
+# Renamed inside the inbox while settling: claimed once, under its new name.
+mkdir -p "$INBOX/first-name"
+mkpdf "$INBOX/first-name/r.pdf" 1
+mv "$INBOX/first-name" "$INBOX/second-name"
+check "renamed while settling: one batch under the new name" wait_batch_done second-name 30
+check "renamed while settling: nothing under the old name" test ! -e "$OUTBOX/first-name"
+check "renamed while settling: processed once" test "$(grep -c 'job=r: job done' "$LOG")" -eq 1
 done_testing

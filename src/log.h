@@ -31,7 +31,7 @@ void log_flush_suppressed(void);
 void log_full(int priority, const struct log_ctx *ctx, int err, const char *message_id,
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void log_fullv(int priority, const struct log_ctx *ctx, int err, const char *message_id,
-               const char *fmt, va_list ap);
+               const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
 #define log_error(...)   log_full(LOG_ERR, NULL, 0, NULL, __VA_ARGS__)
 #define log_warning(...) log_full(LOG_WARNING, NULL, 0, NULL, __VA_ARGS__)

@@ -1,4 +1,4 @@
-/* fuzz-manifest: libFuzzer target for manifest_load(). Not part of the build:
+/* fuzz-manifest: libFuzzer target for manifest_load(). Built by ./configure CC=clang --enable-fuzzing; or by hand:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *       tests/fuzz/fuzz-manifest.c src/manifest.c src/yamldoc.c src/sha256.c src/config.c src/util.c \

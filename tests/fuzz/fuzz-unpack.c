@@ -1,4 +1,4 @@
-/* fuzz-unpack: libFuzzer target for unpack_archive(). Not part of the build:
+/* fuzz-unpack: libFuzzer target for unpack_archive(). Built by ./configure CC=clang --enable-fuzzing; or by hand:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *       tests/fuzz/fuzz-unpack.c src/unpack.c src/fsutil.c src/names.c src/util.c \

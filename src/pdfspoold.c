@@ -72,7 +72,7 @@ static void update_status(struct daemon *d) {
                                          "Idle: %" PRIu64 " jobs done, %" PRIu64 " failed since start", s->jobs_done,
                                          s->jobs_failed);
         for (struct queue *q = s->queues; q && pos < sizeof(text); q = q->next)
-                if (q->hold)
+                if (q->hold && !q->removed)
                         pos += (size_t) snprintf(text + pos, sizeof(text) - pos, "; queue %s on hold: %s", q->name,
                                                  q->hold_reason);
         if (d->reload_error && pos < sizeof(text))

@@ -278,7 +278,6 @@ int register_claim(struct queue *q, const char *claim) {
         struct batch *b;
         json_t *mf = NULL;
         char *id_base = NULL;
-        bool single_file = false;
         int r = 0;
 
         bool registered = access(rec_path, F_OK) == 0;
@@ -347,7 +346,6 @@ int register_claim(struct queue *q, const char *claim) {
                                 free(b->kept_drop);
                                 free(b->kept_drop_as);
                                 b->kept_drop = b->kept_drop_as = NULL;
-                                single_file = true;
                         } else {
                                 b->root = xstrdup("unpacked");
                                 char *up = xasprintf("%s/unpacked", b->claim_path);
@@ -369,7 +367,6 @@ int register_claim(struct queue *q, const char *claim) {
                 } else {
                         b->root = xstrdup("src");
                         id_base = strip_pdf(b->drop);
-                        single_file = true;
                         walk_entry(&w, srcfd, b->drop, b->drop, 0);
                 }
         }
@@ -435,7 +432,6 @@ int register_claim(struct queue *q, const char *claim) {
         name_set_free(names);
         if (srcfd >= 0)
                 close(srcfd);
-        (void) single_file;
 
         return spool_batch_add(b);
 }

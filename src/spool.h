@@ -74,11 +74,10 @@ struct batch {
         size_t n_skipped;
         size_t counts[_JOB_STATE_MAX];
         uint64_t pages_done;
-        uint64_t created, started, finished, updated; /* realtime usec */
+        uint64_t created, started, finished; /* realtime usec */
         size_t next_job;       /* scheduler cursor: jobs before it are not queued */
         uint64_t last_served;  /* scheduler: when a job of this batch was last handed out */
         bool status_dirty;
-        bool finished_moved;
         struct batch *next;    /* in the queue's list, oldest first */
 };
 

@@ -74,6 +74,10 @@ test)  deps "$TEST_DEPS"; build
        make check || { cat test-suite.log; exit 1; }
        # packaging: a tarball that builds out of tree, installs and uninstalls
        # under its own prefix (the tests ran above, so not again)
-       make distcheck TESTS= ;;
+       make distcheck TESTS=
+       # the suite's result, on one line
+       awk '/^# (PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):/ { n[$2] = $3 }
+            END { printf "%d passed, %d failed, %d skipped\n", n["PASS:"] + n["XFAIL:"],
+                         n["FAIL:"] + n["XPASS:"] + n["ERROR:"], n["SKIP:"] }' test-suite.log ;;
 *)     sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

@@ -25,6 +25,16 @@ void notify_extend_timeout(uint64_t usec) {
         (void) sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
 }
 
+void notify_still_alive(void) {
+        static uint64_t last;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (now - last >= USEC_PER_SEC) {
+                (void) sd_notify(0, "WATCHDOG=1");
+                last = now;
+        }
+}
+
 void notify_status(const char *text) {
         if (last_status && strcmp(last_status, text) == 0)
                 return;

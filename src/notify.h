@@ -6,5 +6,8 @@ void notify_ready(void);
 void notify_reloading(void);           /* RELOADING=1 with MONOTONIC_USEC */
 void notify_stopping(void);
 void notify_extend_timeout(uint64_t usec);
+/* From inside long work that keeps the loop busy but is making progress (a
+ * drop of a million files being registered): WATCHDOG=1, at most once a second. */
+void notify_still_alive(void);
 /* STATUS=...; repeated identical texts are not resent. */
 void notify_status(const char *text);

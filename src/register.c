@@ -13,6 +13,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "names.h"
+#include "notify.h"
 #include "status.h"
 #include "unpack.h"
 #include "util.h"
@@ -70,7 +71,9 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
         while ((de = readdir(d))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
-                if (++w->entries > MAX_ENTRIES) {
+                if (++w->entries % 4096 == 0)
+                        notify_still_alive();
+                if (w->entries > MAX_ENTRIES) {
                         walk_add_skipped(w, prefix[0] ? prefix : ".", "too many files in one drop; the rest was not looked at");
                         break;
                 }
@@ -242,6 +245,7 @@ static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t
                         const char *want = json_string_value(json_object_get(e, "sha256"));
                         char *path = want ? names_from_json_exact(json_object_get(e, "path")) : NULL;
                         if (path && strcmp(path, j->source) == 0) {
+                                notify_still_alive();
                                 unsigned char got[32];
                                 char hex[65];
                                 int r = manifest_sha256_file(srcfd, path, got);

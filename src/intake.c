@@ -650,14 +650,27 @@ void intake_rescan(struct queue *q, const char *reason) {
                     intake_is_ignored(q->cfg, de->d_name))
                         continue;
                 struct drop *d = drop_find(q, de->d_name);
-                if (d)
-                        d->seen = true; /* already being watched settle; a rescan is no change */
-                else if (!pending_find(q, de->d_name)) {
+                if (d) {
+                        d->seen = true; /* already settling; a rescan is no change... */
+                        int enabled = SD_EVENT_OFF;
+                        if (d->timer)
+                                (void) sd_event_source_get_enabled(d->timer, &enabled);
+                        if (enabled == SD_EVENT_OFF) /* ...unless a hold stopped its checks */
+                                drop_schedule(d, MIN_CHECK_USEC);
+                } else if (!pending_find(q, de->d_name)) {
                         intake_event(q, de->d_name);
                         q->drops->seen = true;
                 }
         }
         closedir(dir);
+        for (struct pending_manifest *p = q->manifests; p; p = p->next) {
+                int enabled = SD_EVENT_OFF;
+                (void) sd_event_source_get_enabled(p->timer, &enabled);
+                if (enabled == SD_EVENT_OFF) {
+                        (void) sd_event_source_set_time_relative(p->timer, MIN_CHECK_USEC);
+                        (void) sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
+                }
+        }
         for (struct drop *d = q->drops, *next; d; d = next) {
                 next = d->next;
                 if (!d->seen)

@@ -38,6 +38,15 @@ mkdir -p "$T/src/second" && cp "$T/a.pdf" "$T/src/second/" && mv "$T/src/second"
 check "inbox back: drop processed" wait_batch_done second 30
 check "resume logged once per return" test "$(grep -c 'is back; queue resumed' "$LOG")" -eq 2
 
+
+# An inbox that goes away (an unmount, a move) while a drop settles, and comes
+# back with the drop in it: the drop is still taken.
+mkdir -p "$T/src/settling" && cp "$T/a.pdf" "$T/src/settling/"
+mv "$T/src/settling" "$INBOX/" && mv "$INBOX" "$T/inbox.away"
+check "inbox moved away: hold" wait_for 10 sh -c "test \$(grep -c 'queue on hold: the inbox was removed or moved' '$LOG') -ge 2"
+mv "$T/inbox.away" "$INBOX"
+check "inbox back with a drop that was settling: it is taken" wait_batch_done settling 30
+
 # Overflow: stop the daemon, make far more events than the kernel queues
 # (max_queued_events), then drop a real folder whose events are lost.
 max=$(cat /proc/sys/fs/inotify/max_queued_events)

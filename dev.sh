@@ -31,8 +31,9 @@ deps() {
         fi
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
+        # with recommends: the tests were made on machines set up this way
         # shellcheck disable=SC2086
-        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+        apt-get install -y -qq $missing >/dev/null
 }
 
 build() {

@@ -187,17 +187,30 @@ int fs_mkdir_p(const char *path, mode_t mode) {
         return fs_mkdirat_p_owned(AT_FDCWD, path, mode, (gid_t) -1);
 }
 
-static int remove_children(int fd) {
-        DIR *d = fdopendir(fd);
+DIR *fs_opendir_at(int dirfd, const char *path) {
+        int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d;
+
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d) {
+                int err = errno;
+                close(fd);
+                errno = err;
+        }
+        return d;
+}
+
+int fs_empty_dir(int parent_fd, const char *path) {
+        DIR *d = fs_opendir_at(parent_fd, path);
         struct dirent *de;
         int r = 0;
 
-        if (!d) {
-                close(fd);
+        if (!d)
                 return -errno;
-        }
         while ((de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                if (fs_dot_or_dotdot(de->d_name))
                         continue;
                 int k = fs_remove_tree(dirfd(d), de->d_name);
                 if (k < 0 && r == 0)
@@ -208,16 +221,13 @@ static int remove_children(int fd) {
 }
 
 int fs_remove_tree(int dirfd, const char *name) {
-        int fd, r;
+        int r;
 
         if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
                 return 0;
         if (errno != EISDIR && errno != EPERM)
                 return -errno;
-        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = remove_children(fd);
+        r = fs_empty_dir(dirfd, name);
         if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
                 r = -errno;
         return r;
@@ -314,26 +324,19 @@ int fs_copy_tree(int src_dirfd, const char *src, int dst_dirfd, const char *dst)
 
         if (mkdirat(dst_dirfd, dst, (st.st_mode & 07777) | 0700) < 0)
                 return -errno;
-        int sfd = openat(src_dirfd, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sfd < 0)
+        DIR *d = fs_opendir_at(src_dirfd, src);
+        if (!d)
                 return -errno;
         int dfd = openat(dst_dirfd, dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0) {
                 r = -errno;
-                close(sfd);
-                return r;
-        }
-        DIR *d = fdopendir(sfd);
-        if (!d) {
-                r = -errno;
-                close(sfd);
-                close(dfd);
+                closedir(d);
                 return r;
         }
         struct dirent *de;
         r = 0;
         while ((de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                if (fs_dot_or_dotdot(de->d_name))
                         continue;
                 r = fs_copy_tree(dirfd(d), de->d_name, dfd, de->d_name);
                 if (r < 0)

@@ -2,6 +2,7 @@
  * no-follow opens, cross-filesystem moves. */
 #pragma once
 #include <stdbool.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <jansson.h>
@@ -27,6 +28,14 @@ int fs_mkdirat_p(int dirfd, const char *path, mode_t mode);
 int fs_mkdirat_p_owned(int dirfd, const char *path, mode_t mode, gid_t gid);
 /* rm -rf below dirfd; never follows symlinks. */
 int fs_remove_tree(int dirfd, const char *name);
+/* Remove everything inside DIRFD/PATH, not the folder itself. */
+int fs_empty_dir(int dirfd, const char *path);
+/* DIRFD/PATH as a directory stream, never through a symlink; NULL with errno set. */
+DIR *fs_opendir_at(int dirfd, const char *path);
+/* "." or "..", the two entries every readdir() loop skips. */
+static inline bool fs_dot_or_dotdot(const char *name) {
+        return name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0));
+}
 /* Move SRC to DST (both paths). rename(2); on EXDEV copy the tree (regular files and
  * directories only, data fsync'ed), then remove the source. With noreplace, fail
  * with -EEXIST rather than replace DST. Returns 0 or -errno. */

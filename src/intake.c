@@ -162,7 +162,7 @@ static void fingerprint_dir(const struct queue_config *qc, int fd, struct finger
         }
         while ((de = readdir(d))) {
                 struct stat st;
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                if (fs_dot_or_dotdot(de->d_name))
                         continue;
                 if (depth == 0 && qc->ready_marker && strcmp(de->d_name, qc->ready_marker) == 0)
                         fp->ready_marker = true;
@@ -646,7 +646,7 @@ void intake_rescan(struct queue *q, const char *reason) {
         for (struct drop *d = q->drops; d; d = d->next)
                 d->seen = false;
         while ((de = readdir(dir))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                if (fs_dot_or_dotdot(de->d_name) ||
                     intake_is_ignored(q->cfg, de->d_name))
                         continue;
                 struct drop *d = drop_find(q, de->d_name);

@@ -25,12 +25,12 @@ void notify_extend_timeout(uint64_t usec) {
         (void) sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
 }
 
-void notify_still_alive(void) {
+void notify_progress(void) {
         static uint64_t last;
         uint64_t now = now_usec(CLOCK_MONOTONIC);
 
         if (now - last >= USEC_PER_SEC) {
-                (void) sd_notify(0, "WATCHDOG=1");
+                (void) sd_notifyf(0, "WATCHDOG=1\nEXTEND_TIMEOUT_USEC=%" PRIu64, 30 * USEC_PER_SEC);
                 last = now;
         }
 }

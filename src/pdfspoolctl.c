@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "status.h"
 #include "util.h"
 
@@ -92,14 +93,10 @@ static int cmd_list(struct ctl *c, int argc, char **argv) {
                 const struct queue_config *qc = &c->config->queues[i];
                 if (!queue_selected(c, qc))
                         continue;
-                int fd = open(qc->outbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+                DIR *d = opendir(qc->outbox); /* the configured path may be a link */
                 struct dirent *de;
-                if (!d) {
-                        if (fd >= 0)
-                                close(fd);
+                if (!d)
                         continue;
-                }
                 while ((de = readdir(d))) {
                         if (de->d_name[0] == '.' || strcmp(de->d_name, "rejected") == 0)
                                 continue;
@@ -142,20 +139,15 @@ static int cmd_list(struct ctl *c, int argc, char **argv) {
 
 /* Every job status below the batch's folder (jobs may sit in sub-folders). */
 static void collect_jobs(int dirfd, const char *prefix, json_t *out, int depth) {
-        int fd = openat(dirfd, prefix[0] ? prefix : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        DIR *d = fs_opendir_at(dirfd, prefix[0] ? prefix : ".");
         struct dirent *de;
 
-        if (!d) {
-                if (fd >= 0)
-                        close(fd);
+        if (!d)
                 return;
-        }
         while ((de = readdir(d))) {
                 /* Jobs may sit in hidden folders (a manifest's .upload/); only the
                  * daemon's own temp folders are not jobs. */
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-                    strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || de->d_type != DT_DIR || depth > 64)
+                if (fs_dot_or_dotdot(de->d_name) || strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || de->d_type != DT_DIR || depth > 64)
                         continue;
                 char *sub = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
                 char *p = xasprintf("%s/" STATUS_FILE, sub);

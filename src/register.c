@@ -69,10 +69,10 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
                 return;
         }
         while ((de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                if (fs_dot_or_dotdot(de->d_name))
                         continue;
                 if (++w->entries % 4096 == 0)
-                        notify_still_alive();
+                        notify_progress();
                 if (w->entries > MAX_ENTRIES) {
                         walk_add_skipped(w, prefix[0] ? prefix : ".", "too many files in one drop; the rest was not looked at");
                         break;
@@ -187,7 +187,7 @@ static char *claim_drop_name(const char *claim_path) {
                 return NULL;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                if (!fs_dot_or_dotdot(de->d_name)) {
                         drop = xstrdup(de->d_name);
                         break;
                 }
@@ -245,7 +245,7 @@ static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t
                         const char *want = json_string_value(json_object_get(e, "sha256"));
                         char *path = want ? names_from_json_exact(json_object_get(e, "path")) : NULL;
                         if (path && strcmp(path, j->source) == 0) {
-                                notify_still_alive();
+                                notify_progress();
                                 unsigned char got[32];
                                 char hex[65];
                                 int r = manifest_sha256_file(srcfd, path, got);

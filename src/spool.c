@@ -167,6 +167,7 @@ static json_t *batch_record(const struct batch *b) {
 }
 
 static void spool_schedule_status(struct spool *s);
+static void mark_dirty(struct batch *b);
 
 /* The outbox is a projection: (re)write what a reader should see for B. */
 static void write_projection(struct batch *b) {
@@ -224,16 +225,14 @@ static void write_projection(struct batch *b) {
 /* What a crash left half-done in a batch's outbox folder: temp folders of jobs
  * and temp files of atomic writes. Readers never looked at them; they go. */
 static void remove_stale_temp(int parent_fd, const char *path, int depth) {
-        int fd = openat(parent_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        DIR *d = fs_opendir_at(parent_fd, path);
         struct dirent *de;
 
-        if (!d) {
-                if (fd >= 0)
-                        close(fd);
+        if (!d)
                 return;
-        }
         while ((de = readdir(d))) {
+                if (fs_dot_or_dotdot(de->d_name))
+                        continue;
                 if (de->d_name[0] != '.') {
                         if (de->d_type == DT_DIR && depth < 64)
                                 remove_stale_temp(dirfd(d), de->d_name, depth + 1);
@@ -418,16 +417,6 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         return 0;
 }
 
-/* Long recoveries tell the service manager they are alive, at most once a second. */
-static void notify_extend_timeout_maybe(struct spool *s) {
-        static uint64_t last;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
-        (void) s;
-        if (now - last > USEC_PER_SEC) {
-                notify_extend_timeout(30 * USEC_PER_SEC);
-                last = now;
-        }
-}
 
 static int claim_dirs(const char *path, char ***ret, size_t *ret_n) {
         DIR *d = opendir(path);
@@ -478,7 +467,7 @@ static int recover_queue(struct queue *q) {
                 free(rec);
                 free(claim_path);
                 free(names[i]);
-                notify_extend_timeout_maybe(q->spool);
+                notify_progress();
         }
         free(names);
         return 0;
@@ -518,7 +507,7 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         (void) fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
         (void) status_write_job(j, dir);
         free(dir);
-        spool_mark_dirty(b);
+        mark_dirty(b);
 
         *ret_pdf_path = job_source_path(j);
         *ret_out_dir = xasprintf("%s/%s", q->cfg->outbox, tmp);
@@ -546,7 +535,7 @@ static int move_outputs(const struct queue *q, const char *tmp, const char *dir)
         (void) syncfs(fd) ; /* the worker's files are fsync'ed; this catches directory entries too */
         d = fdopendir(fd);
         while (d && (de = readdir(d))) {
-                if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+                if (fs_dot_or_dotdot(de->d_name))
                         continue;
                 if (strcmp(de->d_name, STATUS_FILE) == 0)
                         continue;
@@ -641,7 +630,7 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
                          j->pages == 1 ? "" : "s", j->seconds);
         free(tmp);
         free(dir);
-        spool_mark_dirty(b);
+        mark_dirty(b);
         batch_finish_if_done(b);
         return 0;
 }
@@ -661,7 +650,7 @@ int spool_job_requeue(struct job *j) {
         (void) status_write_job(j, dir);
         if (j->index < b->next_job)
                 b->next_job = j->index;
-        spool_mark_dirty(b);
+        mark_dirty(b);
         free(tmp);
         free(dir);
         return 0;
@@ -721,7 +710,7 @@ static void spool_schedule_status(struct spool *s) {
         }
 }
 
-void spool_mark_dirty(struct batch *b) {
+static void mark_dirty(struct batch *b) {
         b->status_dirty = true;
         spool_schedule_status(b->queue->spool);
 }
@@ -738,13 +727,6 @@ void spool_flush_status(struct spool *s) {
                         }
 }
 
-struct batch *spool_find_batch(struct spool *s, const char *id) {
-        for (struct queue *q = s->queues; q; q = q->next)
-                for (struct batch *b = q->batches; b; b = b->next)
-                        if (strcmp(b->id, id) == 0)
-                                return b;
-        return NULL;
-}
 
 /* ---- setting up ---- */
 

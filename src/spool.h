@@ -149,5 +149,4 @@ int spool_job_requeue(struct job *j);
 
 /* Write dirty batch status files now. */
 void spool_flush_status(struct spool *s);
-void spool_mark_dirty(struct batch *b);
-struct batch *spool_find_batch(struct spool *s, const char *id);
+

@@ -220,7 +220,7 @@ static int dir_is_empty(int dirfd) {
                 return r;
         }
         while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                if (!fs_dot_or_dotdot(de->d_name)) {
                         r = 0;
                         break;
                 }
@@ -228,21 +228,6 @@ static int dir_is_empty(int dirfd) {
         return r;
 }
 
-static void remove_everything(int dirfd) {
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *de;
-
-        if (!d) {
-                if (fd >= 0)
-                        close(fd);
-                return;
-        }
-        while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-                        (void) fs_remove_tree(dirfd, de->d_name);
-        closedir(d);
-}
 
 static int write_all(int fd, const char *p, size_t len) {
         while (len > 0) {
@@ -562,7 +547,7 @@ int unpack_archive(const char *archive_path, int dest_dirfd, const struct unpack
         if (r == 0)
                 r = sync_dirs(u);
         if (r < 0)
-                remove_everything(dest_dirfd);
+                (void) fs_empty_dir(dest_dirfd, ".");
 finish:
         if (u->archive)
                 archive_read_free(u->archive);

@@ -30,7 +30,7 @@ static const struct {
         { 0x0BD00BD0, "lustre" },   { 0x47504653, "gpfs" },   { 0x013111A8, "ibrix" },
 };
 
-enum watch_mode watch_resolve_mode(const char *path, enum watch_mode configured, const char **ret_fs) {
+static enum watch_mode watch_resolve_mode(const char *path, enum watch_mode configured, const char **ret_fs) {
         struct statfs sfs;
 
         if (ret_fs)

@@ -4,9 +4,6 @@
 #include <stdbool.h>
 #include "spool.h"
 
-/* Which mode "auto" resolves to for PATH; *ret_fs names the file system type. */
-enum watch_mode watch_resolve_mode(const char *path, enum watch_mode configured, const char **ret_fs);
-
 /* Watch Q's inbox; calls intake_event() per changed name and intake_rescan()
  * on overflow, loss of the watch and on every poll. Puts the queue on hold
  * while the inbox is missing and resumes when it is back. */

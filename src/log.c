@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static enum log_target log_target = LOG_TARGET_STDERR;
-static int log_max_priority = LOG_INFO;
+static const int log_max_priority = LOG_INFO; /* debug messages are for developers */
 
 /* Rate limit: at most RATE_BURST messages with the same format string in
  * RATE_INTERVAL; the rest are counted and reported in one summary line, when
@@ -54,14 +54,6 @@ void log_setup(enum log_target target, const char *ident) {
         if (target == LOG_TARGET_SYSLOG)
                 openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
         log_target = target;
-}
-
-enum log_target log_get_target(void) {
-        return log_target;
-}
-
-void log_set_max_priority(int priority) {
-        log_max_priority = priority;
 }
 
 /* Text for stderr/syslog: control characters in names shown as \xNN. */
@@ -107,17 +99,30 @@ static void rate_summary(size_t slot) {
                          (unsigned long long) (RATE_INTERVAL / USEC_PER_SEC));
 }
 
+/* The slot counting FMT: its own, else the one whose window started longest ago. */
+static size_t rate_slot(const char *fmt) {
+        size_t oldest = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(rate); i++) {
+                if (rate[i].fmt == fmt)
+                        return i;
+                if (rate[i].start < rate[oldest].start)
+                        oldest = i;
+        }
+        rate_summary(oldest); /* whatever it held back is said before the slot is reused */
+        rate[oldest].fmt = NULL;
+        return oldest;
+}
+
 static bool rate_limited(const char *fmt, int priority, const struct log_ctx *ctx) {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
-        size_t slot = ((uintptr_t) fmt >> 4) % ELEMENTSOF(rate);
+        size_t slot = rate_slot(fmt);
 
         if (rate[slot].fmt != fmt || now - rate[slot].start > RATE_INTERVAL) {
-                if (rate[slot].fmt == fmt)
-                        rate_summary(slot);
+                rate_summary(slot);
                 rate[slot].fmt = fmt;
                 rate[slot].start = now;
                 rate[slot].count = 0;
-                rate[slot].suppressed = 0;
         }
         if (++rate[slot].count <= RATE_BURST)
                 return false;

@@ -21,8 +21,6 @@ struct log_ctx {
 };
 
 void log_setup(enum log_target target, const char *ident);
-enum log_target log_get_target(void);
-void log_set_max_priority(int priority);
 /* Say how many messages the rate limit held back, for windows that are over.
  * The daemon calls it once a second. */
 void log_flush_suppressed(void);

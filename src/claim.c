@@ -11,6 +11,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "names.h"
+#include "notify.h"
 #include "register.h"
 #include "unpack.h"
 #include "util.h"
@@ -29,36 +30,373 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A claim across file systems that did not finish copying: the inbox still has
- * the drop, so the partial copy goes. One that finished copying but not
- * removing: finish removing what the origin file names. */
-static void recover_cross_fs(struct queue *q, const char *claim_path) {
-        char *partial = xasprintf("%s/src.partial", claim_path);
-        (void) fs_remove_tree(AT_FDCWD, partial);
-        free(partial);
+/* ---- claims across file systems ----
+ *
+ * rename(2) cannot move a drop to a state_dir on another file system. So the
+ * drop is first renamed to a hidden name in its own inbox (atomic), then
+ * copied into the claim, and then only what was copied and has not changed
+ * since (same inode, same ctime) is removed from the inbox. What arrived or
+ * changed during the copy stays, and goes back under the drop's name as a new
+ * drop. copied.json records each entry taken, so that recovery after a crash
+ * finishes the removal from the record, never from a guess. */
 
-        char *origin_path = xasprintf("%s/origin", claim_path);
-        json_t *origin = json_load_file(origin_path, 0, NULL);
-        free(origin_path);
-        char *name = origin ? names_from_json_exact(json_object_get(origin, "name")) : NULL;
-        char *src = xasprintf("%s/src", claim_path);
-        struct stat st;
-        if (name && access(src, F_OK) == 0) {
-                char *p = xasprintf("%s/%s", q->cfg->inbox, name);
-                if (lstat(p, &st) == 0 && (uint64_t) st.st_dev == (uint64_t) json_integer_value(json_object_get(origin, "dev")) &&
-                    (uint64_t) st.st_ino == (uint64_t) json_integer_value(json_object_get(origin, "ino"))) {
-                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                                 "finishing an interrupted move of %s out of the inbox", p);
-                        (void) fs_remove_tree(AT_FDCWD, p);
-                }
-                free(p);
-        }
-        free(src);
-        free(name);
-        json_decref(origin);
+#define MAX_COPY_DEPTH 256
+
+struct copy {
+        json_t *taken;          /* hex(path) -> [ino, ctime_sec, ctime_nsec]: removed from the inbox once copied */
+        json_t *left_out;       /* [{path, reason}]: taken from the inbox but not copied (hard links, FIFOs...) */
+        size_t entries;
+};
+
+static char *hex_key(const char *path) {
+        size_t n = strlen(path);
+        char *hex = xmalloc(2 * n + 2);
+        hex[0] = '/';  /* never empty: the top of a single-file drop is "" */
+        for (size_t i = 0; i < n; i++)
+                sprintf(hex + 1 + 2 * i, "%02x", (unsigned char) path[i]);
+        hex[2 * n + 1] = 0;
+        return hex;
 }
 
+static void copy_take(struct copy *c, const char *rel, const struct stat *st) {
+        char *key = hex_key(rel);
+        json_object_set_new(c->taken, key, json_pack("[I,I,I]", (json_int_t) st->st_ino, (json_int_t) st->st_ctim.tv_sec,
+                                                     (json_int_t) st->st_ctim.tv_nsec));
+        free(key);
+}
 
+static void copy_leave_out(struct copy *c, const char *rel, const struct stat *st, const char *reason) {
+        copy_take(c, rel, st);
+        json_array_append_new(c->left_out, json_pack("{s:o,s:s}", "path", names_to_json_exact(rel), "reason", reason));
+}
+
+static char *rel_join(const char *rel, const char *name) {
+        return rel[0] ? xasprintf("%s/%s", rel, name) : xstrdup(name);
+}
+
+/* Copy SFD/NAME to DFD/NAME; REL is its path inside the drop ("" for the top). */
+static int copy_entry(struct copy *c, int sfd, const char *name, int dfd, const char *dname, const char *rel,
+                      int depth) {
+        struct stat st;
+        int r;
+
+        if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (++c->entries % 4096 == 0)
+                notify_progress();
+        if (S_ISREG(st.st_mode)) {
+                if (st.st_nlink > 1) {
+                        /* Its data belongs to another name too: never copied into the spool. */
+                        copy_leave_out(c, rel, &st, "hard link to a file that also exists elsewhere: not taken");
+                        return 0;
+                }
+                int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+                if (in < 0)
+                        return -errno;
+                /* What is recorded is what is copied: the open file, not the name. */
+                r = fstat(in, &st) < 0 ? -errno : !S_ISREG(st.st_mode) || st.st_nlink > 1 ? -EAGAIN : 0;
+                if (r == 0)
+                        r = fs_copy_fd(in, dfd, dname, st.st_mode & 0777);
+                close(in);
+                if (r == 0) {
+                        const struct timespec times[2] = { st.st_atim, st.st_mtim };
+                        (void) utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW);
+                        copy_take(c, rel, &st);
+                }
+                return r;
+        }
+        if (S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);
+                if (n < 0)
+                        return -errno;
+                target[n] = 0;
+                /* Kept as a link, never followed: registration lists it as skipped. */
+                if (symlinkat(target, dfd, dname) < 0)
+                        return -errno;
+                copy_take(c, rel, &st);
+                return 0;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                copy_leave_out(c, rel, &st, S_ISFIFO(st.st_mode) ? "named pipe (FIFO): not a regular file"
+                                            : S_ISSOCK(st.st_mode) ? "socket: not a regular file"
+                                                                   : "device node: not a regular file");
+                return 0;
+        }
+        if (depth >= MAX_COPY_DEPTH)
+                return 0; /* stays in the inbox, and is said when the rest goes back there */
+        if (mkdirat(dfd, dname, 0700) < 0)
+                return -errno;
+        DIR *d = fs_opendir_at(sfd, name);
+        if (!d)
+                return -errno;
+        int sub = openat(dfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0) {
+                r = -errno;
+                closedir(d);
+                return r;
+        }
+        for (r = 0; r == 0;) {
+                errno = 0;
+                struct dirent *de = readdir(d);
+                if (!de) {
+                        r = errno != 0 ? -errno : 0;
+                        break;
+                }
+                if (fs_dot_or_dotdot(de->d_name))
+                        continue;
+                char *child = rel_join(rel, de->d_name);
+                r = copy_entry(c, dirfd(d), de->d_name, sub, de->d_name, child, depth + 1);
+                free(child);
+        }
+        closedir(d);
+        if (r == 0 && fsync(sub) < 0)
+                r = -errno;
+        close(sub);
+        return r;
+}
+
+/* Remove DIRFD/NAME (REL inside the drop) where TAKEN says it was copied and it
+ * has not changed since. 0: all gone; 1: something stays (new or changed);
+ * -errno: could not look, and what was not looked at stays. */
+static int remove_taken(json_t *taken, int parent, const char *name, const char *rel) {
+        struct stat st;
+        int r = 0;
+
+        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (S_ISDIR(st.st_mode)) {
+                DIR *d = fs_opendir_at(parent, name);
+                if (!d)
+                        return -errno;
+                for (;;) {
+                        errno = 0;
+                        struct dirent *de = readdir(d);
+                        if (!de) {
+                                if (errno != 0)
+                                        r = -errno;
+                                break;
+                        }
+                        if (fs_dot_or_dotdot(de->d_name))
+                                continue;
+                        char *child = rel_join(rel, de->d_name);
+                        int k = remove_taken(taken, dirfd(d), de->d_name, child);
+                        free(child);
+                        if (k < 0) {
+                                r = k;
+                                break;
+                        }
+                        r = r > 0 ? r : k;
+                }
+                closedir(d);
+                if (r != 0)
+                        return r;
+                if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+                        return 0;
+                return errno == ENOTEMPTY || errno == EEXIST ? 1 : -errno;
+        }
+        char *key = hex_key(rel);
+        json_t *rec = json_object_get(taken, key);
+        free(key);
+        if (!rec || (uint64_t) json_integer_value(json_array_get(rec, 0)) != (uint64_t) st.st_ino ||
+            json_integer_value(json_array_get(rec, 1)) != (json_int_t) st.st_ctim.tv_sec ||
+            json_integer_value(json_array_get(rec, 2)) != (json_int_t) st.st_ctim.tv_nsec)
+                return 1; /* arrived or changed after it was copied: it stays */
+        if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+/* Put what stays of a hidden drop back under its name (or NAME-2...), so that
+ * it is taken as a new drop. */
+static int unhide(struct queue *q, int inbox, const char *hidden, const char *name) {
+        struct stat st;
+        bool is_dir = fstatat(inbox, hidden, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+
+        for (unsigned i = 1; i < 1000; i++) {
+                char *to = i == 1 ? xstrdup(name) : names_with_suffix(name, i, !is_dir);
+                int r = renameat2(inbox, hidden, inbox, to, RENAME_NOREPLACE) < 0 ? -errno : 0;
+                if (r == -EINVAL)
+                        r = faccessat(inbox, to, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST
+                                                                                 : renameat(inbox, hidden, inbox, to) < 0 ? -errno : 0;
+                if (r == 0 && i > 1)
+                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                 "what arrived in %s while it was claimed is in the inbox as %s", name, to);
+                free(to);
+                if (r != -EEXIST)
+                        return r == -ENOENT ? 0 : r;
+        }
+        return -EEXIST;
+}
+
+/* The copy is in the claim: remove from the inbox what it took; what stays goes back. */
+static int finish_cross_fs(struct queue *q, const char *claim_path, const char *name, const char *hidden) {
+        struct log_ctx ctx = { .queue = q->name };
+        char *text = NULL;
+        char *rec_path = xasprintf("%s/copied.json", claim_path);
+        int r = fs_read_file(AT_FDCWD, rec_path, 1 << 30, &text, NULL);
+        json_t *rec = r == 0 ? json_loads(text, 0, NULL) : NULL;
+        int inbox = -1;
+
+        free(text);
+        free(rec_path);
+        if (r == 0 && !rec)
+                r = -EBADMSG;
+        if (r == 0 && (inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                r = -errno;
+        if (r == 0)
+                r = remove_taken(json_object_get(rec, "taken"), inbox, hidden, "");
+        if (r > 0) {
+                r = unhide(q, inbox, hidden, name);
+                if (r == 0)
+                        log_full(LOG_NOTICE, &ctx, 0, NULL,
+                                 "files that arrived or changed in %s while it was copied stay in the inbox, as a new drop",
+                                 name);
+        }
+        if (r == 0)
+                (void) fsync(inbox);
+        if (r < 0)
+                log_full(LOG_WARNING, &ctx, -r, NULL,
+                         "cannot finish moving %s out of the inbox: %s; what was copied stays there, hidden as %s, "
+                         "until this can be done", name, strerror(-r), hidden);
+        if (inbox >= 0)
+                close(inbox);
+        json_decref(rec);
+        return r;
+}
+
+/* Copy inbox/HIDDEN into the claim's src/NAME, through src.partial, with the record. */
+static int copy_claim(struct queue *q, const char *claim_path, const char *name, const char *hidden) {
+        struct copy c = { .taken = json_object(), .left_out = json_array() };
+        char *partial = xasprintf("%s/src.partial", claim_path), *src = xasprintf("%s/src", claim_path);
+        int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int pfd = -1, r = 0;
+
+        if (inbox < 0)
+                r = -errno;
+        if (r == 0 && (rmdir(src) < 0 && errno != ENOENT))
+                r = -errno;
+        if (r == 0)
+                r = fs_remove_tree(AT_FDCWD, partial); /* our own copy of an earlier try */
+        if (r == 0 && mkdir(partial, 0700) < 0)
+                r = -errno;
+        if (r == 0 && (pfd = open(partial, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                r = -errno;
+        if (r == 0)
+                r = copy_entry(&c, inbox, hidden, pfd, name, "", 0);
+        if (r == 0 && fsync(pfd) < 0)
+                r = -errno;
+        if (r == 0)
+                r = spool_write_record(claim_path, "copied.json",
+                                       json_pack("{s:O,s:O}", "taken", c.taken, "left_out", c.left_out), true);
+        if (r == 0 && rename(partial, src) < 0)
+                r = -errno;
+        if (r == 0)
+                r = fs_fsync_dir(AT_FDCWD, claim_path);
+        if (pfd >= 0)
+                close(pfd);
+        if (inbox >= 0)
+                close(inbox);
+        json_decref(c.taken);
+        json_decref(c.left_out);
+        free(src);
+        free(partial);
+        return r;
+}
+
+/* A claim that stopped before its copy was complete: the drop goes back. */
+static int undo_cross_fs(struct queue *q, const char *claim_path, const char *name, const char *hidden) {
+        char *partial = xasprintf("%s/src.partial", claim_path);
+        int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = inbox < 0 ? -errno : fs_remove_tree(AT_FDCWD, partial);
+
+        if (r == 0)
+                r = unhide(q, inbox, hidden, name);
+        if (r == 0)
+                (void) fsync(inbox);
+        if (inbox >= 0)
+                close(inbox);
+        free(partial);
+        return r;
+}
+
+/* The claim of a drop whose state_dir is on another file system. */
+static int claim_cross_fs(struct queue *q, const char *claim_path, const char *name, const char *hidden) {
+        struct log_ctx ctx = { .queue = q->name };
+        int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = inbox < 0 ? -errno : 0;
+
+        /* Out of sight first: nothing new lands in it by its name from here on. */
+        if (r == 0 && renameat2(inbox, name, inbox, hidden, RENAME_NOREPLACE) < 0) {
+                r = -errno;
+                if (r == -EINVAL)
+                        r = renameat(inbox, name, inbox, hidden) < 0 ? -errno : 0;
+        }
+        if (r == 0)
+                (void) fsync(inbox);
+        if (inbox >= 0)
+                close(inbox);
+        if (r < 0)
+                return r;
+        r = copy_claim(q, claim_path, name, hidden);
+        if (r < 0) {
+                int k = undo_cross_fs(q, claim_path, name, hidden);
+                if (k < 0)
+                        log_full(LOG_WARNING, &ctx, -k, NULL, "cannot put %s back into the inbox: %s; done later", name,
+                                 strerror(-k));
+                return k < 0 ? 1 : r; /* 1: the claim stays, recovery puts the drop back */
+        }
+        return finish_cross_fs(q, claim_path, name, hidden) < 0 ? 1 : 0;
+}
+
+static char *hidden_name(const char *claim) {
+        return xasprintf(CLAIM_HIDDEN_PREFIX "%s", claim);
+}
+
+/* Finish or undo what an interrupted claim left (not a manifest's). */
+static int recover_drop_claim(struct queue *q, const char *claim, const char *claim_path) {
+        char *text = NULL, *origin_path = xasprintf("%s/origin", claim_path);
+        int r = fs_read_file(AT_FDCWD, origin_path, 1 << 20, &text, NULL);
+        json_t *origin = r == 0 ? json_loads(text, 0, NULL) : NULL;
+        char *name = origin ? names_from_json_exact(json_object_get(origin, "name")) : NULL;
+        char *hidden = hidden_name(claim);
+        char *src = xasprintf("%s/src", claim_path);
+        struct stat st;
+
+        free(text);
+        free(origin_path);
+        if (r == -ENOENT)
+                r = 0; /* a claim made before the origin note: nothing to finish */
+        else if (r == 0 && !name)
+                r = -EBADMSG;
+        if (r == 0 && name) {
+                int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                bool hidden_there = inbox >= 0 && fstatat(inbox, hidden, &st, AT_SYMLINK_NOFOLLOW) == 0;
+                if (inbox < 0 || (!hidden_there && errno != ENOENT))
+                        r = -errno;
+                if (inbox >= 0)
+                        close(inbox);
+                char *copied = xasprintf("%s/copied.json", claim_path);
+                bool committed = stat(src, &st) == 0 && access(copied, F_OK) == 0;
+                free(copied);
+                if (r == 0 && !committed && errno != ENOENT)
+                        r = -errno;
+                if (r == 0 && hidden_there)
+                        r = committed ? finish_cross_fs(q, claim_path, name, hidden)
+                                      : undo_cross_fs(q, claim_path, name, hidden);
+        }
+        if (r < 0) {
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                         "cannot recover claim %s: %s; it stays as it is and is retried", claim_path, strerror(-r));
+                if (r != -EBADMSG)
+                        (void) spool_defer(q, "cannot recover a claim", r);
+        }
+        free(src);
+        free(hidden);
+        free(name);
+        json_decref(origin);
+        return r;
+}
 
 static char *new_claim_name(const struct spool *s) {
         uint64_t now = now_usec(CLOCK_REALTIME);
@@ -76,6 +414,7 @@ static char *new_claim_name(const struct spool *s) {
 int claim_drop(struct queue *q, const char *name) {
         char *claim = new_claim_name(q->spool);
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
+        char *hidden = hidden_name(claim);
         char *from = xasprintf("%s/%s", q->cfg->inbox, name);
         char *src = xasprintf("%s/src", claim_path);
         char *to = xasprintf("%s/%s", src, name);
@@ -90,17 +429,19 @@ int claim_drop(struct queue *q, const char *name) {
         if (mkdir(claim_path, 0700) < 0) {
                 r = -errno;
                 log_full(LOG_ERR, &ctx, -r, NULL, "cannot create claim directory %s: %m", claim_path);
+                (void) spool_defer(q, "cannot create a claim in the state directory", r);
                 goto finish;
         }
-        /* What is being claimed, so that recovery can finish a move across file systems. */
+        /* What is being claimed, so that recovery can finish or undo a move across file systems. */
         json_t *origin = json_pack("{s:o,s:I,s:I}", "name", names_to_json_exact(name),
                                    "dev", (json_int_t) st.st_dev, "ino", (json_int_t) st.st_ino);
         r = spool_write_record(claim_path, "origin", origin, true);
-        if (r < 0 || mkdir(src, 0700) < 0) {
-                r = r < 0 ? r : -errno;
+        if (r == 0 && mkdir(src, 0700) < 0)
+                r = -errno;
+        if (r < 0) {
                 log_full(LOG_ERR, &ctx, -r, NULL, "cannot prepare claim %s: %s", claim_path, strerror(-r));
-                (void) fs_remove_tree(AT_FDCWD, claim_path);
-                goto finish;
+                (void) spool_defer(q, "cannot prepare a claim in the state directory", r);
+                goto undo;
         }
         if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0) {
                 r = -errno;
@@ -109,42 +450,49 @@ int claim_drop(struct queue *q, const char *name) {
         } else
                 r = 0;
         if (r == -EXDEV) {
-                /* The state directory is on another file system: copy, fsync, then remove. */
-                char *partial = xasprintf("%s/src.partial", claim_path);
-                char *partial_to = xasprintf("%s/%s", partial, name);
-                (void) rmdir(src);
-                r = mkdir(partial, 0700) < 0 ? -errno : fs_copy_tree(AT_FDCWD, from, AT_FDCWD, partial_to);
-                if (r == 0)
-                        r = fs_fsync_dir(AT_FDCWD, partial);
-                if (r == 0 && rename(partial, src) < 0)
-                        r = -errno;
-                if (r == 0)
-                        (void) fs_fsync_dir(AT_FDCWD, claim_path);
-                if (r == 0)
-                        r = fs_remove_tree(AT_FDCWD, from);
-                free(partial_to);
-                free(partial);
+                r = claim_cross_fs(q, claim_path, name, hidden);
+                if (r > 0) {
+                        /* Copied but not finished (or not undone): it stays claimed, and is done later. */
+                        (void) spool_defer(q, "cannot finish a claim across file systems", EIO);
+                        r = 0;
+                        goto finish;
+                }
         }
         if (r < 0) {
-                if (r != -ENOENT)
+                if (r != -ENOENT) {
                         log_full(LOG_ERR, &ctx, -r, NULL, "cannot claim %s: %s; it stays in the inbox", from,
                                  strerror(-r));
-                if (access(to, F_OK) < 0)
-                        (void) fs_remove_tree(AT_FDCWD, claim_path);
-                goto finish;
+                        if (errno_is_transient(r))
+                                (void) spool_defer(q, "cannot claim a drop", r);
+                }
+                goto undo;
         }
         (void) fs_fsync_dir(AT_FDCWD, src);
         (void) fs_fsync_dir(AT_FDCWD, q->cfg->inbox);
-        r = register_claim(q, claim);
+        /* Claimed: a registration that fails is retried from the claim (spool_defer). */
+        (void) register_claim(q, claim);
+        r = 0;
+        goto finish;
+undo:
+        /* Nothing of the drop is in the claim (it never left the inbox): remove
+         * exactly what was made here, never a tree. */
+        if (rmdir(src) < 0 && errno != ENOENT)
+                ;
+        else {
+                char *origin_path = xasprintf("%s/origin", claim_path);
+                if ((unlink(origin_path) == 0 || errno == ENOENT) && rmdir(claim_path) < 0 && errno != ENOENT)
+                        log_full(LOG_WARNING, &ctx, errno, NULL, "cannot remove the empty claim %s: %m", claim_path);
+                free(origin_path);
+        }
 finish:
         free(to);
         free(src);
         free(from);
+        free(hidden);
         free(claim_path);
         free(claim);
         return r;
 }
-
 
 /* ---- manifests ---- */
 
@@ -176,13 +524,23 @@ static int move_listed(struct queue *q, const char *claim_path, const char *path
                 r = faccessat(to, last, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST
                                                                           : (renameat(from, last, to, last) < 0 ? -errno : 0);
         if (r == -EXDEV) {
-                r = fs_copy_tree(from, last, to, last);
+                /* Copy, then remove from the inbox only what was copied and has not
+                 * changed since; what arrived meanwhile stays there. */
+                struct copy c = { .taken = json_object(), .left_out = json_array() };
+                r = copy_entry(&c, from, last, to, last, "", 0);
                 if (r == 0 && fsync(to) < 0)
                         r = -errno;
-                if (r == 0)
-                        r = fs_remove_tree(from, last);
-                else
-                        (void) fs_remove_tree(to, last);
+                if (r == 0) {
+                        r = remove_taken(c.taken, from, last, "");
+                        if (r > 0) {
+                                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                         "what arrived in %s while it was copied stays in the inbox", path);
+                                r = 0;
+                        }
+                } else
+                        (void) fs_remove_tree(to, last); /* our own partial copy */
+                json_decref(c.taken);
+                json_decref(c.left_out);
         }
         if (r == 0)
                 (void) fsync(from);
@@ -276,7 +634,18 @@ struct unpacking {
         struct queue *queue;
         char *claim;
         sd_event_source *child;
+        struct unpacking *next;
 };
+
+/* Unpackings under way, so that a retry never starts a second one. */
+static struct unpacking *unpackings;
+
+bool claim_unpacking(const struct queue *q, const char *claim) {
+        for (const struct unpacking *u = unpackings; u; u = u->next)
+                if (u->queue == q && strcmp(u->claim, claim) == 0)
+                        return true;
+        return false;
+}
 
 static void unpack_child(struct queue *q, const char *claim_path, const char *drop) {
         const struct config *c = q->spool->config;
@@ -327,6 +696,11 @@ static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                                           true);
                 free(why);
         }
+        for (struct unpacking **p = &unpackings; *p; p = &(*p)->next)
+                if (*p == u) {
+                        *p = u->next;
+                        break;
+                }
         if (!q->spool->stopping)
                 (void) register_claim(q, u->claim);
         sd_event_source_disable_unref(u->child);
@@ -365,12 +739,12 @@ int claim_unpack_start(struct queue *q, const char *claim, const char *drop) {
                 free(u);
                 goto finish;
         }
+        u->next = unpackings;
+        unpackings = u;
         log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name }, 0, NULL, "unpacking archive %s", drop);
 finish:
         if (r < 0)
-                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
-                         "cannot unpack archive %s: %s; it stays claimed and is retried at the next start", drop,
-                         strerror(-r));
+                (void) spool_defer(q, "cannot start unpacking an archive", r);
         free(dest);
         free(claim_path);
         return r;
@@ -378,11 +752,14 @@ finish:
 
 /* ---- recovery ---- */
 
-void claim_recover(struct queue *q, const char *claim) {
+int claim_recover(struct queue *q, const char *claim) {
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *mf_path = xasprintf("%s/manifest.json", claim_path);
-        json_t *rec = json_load_file(mf_path, 0, NULL);
+        char *text = NULL;
+        int r = fs_read_file(AT_FDCWD, mf_path, 64 << 20, &text, NULL);
+        json_t *rec = r == 0 ? json_loads(text, 0, NULL) : NULL;
 
+        free(text);
         if (rec) {
                 /* A manifest's claim stopped half-way: bring the rest of its files. */
                 char *name = names_from_json_exact(json_object_get(rec, "manifest"));
@@ -392,8 +769,14 @@ void claim_recover(struct queue *q, const char *claim) {
                 free(kept);
                 free(name);
                 json_decref(rec);
-        } else
-                recover_cross_fs(q, claim_path);
+                r = 0;
+        } else if (r == -ENOENT)
+                r = recover_drop_claim(q, claim, claim_path);
+        else if (r == 0)
+                r = -EBADMSG; /* registration says so */
+        else
+                (void) spool_defer(q, "cannot read a claim's manifest record", r);
         free(mf_path);
         free(claim_path);
+        return r == -EBADMSG ? 0 : r;
 }

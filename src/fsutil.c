@@ -233,26 +233,14 @@ int fs_remove_tree(int dirfd, const char *name) {
         return r;
 }
 
-int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode) {
-        int in, out, r = 0;
-        struct stat st;
+int fs_copy_fd(int in, int dst_dirfd, const char *dst, mode_t mode) {
+        int out, r = 0;
 
-        in = openat(src_dirfd, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (in < 0)
-                return -errno;
-        if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
-                close(in);
-                return r;
-        }
         out = openat(dst_dirfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (out < 0) {
-                r = -errno;
-                close(in);
-                return r;
-        }
-        for (;;) {
-                ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+        if (out < 0)
+                return -errno;
+        for (off_t off = 0;;) {
+                ssize_t n = copy_file_range(in, &off, out, NULL, 1 << 30, 0);
                 if (n == 0)
                         break;
                 if (n > 0)
@@ -266,7 +254,7 @@ int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst,
                 /* Fall back to read/write from where we are. */
                 char buf[128 * 1024];
                 for (;;) {
-                        ssize_t k = read(in, buf, sizeof(buf));
+                        ssize_t k = pread(in, buf, sizeof(buf), off);
                         if (k < 0 && errno == EINTR)
                                 continue;
                         if (k < 0) {
@@ -275,6 +263,7 @@ int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst,
                         }
                         if (k == 0)
                                 break;
+                        off += k;
                         r = write_all(out, buf, (size_t) k);
                         if (r < 0)
                                 break;
@@ -287,9 +276,23 @@ int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst,
                 r = -errno;
         if (close(out) < 0 && r == 0)
                 r = -errno;
-        close(in);
         if (r < 0)
                 (void) unlinkat(dst_dirfd, dst, 0);
+        return r;
+}
+
+int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode) {
+        struct stat st;
+        int in, r;
+
+        in = openat(src_dirfd, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (in < 0)
+                return -errno;
+        if (fstat(in, &st) < 0)
+                r = -errno;
+        else
+                r = S_ISREG(st.st_mode) ? fs_copy_fd(in, dst_dirfd, dst, mode) : -EINVAL;
+        close(in);
         return r;
 }
 
@@ -363,12 +366,24 @@ int fs_move(const char *src, const char *dst, bool noreplace) {
                 return -errno;
         if (faccessat(AT_FDCWD, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return -EEXIST;
+        /* Only what was copied may go: the source is looked at before and after,
+         * and a file that changed meanwhile stays where it was (-EBUSY). */
+        struct stat before, after;
+        if (lstat(src, &before) < 0)
+                return -errno;
+        if (S_ISDIR(before.st_mode))
+                return -EISDIR; /* a tree needs a record of what was taken: claim.c */
         int r = fs_copy_tree(AT_FDCWD, src, AT_FDCWD, dst);
+        if (r == 0 && lstat(src, &after) < 0)
+                r = -errno;
+        if (r == 0 && (after.st_ino != before.st_ino || after.st_size != before.st_size ||
+                       after.st_ctim.tv_sec != before.st_ctim.tv_sec || after.st_ctim.tv_nsec != before.st_ctim.tv_nsec))
+                r = -EBUSY;
         if (r < 0) {
-                (void) fs_remove_tree(AT_FDCWD, dst);
+                (void) unlinkat(AT_FDCWD, dst, 0);
                 return r;
         }
-        return fs_remove_tree(AT_FDCWD, src);
+        return unlink(src) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 int fs_read_file(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len) {

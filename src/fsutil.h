@@ -40,6 +40,9 @@ static inline bool fs_dot_or_dotdot(const char *name) {
  * directories only, data fsync'ed), then remove the source. With noreplace, fail
  * with -EEXIST rather than replace DST. Returns 0 or -errno. */
 int fs_move(const char *src, const char *dst, bool noreplace);
+/* Copy what the open file IN holds (from its start) to a new file DST_DIRFD/DST
+ * with exactly MODE; fsync the copy. A partial copy is removed. */
+int fs_copy_fd(int in, int dst_dirfd, const char *dst, mode_t mode);
 /* Copy one regular file (no symlink following), fsync the copy. */
 int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode);
 /* Link if possible (same fs), else copy. */

@@ -42,6 +42,10 @@ struct drop {
 };
 
 bool intake_is_ignored(const struct queue_config *qc, const char *name) {
+        /* The daemon's own names in an inbox (a drop being claimed across file
+         * systems) are never a drop, whatever the configuration ignores. */
+        if (strncmp(name, CLAIM_HIDDEN_PREFIX, strlen(CLAIM_HIDDEN_PREFIX)) == 0)
+                return true;
         for (size_t i = 0; i < qc->n_ignore; i++)
                 if (fnmatch(qc->ignore[i], name, 0) == 0)
                         return true;
@@ -111,7 +115,14 @@ struct fingerprint {
         int writer_unknown;     /* the check could not be made: -errno */
         char *incomplete;       /* likewise: the first file that looks cut short, and why */
         size_t entries;
+        int error;              /* -errno: a look failed, so the walk says nothing about completeness */
 };
+
+/* A failed look (not ENOENT: a file removed while walked is a change, seen as such). */
+static void fingerprint_failed(struct fingerprint *fp, int err) {
+        if (err != ENOENT && fp->error == 0)
+                fp->error = -err;
+}
 
 /* An upload that was interrupted, or a client that makes the file before it
  * writes it, leaves a file that is empty or a PDF without its end. Says why, or NULL. */
@@ -150,6 +161,15 @@ static void fingerprint_stat(struct fingerprint *fp, const char *name, const str
         fp->entries++;
 }
 
+static void fingerprint_writer(struct fingerprint *fp, int dirfd, const char *name) {
+        int k = fs_has_writer(dirfd, name);
+        fp->writer = k > 0;
+        if (k < 0 && errno_is_transient(k))
+                fingerprint_failed(fp, -k);  /* could not look now: not "no writer" */
+        else if (k < 0 && k != -ENOENT)
+                fp->writer_unknown = k;      /* cannot be told here at all (no leases) */
+}
+
 /* Walk a drop; with check_writers, also ask whether anyone writes one of its files. */
 static void fingerprint_dir(const struct queue_config *qc, int fd, struct fingerprint *fp, bool check_writers,
                             int depth) {
@@ -157,31 +177,39 @@ static void fingerprint_dir(const struct queue_config *qc, int fd, struct finger
         struct dirent *de;
 
         if (!d) {
+                fingerprint_failed(fp, errno);
                 close(fd);
                 return;
         }
-        while ((de = readdir(d))) {
+        for (;;) {
                 struct stat st;
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                fingerprint_failed(fp, errno);
+                        break;
+                }
                 if (fs_dot_or_dotdot(de->d_name))
                         continue;
                 if (depth == 0 && qc->ready_marker && strcmp(de->d_name, qc->ready_marker) == 0)
                         fp->ready_marker = true;
                 if (intake_is_ignored(qc, de->d_name))
                         continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        fingerprint_failed(fp, errno);
                         continue;
+                }
                 fingerprint_stat(fp, de->d_name, &st);
                 if (S_ISDIR(st.st_mode) && depth < 64) {
                         int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub >= 0)
                                 fingerprint_dir(qc, sub, fp, check_writers, depth + 1);
+                        else
+                                fingerprint_failed(fp, errno);
                 } else if (check_writers && S_ISREG(st.st_mode)) {
-                        if (!fp->writer) {
-                                int k = fs_has_writer(dirfd(d), de->d_name);
-                                fp->writer = k > 0;
-                                if (k < 0)
-                                        fp->writer_unknown = k;
-                        }
+                        if (!fp->writer)
+                                fingerprint_writer(fp, dirfd(d), de->d_name);
                         const char *why = fp->incomplete ? NULL : looks_incomplete(dirfd(d), de->d_name, &st);
                         if (why)
                                 note_incomplete(fp, de->d_name, why);
@@ -208,11 +236,10 @@ static int fingerprint_drop(struct queue *q, const char *name, bool check_writer
                 int fd = openat(inbox, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd >= 0)
                         fingerprint_dir(q->cfg, fd, fp, check_writers, 0);
+                else
+                        fingerprint_failed(fp, errno);
         } else if (check_writers && S_ISREG(ret_st->st_mode)) {
-                int k = fs_has_writer(inbox, name);
-                fp->writer = k > 0;
-                if (k < 0)
-                        fp->writer_unknown = k;
+                fingerprint_writer(fp, inbox, name);
                 const char *why = looks_incomplete(inbox, name, ret_st);
                 if (why)
                         note_incomplete(fp, name, why);
@@ -506,8 +533,8 @@ static void drop_take(struct drop *d, const struct stat *st) {
         char *name = xstrdup(d->name);
         const char *reason = NULL;
 
-        drop_forget(d);
         if (S_ISREG(st->st_mode) && manifest_is_name(name)) {
+                drop_forget(d);
                 manifest_take(q, name);
                 free(name);
                 return;
@@ -519,16 +546,25 @@ static void drop_take(struct drop *d, const struct stat *st) {
                 if (inbox >= 0)
                         close(inbox);
                 if (k != FILE_PDF && !archive) {
+                        drop_forget(d);
                         reject_file(q, name, reason, true);
                         free(name);
                         return;
                 }
         } else if (!S_ISDIR(st->st_mode)) {
+                drop_forget(d);
                 reject_file(q, name, special_file_reason(st), false);
                 free(name);
                 return;
         }
-        (void) claim_drop(q, name);
+        int r = claim_drop(q, name);
+        if (r < 0 && r != -ENOENT) {
+                /* Still in the inbox, untouched: it is taken when the queue's work may go on. */
+                d->said_incomplete = false;
+                drop_schedule(d, spool_queue_deferred(q) ? q->defer_until - now_usec(CLOCK_REALTIME)
+                                                         : 10 * check_interval(d));
+        } else
+                drop_forget(d);
         free(name);
         pool_kick(q->spool);
 }
@@ -542,8 +578,19 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (q->hold || q->spool->stopping)
                 return 0;
-        if (fingerprint_drop(q, d->name, false, &fp, &st) < 0) {
+        int r = fingerprint_drop(q, d->name, false, &fp, &st);
+        if (r == -ENOENT) {
                 drop_forget(d); /* gone: moved away or deleted by its owner */
+                return 0;
+        }
+        if (r < 0 || fp.error < 0) {
+                /* Could not look: that says nothing about the drop; look again later. */
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -(r < 0 ? r : fp.error), NULL,
+                         "cannot look at %s in the inbox: %s; looking again", d->name,
+                         strerror(-(r < 0 ? r : fp.error)));
+                free(fp.incomplete);
+                d->stable_since = now_usec(CLOCK_MONOTONIC);
+                drop_schedule(d, 10 * check_interval(d));
                 return 0;
         }
         uint64_t now = now_usec(CLOCK_MONOTONIC);
@@ -565,8 +612,14 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         /* Quiet long enough; but a writer that holds a file open is not done. */
-        if (fingerprint_drop(q, d->name, true, &fp, &st) < 0) {
+        r = fingerprint_drop(q, d->name, true, &fp, &st);
+        if (r == -ENOENT) {
                 drop_forget(d);
+                return 0;
+        }
+        if (r < 0 || fp.error < 0) {
+                free(fp.incomplete);
+                drop_schedule(d, 10 * check_interval(d));
                 return 0;
         }
         if (fp.writer_unknown && !q->said_no_writer_check) {

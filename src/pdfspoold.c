@@ -75,9 +75,21 @@ static void update_status(struct daemon *d) {
                 if (q->hold && !q->removed)
                         pos += (size_t) snprintf(text + pos, sizeof(text) - pos, "; queue %s on hold: %s", q->name,
                                                  q->hold_reason);
+                else if (spool_queue_deferred(q) && q->defer_reason)
+                        pos += (size_t) snprintf(text + pos, sizeof(text) - pos, "; queue %s waits: %s", q->name,
+                                                 q->defer_reason);
         if (d->reload_error && pos < sizeof(text))
                 pos += (size_t) snprintf(text + pos, sizeof(text) - pos, "; reload refused: %s", d->reload_error);
         notify_status(text);
+}
+
+/* A queue's deferral is over: pick up claims that wait, look at the inbox
+ * again (a drop whose claim failed), and hand out jobs. */
+static void on_queue_retry(struct queue *q, void *userdata) {
+        spool_retry_queue(q);
+        if (!q->removed)
+                intake_rescan(q, NULL);
+        pool_kick(q->spool);
 }
 
 static int on_status_tick(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -276,6 +288,8 @@ int main(int argc, char **argv) {
         r = spool_new(config, d.event, &d.spool);
         if (r < 0)
                 return EXIT_FAILURE;
+        d.spool->on_retry = on_queue_retry;
+        d.spool->on_retry_userdata = &d;
         for (size_t i = 0; i < config->n_queues; i++)
                 if (!spool_queue_new(d.spool, &config->queues[i]))
                         return EXIT_FAILURE;

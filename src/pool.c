@@ -158,8 +158,18 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                 else {
                         bool ok = json_is_true(json_object_get(msg, "ok"));
                         const char *error = json_string_value(json_object_get(msg, "error"));
+                        const char *resource = json_string_value(json_object_get(msg, "resource_error"));
+                        int err = (int) json_integer_value(json_object_get(msg, "errno"));
                         unsigned pages = (unsigned) json_integer_value(json_object_get(msg, "pages"));
-                        job_done(w, ok ? JOB_DONE : JOB_FAILED, pages, ok ? NULL : (error ? error : "failed"));
+                        if (!ok && resource && errno_is_transient(err)) {
+                                /* The worker could not write its outputs (disk full, I/O
+                                 * error): not the PDF's fault, so the job waits. */
+                                struct job *j = w->job;
+                                w->job = NULL;
+                                w->timeout = sd_event_source_disable_unref(w->timeout);
+                                spool_job_defer(j, "the worker could not write the job's outputs", err);
+                        } else
+                                job_done(w, ok ? JOB_DONE : JOB_FAILED, pages, ok ? NULL : (error ? error : "failed"));
                         if (++w->jobs_done >= p->spool->config->worker_max_jobs) {
                                 /* Recycled now and then so that no leak can grow. */
                                 w->retiring = true;
@@ -286,7 +296,16 @@ static void spawn_missing(struct pool *p) {
                         continue;
                 int r = worker_spawn(p, &p->workers[i]);
                 if (r < 0) {
-                        log_error("cannot start a worker: %s", strerror(-r));
+                        /* No process or descriptor to be had now: try again soon, never give up. */
+                        log_error("cannot start a worker: %s; trying again in 1 s", strerror(-r));
+                        if (!p->respawn_timer)
+                                (void) sd_event_add_time_relative(p->spool->event, &p->respawn_timer,
+                                                                  CLOCK_MONOTONIC, USEC_PER_SEC, USEC_PER_SEC / 10,
+                                                                  on_respawn, p);
+                        else {
+                                (void) sd_event_source_set_time_relative(p->respawn_timer, USEC_PER_SEC);
+                                (void) sd_event_source_set_enabled(p->respawn_timer, SD_EVENT_ONESHOT);
+                        }
                         break;
                 }
                 alive++;
@@ -306,9 +325,8 @@ static void dispatch(struct pool *p) {
                 char *pdf, *out;
                 int r = spool_job_start(j, &pdf, &out);
                 if (r < 0) {
-                        char *why = xasprintf("cannot prepare the job's output folder: %s", strerror(-r));
-                        (void) spool_job_finish(j, JOB_FAILED, 0, why);
-                        free(why);
+                        /* Not the PDF's fault: the job waits, its queue starts nothing for a while. */
+                        spool_job_defer(j, "cannot prepare the job's temp folder in the outbox", r);
                         i--;
                         continue;
                 }

@@ -37,7 +37,20 @@ struct walk {
         struct skipped *skipped;
         size_t n_skipped, alloc_skipped;
         size_t entries;
+        int error;             /* -errno: a fault that left the walk incomplete; retried later */
+        const char *error_path;
 };
+
+/* A walk that could not look is not a smaller drop: registration waits. */
+static bool walk_failed(struct walk *w, int err, const char *what) {
+        if (!errno_is_transient(err))
+                return false;
+        if (w->error == 0) {
+                w->error = err < 0 ? err : -err;
+                w->error_path = what;
+        }
+        return true;
+}
 
 #define MAX_DEPTH 64
 #define MAX_ENTRIES 1000000
@@ -65,10 +78,18 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
         struct dirent *de;
 
         if (!d) {
+                (void) walk_failed(w, errno, "cannot read a folder of the drop");
                 close(fd);
                 return;
         }
-        while ((de = readdir(d))) {
+        for (;;) {
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0 && !walk_failed(w, errno, "cannot read a folder of the drop"))
+                                walk_add_skipped(w, prefix[0] ? prefix : ".", "folder could not be read to its end");
+                        break;
+                }
                 if (fs_dot_or_dotdot(de->d_name))
                         continue;
                 if (++w->entries % 4096 == 0)
@@ -91,7 +112,8 @@ static void walk_entry(struct walk *w, int dirfd, const char *name, const char *
         const char *reason;
 
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                walk_add_skipped(w, path, strerror(errno));
+                if (!walk_failed(w, errno, "cannot look at a file of the drop"))
+                        walk_add_skipped(w, path, strerror(errno));
                 return;
         }
         if (S_ISDIR(st.st_mode)) {
@@ -101,8 +123,9 @@ static void walk_entry(struct walk *w, int dirfd, const char *name, const char *
                 }
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
-                        walk_add_skipped(w, path, errno == EACCES ? "folder cannot be read: permission denied"
-                                                                  : "folder cannot be read");
+                        if (!walk_failed(w, errno, "cannot open a folder of the drop"))
+                                walk_add_skipped(w, path, errno == EACCES ? "folder cannot be read: permission denied"
+                                                                          : "folder cannot be read");
                         return;
                 }
                 walk_dir(w, fd, path, depth + 1);
@@ -132,7 +155,7 @@ static const char *basename_of(const char *path) {
 }
 
 /* Reserve an outbox folder for the batch: the drop's name, made unique. */
-static char *reserve_batch_id(struct queue *q, const char *id_base) {
+static int reserve_batch_id(struct queue *q, const char *id_base, char **ret) {
         char *base = xstrdup(id_base);
 
         if (base[0] == '.' || base[0] == 0) {
@@ -143,24 +166,23 @@ static char *reserve_batch_id(struct queue *q, const char *id_base) {
         for (unsigned i = 1; ; i++) {
                 char *id = i == 1 ? xstrdup(base) : names_with_suffix(base, i, false);
                 if (strcmp(id, "rejected") != 0) {
-                        if (mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
-                                (void) fs_set_owner(q->outbox_fd, id, q->cfg->dir_mode, q->gid);
-                                free(base);
-                                return id;
-                        }
                         /* An empty folder is one a crash left between reserving and recording. */
-                        if (errno == EEXIST && unlinkat(q->outbox_fd, id, AT_REMOVEDIR) == 0 &&
-                            mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0) {
+                        if (mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0 ||
+                            (errno == EEXIST && unlinkat(q->outbox_fd, id, AT_REMOVEDIR) == 0 &&
+                             mkdirat(q->outbox_fd, id, q->cfg->dir_mode) == 0)) {
                                 (void) fs_set_owner(q->outbox_fd, id, q->cfg->dir_mode, q->gid);
                                 free(base);
-                                return id;
+                                *ret = id;
+                                return 0;
                         }
                         if (errno != EEXIST && errno != ENOTEMPTY) {
-                                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, errno, NULL,
-                                         "cannot create a batch folder in the outbox %s: %m", q->cfg->outbox);
+                                int r = -errno;
+                                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                                         "cannot create a batch folder in the outbox %s: %s", q->cfg->outbox,
+                                         strerror(-r));
                                 free(id);
                                 free(base);
-                                return NULL;
+                                return r;
                         }
                 }
                 free(id);
@@ -176,23 +198,80 @@ static char *strip_archive_suffix(const char *name) {
         return xstrdup(name);
 }
 
-/* The one entry of a claim's src/ (a folder, a file, an archive), or NULL. */
-static char *claim_drop_name(const char *claim_path) {
-        char *src = xasprintf("%s/src", claim_path);
-        DIR *d = opendir(src);
-        char *drop = NULL;
-
-        free(src);
-        if (!d)
-                return NULL;
+/* The one entry of a claim's src/ (a folder, a file, an archive) in *RET;
+ * -ENOENT when src/ is positively empty, another -errno when it cannot be read. */
+static int claim_drop_name(int srcfd, char **ret) {
+        int fd = openat(srcfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
         struct dirent *de;
-        while ((de = readdir(d)))
-                if (!fs_dot_or_dotdot(de->d_name)) {
-                        drop = xstrdup(de->d_name);
+        int r = -ENOENT;
+
+        if (!d) {
+                r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        for (;;) {
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                r = -errno;
                         break;
                 }
+                if (!fs_dot_or_dotdot(de->d_name)) {
+                        *ret = xstrdup(de->d_name);
+                        r = 0;
+                        break;
+                }
+        }
         closedir(d);
-        return drop;
+        return r;
+}
+
+/* A claim that never got its drop (the drop vanished, or a crash came between
+ * creating the claim and moving the drop in): remove exactly what claim.c
+ * makes, never a tree, so that nothing a user dropped can go with it. */
+static void remove_empty_claim(struct queue *q, const char *claim_path) {
+        char *src = xasprintf("%s/src", claim_path), *origin = xasprintf("%s/origin", claim_path);
+        char *partial = xasprintf("%s/src.partial", claim_path), *copied = xasprintf("%s/copied.json", claim_path);
+
+        /* src.partial is the daemon's own copy of a drop that is still in the inbox. */
+        if ((rmdir(src) == 0 || errno == ENOENT) && fs_remove_tree(AT_FDCWD, partial) == 0 &&
+            (unlink(copied) == 0 || errno == ENOENT) && (unlink(origin) == 0 || errno == ENOENT) &&
+            rmdir(claim_path) < 0 && errno != ENOENT)
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, errno, NULL,
+                         "cannot remove the empty claim %s: %m", claim_path);
+        free(copied);
+        free(partial);
+        free(origin);
+        free(src);
+}
+
+/* What a claim across file systems took from the inbox but did not copy
+ * (hard links, FIFOs, devices): listed as skipped, with the reason. */
+static int add_left_out(struct walk *w, const char *claim_path) {
+        char *path = xasprintf("%s/copied.json", claim_path), *text = NULL;
+        int r = fs_read_file(AT_FDCWD, path, 1 << 30, &text, NULL);
+        json_t *rec = r == 0 ? json_loads(text, 0, NULL) : NULL, *e;
+        size_t i;
+
+        free(text);
+        free(path);
+        if (r == -ENOENT)
+                return 0;
+        if (r == 0 && !rec)
+                r = -EBADMSG;
+        json_array_foreach(json_object_get(rec, "left_out"), i, e) {
+                char *p = names_from_json_exact(json_object_get(e, "path"));
+                const char *why = json_string_value(json_object_get(e, "reason"));
+                if (p && p[0])
+                        walk_add_skipped(w, p, why ? why : "not taken");
+                free(p);
+        }
+        json_decref(rec);
+        return r;
 }
 
 /* Jobs that end before they start: a manifest's missing files and checksum mismatches. */
@@ -284,15 +363,36 @@ int register_claim(struct queue *q, const char *claim) {
         char *id_base = NULL;
         int r = 0;
 
+        /* Every look below tells absence (ENOENT) from a failure to look; a
+         * failure leaves the claim as it is, and it is retried later. */
         bool registered = access(rec_path, F_OK) == 0;
+        r = registered || errno == ENOENT ? 0 : -errno;
         free(rec_path);
-        if (registered) {
+        if (registered || r < 0) {
                 free(mf_path);
                 free(claim_path);
-                return 0;
+                if (r < 0)
+                        (void) spool_defer(q, "cannot look at a claim", r);
+                return r;
         }
-        mf = json_load_file(mf_path, 0, NULL);
+        char *mf_text = NULL;
+        r = fs_read_file(AT_FDCWD, mf_path, 64 << 20, &mf_text, NULL);
         free(mf_path);
+        if (r == 0) {
+                mf = json_loads(mf_text, 0, NULL);
+                r = mf ? 0 : -EBADMSG;
+        } else if (r == -ENOENT)
+                r = 0;
+        free(mf_text);
+        if (r < 0) {
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                         "cannot read the manifest record of claim %s: %s; it stays claimed", claim_path,
+                         strerror(-r));
+                if (r != -EBADMSG)
+                        (void) spool_defer(q, "cannot read a claim's manifest record", r);
+                free(claim_path);
+                return r;
+        }
 
         b = xcalloc(1, sizeof(*b));
         b->queue = q;
@@ -301,8 +401,18 @@ int register_claim(struct queue *q, const char *claim) {
         b->created = now_usec(CLOCK_REALTIME);
 
         char *srcpath = xasprintf("%s/src", b->claim_path);
-        int srcfd = open(srcpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int srcfd = open(srcpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int src_errno = errno;
         free(srcpath);
+        if (srcfd < 0 && (src_errno != ENOENT || mf)) {
+                r = -src_errno;
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                         "cannot open claim %s/src: %s; it stays claimed and is retried", b->claim_path, strerror(-r));
+                (void) spool_defer(q, "cannot open a claim", r);
+                json_decref(mf);
+                spool_batch_free(b);
+                return r;
+        }
         if (mf) {
                 b->drop = names_from_json_exact(json_object_get(mf, "manifest"));
                 b->root = xstrdup("src");
@@ -312,15 +422,26 @@ int register_claim(struct queue *q, const char *claim) {
                 }
                 r = srcfd < 0 ? -errno : register_manifest(b, srcfd, mf, &w, &id_base);
         } else {
-                b->drop = claim_drop_name(b->claim_path);
                 struct stat st;
-                if (!b->drop || srcfd < 0 || fstatat(srcfd, b->drop, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        /* A claim that never got its drop: nothing to do but tidy up. */
+                r = srcfd < 0 ? -ENOENT : claim_drop_name(srcfd, &b->drop);
+                if (r == 0 && fstatat(srcfd, b->drop, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = errno == ENOENT ? -EAGAIN : -errno; /* listed, then gone: look again */
+                if (r == -ENOENT) {
+                        /* Positively empty: a claim that never got its drop. */
                         if (srcfd >= 0)
                                 close(srcfd);
-                        (void) fs_remove_tree(AT_FDCWD, b->claim_path);
+                        remove_empty_claim(q, b->claim_path);
                         spool_batch_free(b);
                         return 0;
+                }
+                if (r < 0) {
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                                 "cannot read claim %s/src: %s; it stays claimed and is retried", b->claim_path,
+                                 strerror(-r));
+                        (void) spool_defer(q, "cannot read a claim", r);
+                        close(srcfd);
+                        spool_batch_free(b);
+                        return r;
                 }
                 if (S_ISDIR(st.st_mode)) {
                         b->root = xasprintf("src/%s", b->drop);
@@ -328,10 +449,24 @@ int register_claim(struct queue *q, const char *claim) {
                         int fd = openat(srcfd, b->drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (fd >= 0)
                                 walk_dir(&w, fd, "", 0);
+                        else if (!walk_failed(&w, errno, "cannot open the dropped folder"))
+                                walk_add_skipped(&w, b->drop, "folder cannot be read");
+                        int k = add_left_out(&w, b->claim_path);
+                        if (k < 0)
+                                (void) walk_failed(&w, k == -EBADMSG ? EIO : k, "cannot read the claim's copy record");
                 } else if (S_ISREG(st.st_mode) && unpack_sniff(srcfd, b->drop) == 1) {
                         char *result_path = xasprintf("%s/unpack.json", b->claim_path);
-                        json_t *res = json_load_file(result_path, 0, NULL);
+                        char *res_text = NULL;
+                        int k = fs_read_file(AT_FDCWD, result_path, 256 << 20, &res_text, NULL);
+                        json_t *res = k == 0 ? json_loads(res_text, 0, NULL) : NULL;
+                        free(res_text);
                         free(result_path);
+                        if (k < 0 && k != -ENOENT) {
+                                close(srcfd);
+                                (void) spool_defer(q, "cannot read an archive's unpacking result", k);
+                                spool_batch_free(b);
+                                return k;
+                        }
                         if (!res) {
                                 /* Unpack first, in a child; registration goes on when it ends. */
                                 close(srcfd);
@@ -357,6 +492,9 @@ int register_claim(struct queue *q, const char *claim) {
                                 free(up);
                                 if (fd >= 0)
                                         walk_dir(&w, fd, "", 0);
+                                else
+                                        (void) walk_failed(&w, errno == ENOENT ? EIO : errno,
+                                                           "cannot open the unpacked archive");
                                 json_t *e;
                                 size_t i;
                                 json_array_foreach(json_object_get(res, "skipped"), i, e) {
@@ -387,22 +525,26 @@ int register_claim(struct queue *q, const char *claim) {
         free(w.pdfs);
         b->skipped = w.skipped;
         b->n_skipped = w.n_skipped;
+        if (r == 0 && w.error < 0) {
+                r = w.error;
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -r, NULL, "%s in claim %s: %s",
+                         w.error_path, b->claim_path, strerror(-r));
+        }
         if (mf && r == 0)
                 check_manifest_jobs(b, srcfd, mf, q->cfg->manifest_timeout_usec);
         json_decref(mf);
 
-        if (r == 0) {
-                b->id = reserve_batch_id(q, id_base);
-                if (!b->id)
-                        r = -EIO;
-        }
+        if (r == 0)
+                r = reserve_batch_id(q, id_base, &b->id);
         free(id_base);
         if (r < 0) {
                 if (srcfd >= 0)
                         close(srcfd);
                 log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
-                         "cannot register claim %s: %s; it stays claimed and is retried at the next start",
-                         b->claim_path, strerror(-r));
+                         "cannot register claim %s: %s; it stays claimed and is retried", b->claim_path,
+                         strerror(-r));
+                if (errno_is_transient(r))
+                        (void) spool_defer(q, "cannot register a claimed drop", r);
                 spool_batch_free(b);
                 return r;
         }

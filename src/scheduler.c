@@ -1,5 +1,6 @@
 /* scheduler.c: which job runs next: round robin over the batches that have queued
- * jobs, so one big drop cannot starve a small one dropped after it. */
+ * jobs, so one big drop cannot starve a small one dropped after it. A queue whose
+ * work is deferred (a fault of its disk, descriptors...) starts nothing. */
 #include "scheduler.h"
 
 static uint64_t serve_tick;
@@ -13,10 +14,13 @@ static struct job *next_queued(struct batch *b) {
 struct job *sched_next(struct spool *s) {
         struct batch *best = NULL;
 
-        for (struct queue *q = s->queues; q; q = q->next)
+        for (struct queue *q = s->queues; q; q = q->next) {
+                if (spool_queue_deferred(q))
+                        continue;
                 for (struct batch *b = q->batches; b; b = b->next)
                         if (b->counts[JOB_QUEUED] > 0 && next_queued(b) && (!best || b->last_served < best->last_served))
                                 best = b;
+        }
         if (!best)
                 return NULL;
         best->last_served = ++serve_tick;

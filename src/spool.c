@@ -285,9 +285,10 @@ int spool_batch_add(struct batch *b) {
                 r = spool_write_record(b->claim_path, "batch.json", batch_record(b), true);
         if (r < 0) {
                 log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
-                         "cannot record the batch in %s: %s; it stays claimed and is retried at the next start",
-                         b->claim_path, strerror(-r));
+                         "cannot record the batch in %s: %s; it stays claimed and is retried", b->claim_path,
+                         strerror(-r));
                 (void) unlinkat(q->outbox_fd, b->id, AT_REMOVEDIR);
+                (void) spool_defer(q, "cannot record a batch", r);
                 spool_batch_free(b);
                 return r;
         }
@@ -317,10 +318,18 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *path = xasprintf("%s/batch.json", claim_path);
         json_error_t err;
-        json_t *rec = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+        char *text = NULL;
+        int r = fs_read_file(AT_FDCWD, path, 256 << 20, &text, NULL);
+        json_t *rec = r < 0 ? NULL : json_loads(text, JSON_REJECT_DUPLICATES, &err);
         struct batch *b;
-        int r = 0;
 
+        free(text);
+        if (!rec && r < 0) {
+                free(path);
+                free(claim_path);
+                return r;
+        }
+        r = 0;
         if (!rec) {
                 log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, 0, NULL,
                          "cannot read batch record %s: %s (line %d); left as it is", path, err.text, err.line);
@@ -382,10 +391,23 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         for (size_t i = 0; i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
                 char *jp = xasprintf("%s/jobs/%zu.json", b->claim_path, i);
-                json_t *jr = json_load_file(jp, 0, &err);
+                char *jtext = NULL;
+                int k = fs_read_file(AT_FDCWD, jp, 1 << 20, &jtext, NULL);
                 free(jp);
-                if (!jr)
-                        continue;
+                if (k == -ENOENT)
+                        continue; /* never started */
+                json_t *jr = k < 0 ? NULL : json_loads(jtext, 0, &err);
+                free(jtext);
+                if (!jr) {
+                        /* A job whose end cannot be read must not run a second time: wait. */
+                        if (k >= 0)
+                                k = -EBADMSG;
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -k, NULL,
+                                 "cannot read job record %s/jobs/%zu.json: %s", b->claim_path, i,
+                                 k == -EBADMSG ? err.text : strerror(-k));
+                        spool_batch_free(b);
+                        return k;
+                }
                 int st = job_state_from_string(json_string_value(json_object_get(jr, "state")));
                 j->attempts = (unsigned) json_integer_value(json_object_get(jr, "attempts"));
                 j->pages = (unsigned) json_integer_value(json_object_get(jr, "pages"));
@@ -426,35 +448,69 @@ static int claim_dirs(const char *path, char ***ret, size_t *ret_n) {
 
         if (!d)
                 return -errno;
-        while ((de = readdir(d))) {
+        for (;;) {
+                errno = 0;
+                de = readdir(d);
+                if (!de)
+                        break;
                 if (de->d_name[0] == '.')
                         continue;
                 names = xrealloc(names, (n + 1) * sizeof(char *));
                 names[n++] = xstrdup(de->d_name);
         }
+        int err = errno;
         closedir(d);
+        if (err != 0) {
+                /* A claim not listed would be a batch not resumed: all or nothing. */
+                while (n > 0)
+                        free(names[--n]);
+                free(names);
+                return -err;
+        }
         qsort(names, n, sizeof(char *), compare_strings); /* claim names start with the time */
         *ret = names;
         *ret_n = n;
         return 0;
 }
 
+static bool batch_loaded(const struct queue *q, const char *claim) {
+        for (const struct batch *b = q->batches; b; b = b->next)
+                if (strcmp(b->claim, claim) == 0)
+                        return true;
+        return false;
+}
+
+/* Every claim of this instance that is not in memory yet: resume its batch, or
+ * finish its claim and register it. Idempotent: at start, and again whenever
+ * work was deferred, so that a claim whose registration failed is retried. */
 static int recover_queue(struct queue *q) {
         char **names = NULL;
         size_t n = 0;
         int r = claim_dirs(q->claims_path, &names, &n);
 
-        if (r < 0)
+        if (r < 0) {
+                if (r != -ENOENT)
+                        (void) spool_defer(q, "cannot read the queue's claims", r);
                 return r;
+        }
         for (size_t i = 0; i < n; i++) {
                 char *claim_path = xasprintf("%s/%s", q->claims_path, names[i]);
                 char *rec = xasprintf("%s/batch.json", claim_path);
-                if (access(rec, F_OK) < 0) {
-                        claim_recover(q, names[i]);
-                        (void) register_claim(q, names[i]);
+                struct stat st;
+                if (batch_loaded(q, names[i]) || claim_unpacking(q, names[i]))
+                        ;
+                else if (stat(rec, &st) < 0) {
+                        if (errno == ENOENT) {
+                                if (claim_recover(q, names[i]) == 0)
+                                        (void) register_claim(q, names[i]);
+                        } else
+                                (void) spool_defer(q, "cannot look at a claim's batch record", errno);
                 } else {
                         struct batch *b;
-                        if (load_batch(q, names[i], &b) == 0) {
+                        int k = load_batch(q, names[i], &b);
+                        if (k < 0 && errno_is_transient(k))
+                                (void) spool_defer(q, "cannot read a batch's records", k);
+                        if (k == 0) {
                                 remove_stale_temp(q->outbox_fd, b->id, 0);
                                 write_projection(b);
                                 log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
@@ -473,6 +529,10 @@ static int recover_queue(struct queue *q) {
         return 0;
 }
 
+void spool_retry_queue(struct queue *q) {
+        (void) recover_queue(q);
+}
+
 /* ---- job transitions ---- */
 
 int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
@@ -480,6 +540,16 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         struct queue *q = b->queue;
         char *tmp = job_tmp_dir(j);
         int r;
+
+        /* A fresh, empty place for the worker's outputs: what an earlier attempt
+         * left there must never pass for this attempt's results. */
+        r = fs_remove_tree(q->outbox_fd, tmp);
+        if (r == 0)
+                r = fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
+        if (r < 0) {
+                free(tmp);
+                return r;
+        }
 
         b->counts[j->state]--;
         j->state = JOB_PROCESSING;
@@ -491,18 +561,11 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         j->error = NULL;
         if (!b->started)
                 b->started = j->started;
+        /* Not recorded, a crash runs the job again without counting the attempt: no harm. */
         r = write_job_record(j);
         if (r < 0)
                 log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name }, -r,
                          NULL, "cannot record that the job started: %s", strerror(-r));
-
-        /* A fresh, empty place for the worker's outputs. */
-        (void) fs_remove_tree(q->outbox_fd, tmp);
-        r = fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
-        if (r < 0) {
-                free(tmp);
-                return r;
-        }
         char *dir = job_dir(j);
         (void) fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
         (void) status_write_job(j, dir);
@@ -516,49 +579,109 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
 }
 
 /* Move every file of the temp folder into the job's folder, status last; each
- * gets the queue's file mode and group on the way. */
-static int move_outputs(const struct queue *q, const char *tmp, const char *dir) {
+ * gets the queue's file mode and group on the way. Any failure leaves the job
+ * not done: the next attempt starts again from an empty temp folder. */
+static int move_outputs(const struct queue *q, const char *tmp, const char *dir, const char **ret_what) {
         int dirfd = q->outbox_fd;
         DIR *d;
         struct dirent *de;
         int fd = openat(dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int dfd, r = 0;
 
+        *ret_what = "cannot open the job's temp folder in the outbox";
         if (fd < 0)
                 return -errno;
         dfd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0) {
                 r = -errno;
                 close(fd);
+                *ret_what = "cannot open the job's folder in the outbox";
                 return r;
         }
-        (void) syncfs(fd) ; /* the worker's files are fsync'ed; this catches directory entries too */
-        d = fdopendir(fd);
-        while (d && (de = readdir(d))) {
-                if (fs_dot_or_dotdot(de->d_name))
-                        continue;
-                if (strcmp(de->d_name, STATUS_FILE) == 0)
-                        continue;
-                (void) fs_set_owner(fd, de->d_name, q->cfg->file_mode, q->gid);
-                if (renameat(fd, de->d_name, dfd, de->d_name) < 0) {
-                        if (r == 0)
+        /* The worker fsync'ed its files; this also covers their directory entries. */
+        if (syncfs(fd) < 0) {
+                r = -errno;
+                *ret_what = "cannot sync the outbox";
+        }
+        d = r < 0 ? NULL : fdopendir(fd);
+        if (!d && r == 0) {
+                r = -errno;
+                *ret_what = "cannot read the job's temp folder";
+        }
+        while (d && r == 0) {
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0) {
                                 r = -errno;
-                } else
+                                *ret_what = "cannot read the job's temp folder";
+                        }
+                        break;
+                }
+                if (fs_dot_or_dotdot(de->d_name) || strcmp(de->d_name, STATUS_FILE) == 0)
+                        continue;
+                r = fs_set_owner(fd, de->d_name, q->cfg->file_mode, q->gid);
+                if (r < 0) {
+                        *ret_what = "cannot set the mode of an output";
+                        break;
+                }
+                if (renameat(fd, de->d_name, dfd, de->d_name) < 0) {
+                        r = -errno;
+                        *ret_what = "cannot move an output into the job's folder";
+                } else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
                         /* Renaming a link onto another link of the same file (the original,
                          * kept by an earlier attempt) succeeds and does nothing. */
-                        (void) unlinkat(fd, de->d_name, 0);
+                        r = -errno;
+                        *ret_what = "cannot remove a temp file";
+                }
         }
-        if (r == 0 && renameat(fd, STATUS_FILE, dfd, STATUS_FILE) < 0)
+        if (r == 0 && renameat(fd, STATUS_FILE, dfd, STATUS_FILE) < 0) {
                 r = -errno;
-        if (r == 0 && fsync(dfd) < 0)
+                *ret_what = "cannot move the job's status file into place";
+        }
+        if (r == 0 && fsync(dfd) < 0) {
                 r = -errno;
+                *ret_what = "cannot sync the job's folder";
+        }
         if (d)
                 closedir(d);
         else
                 close(fd);
         close(dfd);
-        if (r == 0)
-                r = unlinkat(dirfd, tmp, AT_REMOVEDIR) < 0 ? -errno : 0;
+        if (r == 0 && unlinkat(dirfd, tmp, AT_REMOVEDIR) < 0) {
+                r = -errno;
+                *ret_what = "cannot remove the job's temp folder";
+        }
+        return r;
+}
+
+/* Keep the original next to the results, done or failed; a failed job's
+ * partial results would mislead, so only the original and the status stay. */
+static int prepare_outputs(struct job *j, enum job_state state, const char *tmp, const char **ret_what) {
+        struct queue *q = j->batch->queue;
+        int r, kept;
+
+        *ret_what = "cannot create the job's temp folder in the outbox";
+        r = fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
+        if (r < 0)
+                return r;
+        char *pdf = job_source_path(j);
+        char *path = xasprintf("%s/%s", tmp, j->original);
+        kept = fs_link_or_copy(AT_FDCWD, pdf, q->outbox_fd, path, q->cfg->file_mode);
+        free(path);
+        free(pdf);
+        for (size_t k = 0; state != JOB_DONE && spool_job_outputs[k]; k++) {
+                char *p = xasprintf("%s/%s", tmp, spool_job_outputs[k]);
+                if (unlinkat(q->outbox_fd, p, 0) < 0 && errno != ENOENT && r == 0) {
+                        r = -errno;
+                        *ret_what = "cannot remove a failed job's partial output";
+                }
+                free(p);
+        }
+        if (r == 0 && kept < 0 && kept != -EEXIST) {
+                r = kept;
+                *ret_what = "cannot keep the original in the outbox";
+        }
         return r;
 }
 
@@ -568,39 +691,62 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         struct spool *s = q->spool;
         char *tmp = job_tmp_dir(j), *dir = job_dir(j);
         struct log_ctx ctx = { .queue = q->name, .batch = b->id, .job = j->name };
+        const char *what;
         int r;
 
-        free(j->error);
-        j->error = error ? xstrdup(error) : NULL;
-        j->pages = state == JOB_DONE ? pages : 0;
-
-        /* Keep the original next to the results, done or failed. */
-        char *pdf = job_source_path(j);
-        char *kept = xasprintf("%s/%s", tmp, j->original);
-        (void) fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
-        r = fs_link_or_copy(AT_FDCWD, pdf, q->outbox_fd, kept, q->cfg->file_mode);
-        if (r < 0 && r != -EEXIST && state == JOB_DONE) {
-                state = JOB_FAILED;
-                free(j->error);
-                j->error = xasprintf("cannot keep the original in the outbox: %s", strerror(-r));
+        r = prepare_outputs(j, state, tmp, &what);
+        if (r < 0 && !errno_is_transient(r)) {
+                /* The claimed file itself is gone or refused: that is this job's end,
+                 * and its status says why; there is no original to keep. */
+                if (state == JOB_DONE) {
+                        state = JOB_FAILED;
+                        free(j->error);
+                        j->error = xasprintf("%s: %s", what, strerror(-r));
+                        error = NULL;
+                        r = prepare_outputs(j, state, tmp, &what);
+                } else
+                        r = 0;
+                if (r < 0 && !errno_is_transient(r))
+                        r = 0;
         }
-        free(kept);
-        free(pdf);
-        if (state != JOB_DONE) {
-                /* A failed job's partial results would mislead: only the original and the status stay. */
-                char *p;
-                for (size_t k = 0; spool_job_outputs[k]; k++) {
-                        p = xasprintf("%s/%s", tmp, spool_job_outputs[k]);
-                        (void) unlinkat(q->outbox_fd, p, 0);
-                        free(p);
-                }
+        if (r < 0) {
+                spool_job_defer(j, what, r);
+                goto finish;
         }
 
-        b->counts[j->state]--;
+        /* The job's end as readers will see it; recorded only once it is in place. */
+        enum job_state old_state = j->state;
+        char *old_error = j->error;
+        j->error = error ? xstrdup(error) : old_error ? xstrdup(old_error) : NULL;
         j->state = state;
-        b->counts[j->state]++;
+        j->pages = state == JOB_DONE ? pages : 0;
         j->finished = now_usec(CLOCK_REALTIME);
         j->seconds = j->started ? (double) (j->finished - j->started) / USEC_PER_SEC : 0;
+        what = "cannot write the job's status file";
+        r = status_write_job(j, tmp);
+        if (r == 0) {
+                what = "cannot create the job's folder in the outbox";
+                r = fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
+        }
+        if (r == 0)
+                r = move_outputs(q, tmp, dir, &what);
+        if (r == 0) {
+                what = "cannot record the job's end";
+                r = write_job_record(j);
+        }
+        if (r < 0) {
+                free(j->error);
+                j->error = old_error;
+                j->state = old_state;
+                j->pages = 0;
+                j->finished = 0;
+                spool_job_defer(j, what, r);
+                goto finish;
+        }
+        free(old_error);
+
+        b->counts[old_state]--;
+        b->counts[j->state]++;
         if (state == JOB_DONE) {
                 b->pages_done += j->pages;
                 s->pages_done += j->pages;
@@ -608,19 +754,7 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
                 s->jobs_done++;
         } else if (state == JOB_FAILED)
                 s->jobs_failed++;
-
-        r = status_write_job(j, tmp);
-        if (r == 0) {
-                (void) fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
-                r = move_outputs(q, tmp, dir);
-        }
-        if (r < 0)
-                log_full(LOG_ERR, &ctx, -r, NULL, "cannot move the job's results into the outbox: %s",
-                         strerror(-r));
-        /* Recorded last: a crash before this line runs the job again, never loses it. */
-        r = write_job_record(j);
-        if (r < 0)
-                log_full(LOG_ERR, &ctx, -r, NULL, "cannot record the job's end: %s", strerror(-r));
+        spool_queue_succeeded(q);
 
         ctx.state = job_state_to_string(state);
         if (state == JOB_FAILED)
@@ -628,17 +762,19 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         else
                 log_full(LOG_INFO, &ctx, 0, NULL, "job %s: %u page%s in %.2f s", ctx.state, j->pages,
                          j->pages == 1 ? "" : "s", j->seconds);
-        free(tmp);
-        free(dir);
         mark_dirty(b);
         batch_finish_if_done(b);
-        return 0;
+finish:
+        free(tmp);
+        free(dir);
+        return r;
 }
 
 int spool_job_requeue(struct job *j) {
         struct batch *b = j->batch;
         char *tmp = job_tmp_dir(j), *dir = job_dir(j);
 
+        /* The daemon's own temp: if it cannot go now, the next start or attempt removes it. */
         (void) fs_remove_tree(b->queue->outbox_fd, tmp);
         b->counts[j->state]--;
         j->state = JOB_QUEUED;
@@ -654,6 +790,76 @@ int spool_job_requeue(struct job *j) {
         free(tmp);
         free(dir);
         return 0;
+}
+
+void spool_job_defer(struct job *j, const char *what, int err) {
+        struct queue *q = j->batch->queue;
+        const char *why = spool_defer(q, what, err);
+
+        if (j->state == JOB_PROCESSING)
+                (void) spool_job_requeue(j);
+        else if (j->state != JOB_QUEUED)
+                return;
+        free(j->error);
+        j->error = xasprintf("deferred: %s", why);
+        char *dir = job_dir(j);
+        (void) status_write_job(j, dir);
+        free(dir);
+}
+
+static int on_defer_over(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct queue *q = userdata;
+        struct spool *s = q->spool;
+
+        q->defer_until = 0;
+        if (s->on_retry && !s->stopping)
+                s->on_retry(q, s->on_retry_userdata);
+        return 0;
+}
+
+const char *spool_defer(struct queue *q, const char *what, int err) {
+        unsigned shift = q->defer_count < 9 ? q->defer_count : 9;
+        uint64_t delay = (USEC_PER_SEC << shift) < 300 * USEC_PER_SEC ? USEC_PER_SEC << shift : 300 * USEC_PER_SEC;
+        uint64_t until = now_usec(CLOCK_REALTIME) + delay;
+        char when[40];
+
+        err = err < 0 ? -err : err;
+        /* A second fault while already deferred does not push the retry further out. */
+        if (q->defer_until > until - delay && q->defer_reason)
+                until = q->defer_until;
+        else
+                q->defer_count++;
+        format_rfc3339(when, sizeof(when), until);
+        free(q->defer_reason);
+        q->defer_reason = xasprintf("%s: %s; retry at %.8s", what, strerror(err), when + 11);
+        if (q->defer_until != until) {
+                q->defer_until = until;
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, err, NULL,
+                         "work deferred: %s (not the input's fault; attempt %u)", q->defer_reason, q->defer_count);
+        }
+        uint64_t left = until - now_usec(CLOCK_REALTIME);
+        if (q->spool->event) {
+                if (!q->defer_timer)
+                        (void) sd_event_add_time_relative(q->spool->event, &q->defer_timer, CLOCK_MONOTONIC, left,
+                                                          50 * USEC_PER_MSEC, on_defer_over, q);
+                else
+                        (void) sd_event_source_set_time_relative(q->defer_timer, left);
+                (void) sd_event_source_set_enabled(q->defer_timer, SD_EVENT_ONESHOT);
+        }
+        return q->defer_reason;
+}
+
+bool spool_queue_deferred(const struct queue *q) {
+        return q->defer_until && q->defer_until > now_usec(CLOCK_REALTIME);
+}
+
+void spool_queue_succeeded(struct queue *q) {
+        if (spool_queue_deferred(q))
+                return;
+        q->defer_count = 0;
+        q->defer_until = 0;
+        free(q->defer_reason);
+        q->defer_reason = NULL;
 }
 
 static void batch_finish_if_done(struct batch *b) {
@@ -839,6 +1045,8 @@ static void queue_free(struct queue *q) {
         if (q->outbox_fd >= 0)
                 close(q->outbox_fd);
         free(q->hold_reason);
+        free(q->defer_reason);
+        sd_event_source_disable_unref(q->defer_timer);
         free(q->name);
         free(q->state_path);
         free(q->claims_path);

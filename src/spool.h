@@ -101,6 +101,13 @@ struct queue {
         bool hold;             /* inbox missing: nothing is taken until it is back */
         bool said_no_writer_check; /* logged once that leases do not work here */
         char *hold_reason;
+        /* Deferral: a fault of the spool's own resources (disk full, descriptors, an
+         * I/O error) sends work back to waiting; nothing of this queue is started
+         * again before defer_until, and the delay grows while the fault persists. */
+        uint64_t defer_until;  /* CLOCK_REALTIME usec, 0 = not deferred */
+        unsigned defer_count;  /* deferrals since the last success */
+        char *defer_reason;    /* what failed, for STATUS= and status files */
+        sd_event_source *defer_timer;
         bool removed;          /* dropped from the config by a reload: finish, then go */
         struct queue *next;
 };
@@ -112,6 +119,10 @@ struct spool {
         struct queue *queues;
         sd_event_source *status_timer;
         struct pool *pool;
+        /* The orchestrator's handler, called when a queue's deferral is over:
+         * retry what waits (claims, registrations, jobs). */
+        void (*on_retry)(struct queue *q, void *userdata);
+        void *on_retry_userdata;
         bool stopping;
         /* totals for STATUS= */
         uint64_t jobs_done, jobs_failed, pages_done;
@@ -129,6 +140,9 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc);
 /* Load every batch this instance claimed and did not finish; register claims
  * that were made but not registered. Called before READY=1. */
 int spool_recover(struct spool *s);
+/* Pick up what waits in Q's claims and is not in memory: batches to resume,
+ * claims to register (after a deferral, or one that failed). */
+void spool_retry_queue(struct queue *q);
 /* Settings of a queue (at start, and from a reload): the outbox group is looked
  * up and tried once, and said when it cannot be given. */
 void spool_queue_set_config(struct queue *q, const struct queue_config *qc);
@@ -146,6 +160,19 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir);
 int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const char *error);
 /* Put a job that was running back to queued (graceful stop). */
 int spool_job_requeue(struct job *j);
+/* A job that could not run or end for a fault of the spool's resources (ERR,
+ * -errno): back to queued, with "deferred: WHAT: reason; retry at T" in its
+ * status, and its queue deferred (spool_defer). Not the PDF's fault: no attempt counted. */
+void spool_job_defer(struct job *j, const char *what, int err);
+/* Defer Q's work after a fault of the spool's resources: nothing of Q starts
+ * before a delay that grows while faults repeat (1 s, 2 s, 4 s ... 5 min); then
+ * spool->on_retry runs. Logged once per deferral (rate-limited). Returns the
+ * reason as shown to people (owned by Q). */
+const char *spool_defer(struct queue *q, const char *what, int err);
+/* True while Q's work waits for a deferral to pass. */
+bool spool_queue_deferred(const struct queue *q);
+/* Work of Q succeeded: the next fault starts again with a short delay. */
+void spool_queue_succeeded(struct queue *q);
 
 /* Write dirty batch status files now. */
 void spool_flush_status(struct spool *s);

@@ -64,6 +64,9 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
                          "failures", failures,
                          "skipped", skipped_list);
         json_object_set_new(j, "labels", b->labels ? json_incref(b->labels) : json_object());
+        /* Why nothing moves, when the spool's own resources are at fault. */
+        if (spool_queue_deferred(b->queue) && b->queue->defer_reason)
+                json_object_set_new(j, "deferred", json_string(b->queue->defer_reason));
         return j;
 }
 

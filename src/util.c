@@ -1,6 +1,7 @@
 /* util.c: allocation that cannot fail, clocks, RFC 3339 times, string tests. */
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,4 +125,14 @@ bool utf8_is_valid(const char *str, size_t n) {
                 i += len;
         }
         return true;
+}
+
+bool errno_is_transient(int err) {
+        switch (err < 0 ? -err : err) {
+        case ENOSPC: case EDQUOT: case EMFILE: case ENFILE: case ENOMEM: case EAGAIN: case EINTR: case EIO:
+        case EBUSY: case ETIMEDOUT: case ENOBUFS: case ESTALE:
+                return true;
+        default:
+                return false;
+        }
 }

@@ -25,3 +25,7 @@ char *format_rfc3339(char *buf, size_t size, uint64_t realtime_usec);
 bool str_has_suffix(const char *s, const char *suffix);
 bool str_has_suffix_nocase(const char *s, const char *suffix);
 bool utf8_is_valid(const char *s, size_t n);
+/* A fault of the spool's own resources (disk full, quota, descriptors, memory,
+ * an I/O error, a busy or interrupted call): never the input's fault, so the
+ * work waits and is retried. ERR is a positive or negative errno. */
+bool errno_is_transient(int err);

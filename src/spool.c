@@ -530,6 +530,11 @@ static int recover_queue(struct queue *q) {
 }
 
 void spool_retry_queue(struct queue *q) {
+        /* Batches that ended but could not be put away yet. */
+        for (struct batch *b = q->batches, *next; b; b = next) {
+                next = b->next;
+                batch_finish_if_done(b);
+        }
         (void) recover_queue(q);
 }
 
@@ -794,6 +799,10 @@ int spool_job_requeue(struct job *j) {
 
 void spool_job_defer(struct job *j, const char *what, int err) {
         struct queue *q = j->batch->queue;
+
+        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = j->batch->id, .job = j->name },
+                 err < 0 ? -err : err, NULL, "%s (%s/%s/%s): %s; the job waits and is retried", what, q->cfg->outbox,
+                 j->batch->id, j->name, strerror(err < 0 ? -err : err));
         const char *why = spool_defer(q, what, err);
 
         if (j->state == JOB_PROCESSING)
@@ -864,25 +873,43 @@ void spool_queue_succeeded(struct queue *q) {
 
 static void batch_finish_if_done(struct batch *b) {
         struct queue *q = b->queue;
+        struct log_ctx ctx = { .queue = q->name, .batch = b->id };
         enum batch_state st = batch_state(b);
+        int r;
 
         if (st != BATCH_DONE && st != BATCH_CANCELED)
                 return;
-        b->finished = now_usec(CLOCK_REALTIME);
-        if (!b->started)
-                b->started = b->finished;
-        (void) status_write_batch(b);
+        if (!b->finished) {
+                b->finished = now_usec(CLOCK_REALTIME);
+                if (!b->started)
+                        b->started = b->finished;
+                ctx.state = batch_state_to_string(st);
+                log_full(LOG_NOTICE, &ctx, 0, MSGID_BATCH_FINISHED,
+                         "batch finished: %zu done, %zu failed, %zu skipped, %" PRIu64 " pages", b->counts[JOB_DONE],
+                         b->counts[JOB_FAILED], b->n_skipped, b->pages_done);
+                ctx.state = NULL;
+        }
+        /* The status must say so before the batch leaves memory: until both steps
+         * worked, it stays, and a deferral tries again. */
+        r = status_write_batch(b);
+        if (r < 0) {
+                log_full(LOG_WARNING, &ctx, -r, NULL, "cannot write the batch status file: %s", strerror(-r));
+                b->status_dirty = true;
+                (void) spool_defer(q, "cannot write a finished batch's status file", r);
+                return;
+        }
         b->status_dirty = false;
-        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name, .batch = b->id, .state = batch_state_to_string(st) },
-                 0, MSGID_BATCH_FINISHED, "batch finished: %zu done, %zu failed, %zu skipped, %" PRIu64 " pages",
-                 b->counts[JOB_DONE], b->counts[JOB_FAILED], b->n_skipped, b->pages_done);
 
         /* Out of the claims: recovery never looks at it again. */
         char *to = xasprintf("%s/finished/%s", q->state_path, b->claim);
-        if (rename(b->claim_path, to) < 0)
-                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name, .batch = b->id }, errno, NULL,
-                         "cannot move finished batch to %s: %m", to);
+        r = rename(b->claim_path, to) < 0 ? -errno : 0;
+        if (r < 0) {
+                log_full(LOG_WARNING, &ctx, -r, NULL, "cannot move the finished batch to %s: %s", to, strerror(-r));
+                (void) spool_defer(q, "cannot move a finished batch out of the claims", r);
+        }
         free(to);
+        if (r < 0)
+                return;
         for (struct batch **p = &q->batches; *p; p = &(*p)->next)
                 if (*p == b) {
                         *p = b->next;
@@ -926,10 +953,13 @@ void spool_flush_status(struct spool *s) {
                 for (struct batch *b = q->batches; b; b = b->next)
                         if (b->status_dirty) {
                                 int r = status_write_batch(b);
-                                if (r < 0)
+                                if (r < 0) {
+                                        /* The old status stays readable; the next change or retry writes it. */
                                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id },
                                                  -r, NULL, "cannot write the batch status file: %s", strerror(-r));
-                                b->status_dirty = false;
+                                        (void) spool_defer(q, "cannot write a batch status file", r);
+                                } else
+                                        b->status_dirty = false;
                         }
 }
 

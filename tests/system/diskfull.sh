@@ -1,0 +1,62 @@
+#!/bin/bash
+# A full disk is not the input's fault: with the outbox on a full file system,
+# good PDFs are never failed; their jobs wait ("deferred: ... No space left on
+# device ...; retry at ..."), STATUS= and the batch status say why, and once
+# there is room again every job ends done, with all its outputs, exactly once.
+. "$(dirname "$0")/lib.sh"
+command -v mutool >/dev/null || skip_all "mutool not installed"
+command -v jq >/dev/null || skip_all "jq not installed"
+command -v python3 >/dev/null || skip_all "python3 not installed (listens on NOTIFY_SOCKET)"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root to mount a small tmpfs as the outbox"
+
+mkdir -p "$OUTBOX"
+mount -t tmpfs -o size=4m tmpfs "$OUTBOX" || skip_all "cannot mount a tmpfs here"
+EXTRA_CLEANUP="umount -l '$OUTBOX' 2>/dev/null"
+SOCK=$T/notify.sock
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+f = open(sys.argv[2], "a")
+while True:
+    f.write(s.recv(65536).decode(errors="replace") + "\n"); f.flush()
+' "$SOCK" "$T/notify.txt" &
+EXTRA_CLEANUP="$EXTRA_CLEANUP; kill $! 2>/dev/null"
+wait_for 10 test -S "$SOCK" || bail "listener did not start"
+
+write_config 0.3s
+NOTIFY_SOCKET=$SOCK start_daemon || bail "daemon did not start"
+
+# Fill the outbox's file system to the last block.
+dd if=/dev/zero of="$OUTBOX/.filler" bs=64k 2>/dev/null
+N=6
+mkdir -p "$T/src/full"
+for i in $(seq 1 $N); do mkpdf "$T/src/full/sheet$i.pdf" 2 "Datasheet $i"; done
+touch "$T/src/full/.ready"
+mv "$T/src/full" "$INBOX/"
+
+check "the fault is logged as a deferral, not the input's fault" \
+        wait_for 30 grep -q "work deferred: .*No space left on device.*not the input's fault" "$LOG"
+check "STATUS= says the queue waits, and why" wait_for 10 grep -q 'STATUS=.*queue test waits: .*No space left on device; retry at' "$T/notify.txt"
+check "no job failed while the disk was full" bash -c "! grep -q 'job failed' '$LOG'"
+check "the drop is claimed, not lost (it is in the spool's claims)" \
+        bash -c "ls '$STATE'/test/claims/*/ | grep -q . && [ ! -e '$INBOX/full' ]"
+
+# Room again: everything finishes by itself.
+rm -f "$OUTBOX/.filler"
+check "once there is room, the batch finishes" wait_batch_done full 90
+check "every job done, none failed" test "$(jq_file "$OUTBOX/full/status.json" '"\(.jobs.done) \(.jobs.failed)"')" = "$N 0"
+missing=0
+for i in $(seq 1 $N); do
+        for f in meta.json text.txt thumb.png status.json sheet$i.pdf; do
+                [ -s "$OUTBOX/full/sheet$i/$f" ] || { missing=$((missing + 1)); diag "missing sheet$i/$f"; }
+        done
+done
+check "every done job has all its outputs" test "$missing" -eq 0
+check "the originals are byte for byte what was dropped" bash -c 'for i in $(seq 1 '$N'); do mutool info "'"$OUTBOX"'/full/sheet$i/sheet$i.pdf" >/dev/null 2>&1 || exit 1; done'
+check "no temp file or folder is left in the outbox" \
+        test -z "$(find "$OUTBOX" \( -name '.pdfspool-tmp.*' -o -name '*.tmp-*' \) -print)"
+check "each job ran to its end once (one 'job done' line each)" test "$(grep -c 'job done:' "$LOG")" -eq "$N"
+check "a job's status no longer says deferred once done" \
+        bash -c "! grep -l deferred '$OUTBOX'/full/sheet*/status.json"
+stop_daemon
+done_testing

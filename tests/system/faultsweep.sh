@@ -20,6 +20,15 @@
 # seeded offset), --stride K (every K-th point from a seeded start), --seed S,
 # --class C (repeatable), --samefs / --xfs (one half only), --budget SECONDS
 # (start no run past it), --jobs J (runs at once), --keep (keep every run's folder).
+#
+# A point is SYSCALL:N (strace counts each call on its own, in each process).
+# A run's verdict, the worst first: crashed (the daemon killed by a signal, or
+# exiting on its own after it started, or after the restart), lost, false_done,
+# failed, stuck (check-spool's categories; also a daemon that ignored SIGTERM),
+# other (doubled, temp_left, bad_status), else ok. A daemon that exits non-zero
+# before it logged "started" (a fault while loading) counts as nostart, not as
+# a crash, when the restart then leaves the spool right. make check fails when
+# any run is not ok.
 . "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || skip_all "strace not installed (apt-get install strace)"
 command -v mutool >/dev/null || skip_all "mutool not installed"

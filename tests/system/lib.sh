@@ -142,6 +142,31 @@ counts_add_up() {
         jq -e '.jobs | .total == (.queued + .processing + .done + .failed + .canceled + .skipped)' "$OUTBOX/$1/status.json" >/dev/null
 }
 
+# check_spool PRISTINE-DIR [CHECK-SPOOL-OPTIONS...]: the spool's invariant
+# (tests/system/check-spool) on $INBOX, $OUTBOX and $STATE, once everything
+# ended; PRISTINE-DIR holds a copy of every PDF dropped. Each violation is
+# printed as a diag line; fails if there is any.
+CHECK_SPOOL=$top_srcdir/tests/system/check-spool
+check_spool() {
+        local pristine=$1 out rc; shift
+        out=$(python3 "$CHECK_SPOOL" --inbox "$INBOX" --outbox "$OUTBOX" --state "$STATE" --pristine "$pristine" "$@" 2>&1)
+        rc=$?
+        [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
+        return $rc
+}
+
+# mkpdf_copies PROTO DIR N: N PDFs DIR/docNN.pdf with PROTO's pages, each with
+# other bytes (a comment after %%EOF, then %%EOF again), so that a checker can
+# tell them apart by content
+mkpdf_copies() {
+        local proto=$1 dir=$2 n=$3 i
+        mkdir -p "$dir"
+        for i in $(seq -w 1 "$n"); do
+                cp "$proto" "$dir/doc$i.pdf"
+                printf '%% copy %s\n%%%%EOF\n' "$i" >> "$dir/doc$i.pdf"
+        done
+}
+
 # corpus location: $PDFSPOOL_CORPUS or ../shared/corpus next to the checkout
 corpus_dir() {
         local c=${PDFSPOOL_CORPUS:-}

@@ -12,7 +12,8 @@ N=40
 WORKERS=1 write_config 0.5s
 mkdir -p "$T/src/big"
 mkpdf "$T/proto.pdf" 300 "restart test"
-for i in $(seq -w 1 $N); do cp "$T/proto.pdf" "$T/src/big/doc$i.pdf"; done
+mkpdf_copies "$T/proto.pdf" "$T/src/big" $N
+cp -r "$T/src/big" "$T/pristine"
 start_daemon || bail "daemon did not start"
 mv "$T/src/big" "$INBOX/"
 done_jobs() { [ "$(grep -c 'batch=big job=.*: job done' "$LOG")" -ge "$1" ]; }
@@ -51,20 +52,18 @@ check "resumed batch finishes" wait_batch_done big 120
 check "STATUS= lines report progress" grep -q '^STATUS=.*jobs done' "$T/notify.txt"
 check "STATUS= reports pages/s" grep -q '^STATUS=.*pages/s' "$T/notify.txt"
 
-# Exactly once: every job ended (its status says done) and none ended twice
-# (no job logged done twice across both runs). The log line follows the job's
-# record, so a kill between the two can leave a job done without its line:
-# the status files, not the log, say which jobs ended.
+# Exactly once: none ended twice (no job logged done twice across both runs;
+# the log line follows the job's record, so a kill between the two can leave a
+# job done without its line, never two lines).
 dups=$(grep -o 'batch=big job=[^:]*: job done' "$LOG" | sort | uniq -d | wc -l)
-ended=$(cat "$OUTBOX"/big/doc*/status.json | jq -s '[.[] | select(.state == "done")] | length')
-check "every job ended ($ended of $N)" test "$ended" -eq $N
 check "no job ended twice ($dups duplicates)" test "$dups" -eq 0
-check "batch counts: all $N done" test "$(jq_file "$OUTBOX/big/status.json" .jobs.done)" = $N
-check "batch counts add up" counts_add_up big
-check "the spool's own records say done for every job" test "$(cat "$STATE"/test/finished/*/jobs/*.json | jq -s '[.[] | select(.state == "done")] | length')" -eq $N
-check "no temp folders left in the outbox" test -z "$(find "$OUTBOX" -name '.*tmp*' | tee /dev/stderr)"
 check "resume logged" grep -q 'batch=big: batch resumed' "$LOG"
 
 stop_daemon
+# The rest of exactly once, by the shared checker: every PDF's bytes in the
+# outbox once, as a done job's original with all its outputs; status files
+# parse and agree with each other and with the state dir; no temp, no claim left.
+check_spool "$T/pristine"
+ok $? "the spool's invariant holds (check-spool: all $N done once, nothing lost or left)"
 check "STOPPING=1 sent on SIGTERM" wait_for 5 grep -q '^STOPPING=1$' "$T/notify.txt"
 done_testing

@@ -291,8 +291,14 @@ static int copy_claim(struct queue *q, const char *claim_path, const char *name,
                                        json_pack("{s:O,s:O}", "taken", c.taken, "left_out", c.left_out), true);
         if (r == 0 && rename(partial, src) < 0)
                 r = -errno;
-        if (r == 0)
+        if (r == 0) {
                 r = fs_fsync_dir(AT_FDCWD, claim_path);
+                /* Not known to be on disk: not committed. Back to src.partial, so
+                 * that the undo removes this copy and the drop is claimed anew
+                 * (never two claims of one drop). */
+                if (r < 0 && rename(src, partial) < 0)
+                        r = 0; /* it stays committed; finishing it is the way forward */
+        }
         if (pfd >= 0)
                 close(pfd);
         if (inbox >= 0)
@@ -571,10 +577,13 @@ static json_t *manifest_record(const char *name, const struct manifest *m, char 
                          (json_int_t) m->job_timeout_usec);
 }
 
-/* Move every listed path that is in the inbox and not yet in the claim. */
-static void move_manifest_files(struct queue *q, const char *claim_path, json_t *rec) {
+/* Move every listed path that is in the inbox and not yet in the claim.
+ * Returns the first failure (other than absence): then the claim is not
+ * registered yet, and a retry moves the rest. */
+static int move_manifest_files(struct queue *q, const char *claim_path, json_t *rec) {
         json_t *e;
         size_t i;
+        int result = 0;
 
         json_array_foreach(json_object_get(rec, "files"), i, e) {
                 char *path = names_from_json_exact(json_object_get(e, "path"));
@@ -588,12 +597,17 @@ static void move_manifest_files(struct queue *q, const char *claim_path, json_t 
                 }
                 if (path && !is_missing) {
                         int r = move_listed(q, claim_path, path);
-                        if (r < 0 && r != -EEXIST && r != -ENOENT)
+                        if (r < 0 && r != -EEXIST && r != -ENOENT) {
                                 log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
-                                         "cannot move %s from the inbox into the batch: %s", path, strerror(-r));
+                                         "cannot move %s from the inbox into the batch: %s; retried", path,
+                                         strerror(-r));
+                                if (result == 0)
+                                        result = r;
+                        }
                 }
                 free(path);
         }
+        return result;
 }
 
 int claim_manifest(struct queue *q, const char *name, const struct manifest *m, char *const *missing,
@@ -617,9 +631,13 @@ int claim_manifest(struct queue *q, const char *name, const struct manifest *m, 
                                  "cannot claim manifest %s: %s; it stays in the inbox", name, strerror(-r));
                 (void) fs_remove_tree(AT_FDCWD, claim_path);
         } else {
-                move_manifest_files(q, claim_path, rec);
+                r = move_manifest_files(q, claim_path, rec);
                 (void) fs_fsync_dir(AT_FDCWD, q->cfg->inbox);
-                r = register_claim(q, claim);
+                if (r < 0)
+                        (void) spool_defer(q, "cannot move a manifest's files into its claim", r);
+                else
+                        (void) register_claim(q, claim);
+                r = 0; /* claimed: what is left is retried from the claim */
         }
         json_decref(rec);
         free(src);
@@ -669,10 +687,16 @@ static void unpack_child(struct queue *q, const char *claim_path, const char *dr
         for (size_t i = 0; r == 0 && i < res.n_skipped; i++)
                 json_array_append_new(skipped, json_pack("{s:o,s:s}", "path", names_to_json_exact(res.skipped[i].path),
                                                          "reason", res.skipped[i].reason));
+        /* A fault of the spool's disk or descriptors is not the archive's: no
+         * result, and the exit status (the errno) tells the daemon to try again.
+         * Running out of memory is the archive's fault: it has the worker's limit. */
+        if (r < 0 && r != -ENOMEM && errno_is_transient(r))
+                _exit(-r);
         json_t *out = json_pack("{s:o,s:I,s:I,s:o}", "error",
                                 r < 0 ? json_string(error ? error : strerror(-r)) : json_null(), "files",
                                 (json_int_t) res.n_files, "bytes", (json_int_t) res.bytes, "skipped", skipped);
-        _exit(spool_write_record(claim_path, "unpack.json", out, true) < 0 ? 1 : 0);
+        r = spool_write_record(claim_path, "unpack.json", out, true);
+        _exit(r < 0 ? (errno_is_transient(r) ? -r : EIO) : 0);
 }
 
 static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
@@ -681,7 +705,14 @@ static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         char *claim_path = xasprintf("%s/%s", q->claims_path, u->claim);
         char *result = xasprintf("%s/unpack.json", claim_path);
 
-        if (access(result, F_OK) < 0) {
+        bool retry = si->si_code == CLD_EXITED && errno_is_transient(si->si_status) && access(result, F_OK) < 0;
+        if (retry) {
+                /* Disk full, no descriptors...: unpacked again once the queue's work may go on. */
+                char *up = xasprintf("%s/unpacked", claim_path);
+                (void) fs_remove_tree(AT_FDCWD, up);
+                free(up);
+                (void) spool_defer(q, "cannot unpack an archive", si->si_status);
+        } else if (access(result, F_OK) < 0) {
                 /* The unpacker died (a libarchive bug, its memory limit): say so, keep the archive. */
                 char *why = si->si_code == CLD_EXITED
                                     ? xasprintf("the archive could not be unpacked (unpacker exited with status %d)",
@@ -701,7 +732,7 @@ static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                         *p = u->next;
                         break;
                 }
-        if (!q->spool->stopping)
+        if (!q->spool->stopping && !retry)
                 (void) register_claim(q, u->claim);
         sd_event_source_disable_unref(u->child);
         free(result);
@@ -764,12 +795,16 @@ int claim_recover(struct queue *q, const char *claim) {
                 /* A manifest's claim stopped half-way: bring the rest of its files. */
                 char *name = names_from_json_exact(json_object_get(rec, "manifest"));
                 char *kept = name ? xasprintf("%s/src/%s", claim_path, name) : NULL;
+                r = 0;
                 if (kept && access(kept, F_OK) == 0)
-                        move_manifest_files(q, claim_path, rec);
+                        r = move_manifest_files(q, claim_path, rec);
+                else if (kept && errno != ENOENT)
+                        r = -errno;
+                if (r < 0)
+                        (void) spool_defer(q, "cannot move a manifest's files into its claim", r);
                 free(kept);
                 free(name);
                 json_decref(rec);
-                r = 0;
         } else if (r == -ENOENT)
                 r = recover_drop_claim(q, claim, claim_path);
         else if (r == 0)

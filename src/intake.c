@@ -542,9 +542,16 @@ static void drop_take(struct drop *d, const struct stat *st) {
         if (S_ISREG(st->st_mode)) {
                 int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 enum file_kind k = inbox >= 0 ? intake_classify(inbox, name, st, &reason) : FILE_PDF;
-                bool archive = k != FILE_PDF && inbox >= 0 && unpack_sniff(inbox, name) == 1;
+                int sniff = k != FILE_PDF && inbox >= 0 ? unpack_sniff(inbox, name) : 0;
+                bool archive = sniff == 1;
                 if (inbox >= 0)
                         close(inbox);
+                if (sniff < 0 && errno_is_transient(sniff)) {
+                        /* Could not look inside: never rejected for that; looked at again. */
+                        drop_schedule(d, 10 * check_interval(d));
+                        free(name);
+                        return;
+                }
                 if (k != FILE_PDF && !archive) {
                         drop_forget(d);
                         reject_file(q, name, reason, true);

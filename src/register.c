@@ -443,6 +443,13 @@ int register_claim(struct queue *q, const char *claim) {
                         spool_batch_free(b);
                         return r;
                 }
+                int sniff = S_ISREG(st.st_mode) ? unpack_sniff(srcfd, b->drop) : 0;
+                if (sniff < 0 && errno_is_transient(sniff)) {
+                        close(srcfd);
+                        (void) spool_defer(q, "cannot look into a claimed file", sniff);
+                        spool_batch_free(b);
+                        return sniff;
+                }
                 if (S_ISDIR(st.st_mode)) {
                         b->root = xasprintf("src/%s", b->drop);
                         id_base = xstrdup(b->drop);
@@ -454,7 +461,7 @@ int register_claim(struct queue *q, const char *claim) {
                         int k = add_left_out(&w, b->claim_path);
                         if (k < 0)
                                 (void) walk_failed(&w, k == -EBADMSG ? EIO : k, "cannot read the claim's copy record");
-                } else if (S_ISREG(st.st_mode) && unpack_sniff(srcfd, b->drop) == 1) {
+                } else if (sniff == 1) {
                         char *result_path = xasprintf("%s/unpack.json", b->claim_path);
                         char *res_text = NULL;
                         int k = fs_read_file(AT_FDCWD, result_path, 256 << 20, &res_text, NULL);

@@ -169,57 +169,85 @@ static json_t *batch_record(const struct batch *b) {
 static void spool_schedule_status(struct spool *s);
 static void mark_dirty(struct batch *b);
 
-/* The outbox is a projection: (re)write what a reader should see for B. */
-static void write_projection(struct batch *b) {
+/* Keep a file of the claim (an archive, a manifest, a skipped file) in the
+ * batch's outbox folder. 0 when it is there. */
+static int keep_in_outbox(struct batch *b, const char *src_rel, const char *dst_rel) {
         struct queue *q = b->queue;
+        char *src = xasprintf("%s/%s", b->claim_path, src_rel);
+        char *dst = xasprintf("%s/%s", b->id, dst_rel);
+        const char *slash = strrchr(dst, '/');
+        char *parent = xstrndup(dst, (size_t) (slash - dst));
+        int r = 0;
 
-        (void) mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode);
-        if (b->kept_drop) {
-                char *src = xasprintf("%s/%s", b->claim_path, b->kept_drop);
-                char *dst = xasprintf("%s/%s", b->id, b->kept_drop_as);
-                if (fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode) == 0)
-                        (void) fs_set_owner(q->outbox_fd, dst, q->cfg->file_mode, q->gid);
-                free(src);
-                free(dst);
-        }
-        for (size_t i = 0; i < b->n_skipped; i++) {
-                struct skipped *sk = &b->skipped[i];
-                if (!sk->kept_as || faccessat(q->outbox_fd, sk->kept_as, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-                        continue;
-                char *dst = xasprintf("%s/%s", b->id, sk->kept_as);
-                char *src = xasprintf("%s/%s/%s", b->claim_path, b->root, sk->source);
-                const char *slash = strrchr(dst, '/');
-                char *parent = xstrndup(dst, (size_t) (slash - dst));
-                (void) fs_mkdirat_p_owned(q->outbox_fd, parent, q->cfg->dir_mode, q->gid);
-                int r = fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode);
+        if (faccessat(q->outbox_fd, dst, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+                r = errno == ENOENT ? 0 : -errno;
                 if (r == 0)
-                        (void) fs_set_owner(q->outbox_fd, dst, q->cfg->file_mode, q->gid);
+                        r = fs_mkdirat_p_owned(q->outbox_fd, parent, q->cfg->dir_mode, q->gid);
+                if (r == 0)
+                        r = fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode);
+                if (r == 0)
+                        r = fs_set_owner(q->outbox_fd, dst, q->cfg->file_mode, q->gid);
                 if (r < 0 && r != -EEXIST)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
-                                 "cannot keep skipped file %s in the outbox: %s", sk->kept_as, strerror(-r));
-                free(parent);
-                free(src);
-                free(dst);
+                                 "cannot keep %s in the outbox (%s/%s): %s", dst_rel, q->cfg->outbox, dst, strerror(-r));
+                if (r == -EEXIST)
+                        r = 0;
         }
-        for (size_t i = 0; i < b->n_jobs; i++) {
+        free(parent);
+        free(dst);
+        free(src);
+        return r;
+}
+
+/* The outbox is a projection: (re)write what a reader should see for B.
+ * What could not be written for a fault of the outbox is written again when
+ * the queue's deferral is over (projection_pending). */
+static void write_projection(struct batch *b) {
+        struct queue *q = b->queue;
+        int r = 0, k;
+
+        if (mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode) < 0 && errno != EEXIST)
+                r = -errno;
+        if (r == 0 && b->kept_drop)
+                r = keep_in_outbox(b, b->kept_drop, b->kept_drop_as);
+        for (size_t i = 0; r == 0 && i < b->n_skipped; i++) {
+                struct skipped *sk = &b->skipped[i];
+                if (sk->kept_as) {
+                        char *src = xasprintf("%s/%s", b->root, sk->source);
+                        k = keep_in_outbox(b, src, sk->kept_as);
+                        free(src);
+                        if (k < 0 && errno_is_transient(k))
+                                r = k;
+                }
+        }
+        for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
                 if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
                         char *st = xasprintf("%s/%s/" STATUS_FILE, b->id, j->name);
-                        bool present = faccessat(q->outbox_fd, st, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+                        k = faccessat(q->outbox_fd, st, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
                         free(st);
-                        if (present)
+                        if (k == 0)
                                 continue;
+                        if (k != -ENOENT) {
+                                r = k;
+                                break;
+                        }
                 }
                 char *dir = job_dir(j);
-                (void) fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
-                int r = status_write_job(j, dir);
+                r = fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
+                if (r == 0)
+                        r = status_write_job(j, dir);
                 if (r < 0)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name },
                                  -r, NULL, "cannot write the job's status file: %s", strerror(-r));
                 free(dir);
         }
-        (void) status_write_batch(b);
-        b->status_dirty = false;
+        if (r == 0)
+                r = status_write_batch(b);
+        b->projection_pending = r < 0;
+        b->status_dirty = r < 0;
+        if (r < 0)
+                (void) spool_defer(q, "cannot write a batch's folder in the outbox", r);
 }
 
 /* What a crash left half-done in a batch's outbox folder: temp folders of jobs
@@ -530,9 +558,11 @@ static int recover_queue(struct queue *q) {
 }
 
 void spool_retry_queue(struct queue *q) {
-        /* Batches that ended but could not be put away yet. */
+        /* Outbox folders not complete yet; batches that ended but could not be put away. */
         for (struct batch *b = q->batches, *next; b; b = next) {
                 next = b->next;
+                if (b->projection_pending)
+                        write_projection(b);
                 batch_finish_if_done(b);
         }
         (void) recover_queue(q);
@@ -879,6 +909,8 @@ static void batch_finish_if_done(struct batch *b) {
 
         if (st != BATCH_DONE && st != BATCH_CANCELED)
                 return;
+        if (b->projection_pending)
+                return; /* its outbox folder first: a retry writes it, then finishes */
         if (!b->finished) {
                 b->finished = now_usec(CLOCK_REALTIME);
                 if (!b->started)

@@ -17,6 +17,29 @@
  *   <state_dir>/<queue>/finished/<claim>/                 the same, once every job ended
  *
  * <claim> is <unix-seconds>.<usec>.<host>.<pid>.<random>; <instance> is the host name.
+ *
+ * Removing needs proof of absence. Only ENOENT means "not there"; any other
+ * failure to look (EMFILE, EIO...) keeps everything, is logged once, and the
+ * work is deferred (spool_defer) and retried. Every place that removes or
+ * moves away what a user dropped, or what the daemon made from it, follows
+ * this; new code must too:
+ *   - claim.c, claim across file systems: the drop is renamed to a hidden name
+ *     in its inbox, copied, and only entries recorded in copied.json (same
+ *     inode, same ctime) are removed; what arrived or changed stays and goes
+ *     back under the drop's name (finish_cross_fs, recovery: recover_drop_claim).
+ *   - claim.c, a manifest's files across file systems (move_listed): the same
+ *     record, in memory; what stays is left in the inbox.
+ *   - claim.c / register.c, a claim that never got its drop: removed only when
+ *     src/ was read and found empty, and only the files claim.c makes
+ *     (remove_empty_claim, claim_drop's undo), never a tree.
+ *   - fsutil.c fs_move (a rejected top-level file to another file system): the
+ *     source goes only if it did not change during the copy.
+ *   - spool.c, the daemon's own temps in the outbox (.pdfspool-tmp.N of a job
+ *     that is started again, requeued or deferred; stale temps at recovery):
+ *     never anything a user dropped.
+ *   - spool.c, recovery: a claim list or job record that cannot be read is
+ *     not a smaller spool: the batch waits (load_batch, recover_queue).
+ *   - intake.c: a drop that cannot be looked at is looked at again, never forgotten.
  */
 #pragma once
 #include <stdbool.h>
@@ -78,6 +101,7 @@ struct batch {
         size_t next_job;       /* scheduler cursor: jobs before it are not queued */
         uint64_t last_served;  /* scheduler: when a job of this batch was last handed out */
         bool status_dirty;
+        bool projection_pending; /* its outbox folder could not be written in full: again after a deferral */
         struct batch *next;    /* in the queue's list, oldest first */
 };
 

@@ -31,7 +31,10 @@ EXTRA_CLEANUP="kill -CONT $workers 2>/dev/null"
 mv "$T/src/busy" "$INBOX/"
 check "the batch is being processed" wait_for 30 batch_is busy processing
 
-# The second daemon, same configuration, while the first works.
+# The second daemon, same configuration, while the first works (its worker
+# stopped, so nothing in the state directory changes meanwhile but by the second).
+snapshot() { find "$STATE" -printf '%p %y %s %T@ %C@\n' | sort; }
+snapshot > "$T/state.before"
 t0=$(date +%s%N)
 timeout 20 "$PDFSPOOLD" -c "$CFG" > "$T/second.log" 2>&1 </dev/null
 rc=$?
@@ -42,7 +45,9 @@ check "second daemon exits non-zero (not killed by the deadline)" test "$rc" -ne
 check "within 5 s" test "$ms" -lt 5000
 check "the message names state_dir, the holder's pid and host" \
         grep -qF "state_dir $STATE is in use by pdfspoold pid $first on host $host; only one daemon may use a state_dir" "$T/second.log"
-check "the second daemon said nothing else (touched nothing)" test "$(wc -l < "$T/second.log")" -eq 1
+check "the second daemon said nothing else" test "$(wc -l < "$T/second.log")" -eq 1
+snapshot > "$T/state.after"
+check "the second daemon touched nothing in the state directory" cmp -s "$T/state.before" "$T/state.after"
 check "the first's batch was still running when the second gave up" test "$still" = processing
 check "--check-config works while the daemon runs" "$PDFSPOOLD" --check-config -c "$CFG"
 kill -CONT $workers

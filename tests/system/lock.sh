@@ -26,6 +26,10 @@ check "the lock file names the holder" jq -e ".pid == $first and .host == \"$hos
 worker_started() { pgrep -P "$first" -f pdfspool-worker; }
 wait_for 20 worker_started || bail "no worker started"
 workers=$(pgrep -P "$first" -f pdfspool-worker | tr '\n' ' ')
+# Only a worker that said hello gets jobs: it did once it waits in recv (read,
+# recvfrom or recvmsg) for its first job.
+waits_for_job() { awk '{ exit !($1 == 0 || $1 == 45 || $1 == 47) }' "/proc/$1/syscall"; }
+for w in $workers; do wait_for 20 waits_for_job "$w" || bail "worker $w never waited for a job"; done
 kill -STOP $workers
 EXTRA_CLEANUP="kill -CONT $workers 2>/dev/null"
 mv "$T/src/busy" "$INBOX/"

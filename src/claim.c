@@ -577,25 +577,25 @@ static json_t *manifest_record(const char *name, const struct manifest *m, char 
                          (json_int_t) m->job_timeout_usec);
 }
 
-/* Move every listed path that is in the inbox and not yet in the claim.
+/* Move every listed path that is in the inbox and not yet in the claim. The
+ * missing ones are looked up in a set: both lists may hold 100,000 paths.
  * Returns the first failure (other than absence): then the claim is not
  * registered yet, and a retry moves the rest. */
 static int move_manifest_files(struct queue *q, const char *claim_path, json_t *rec) {
+        struct name_set *missing = name_set_new();
         json_t *e;
         size_t i;
         int result = 0;
 
+        json_array_foreach(json_object_get(rec, "missing"), i, e) {
+                char *mp = names_from_json_exact(e);
+                if (mp)
+                        name_set_add(missing, mp);
+                free(mp);
+        }
         json_array_foreach(json_object_get(rec, "files"), i, e) {
                 char *path = names_from_json_exact(json_object_get(e, "path"));
-                bool is_missing = false;
-                json_t *m;
-                size_t k;
-                json_array_foreach(json_object_get(rec, "missing"), k, m) {
-                        char *mp = names_from_json_exact(m);
-                        is_missing = is_missing || (mp && path && strcmp(mp, path) == 0);
-                        free(mp);
-                }
-                if (path && !is_missing) {
+                if (path && !name_set_contains(missing, path)) {
                         int r = move_listed(q, claim_path, path);
                         if (r < 0 && r != -EEXIST && r != -ENOENT) {
                                 log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
@@ -607,6 +607,7 @@ static int move_manifest_files(struct queue *q, const char *claim_path, json_t *
                 }
                 free(path);
         }
+        name_set_free(missing);
         return result;
 }
 

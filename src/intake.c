@@ -360,31 +360,44 @@ static void reject_file(struct queue *q, const char *name, const char *reason, b
 
 /* ---- manifests: the commit marker of a batch ---- */
 
+/* How long one look at a waiting manifest's files may hold the loop: a
+ * manifest may list 100,000 paths, each a few system calls, so a look at all
+ * of them (a sweep) is spread over loop passes of at most this long. */
+#define MANIFEST_SLICE_USEC (20 * USEC_PER_MSEC)
+
 struct pending_manifest {
         struct queue *queue;
         char *name;
         struct manifest *manifest;
+        struct name_set *tops;  /* the first component of every listed path */
         uint64_t since;         /* CLOCK_MONOTONIC */
         bool said_waiting;
         sd_event_source *timer;
-        struct pending_manifest *next;
+        /* The sweep in progress: the next file to look at, and what the files
+         * before it were (missing points into manifest's paths). */
+        size_t next;
+        char **missing;
+        size_t n_missing, busy;
+        struct pending_manifest *next_pending;
 };
 
 static void pending_free(struct pending_manifest *p) {
         struct queue *q = p->queue;
-        for (struct pending_manifest **pp = &q->manifests; *pp; pp = &(*pp)->next)
+        for (struct pending_manifest **pp = &q->manifests; *pp; pp = &(*pp)->next_pending)
                 if (*pp == p) {
-                        *pp = p->next;
+                        *pp = p->next_pending;
                         break;
                 }
         sd_event_source_disable_unref(p->timer);
         manifest_free(p->manifest);
+        name_set_free(p->tops);
+        free(p->missing);
         free(p->name);
         free(p);
 }
 
 static struct pending_manifest *pending_find(struct queue *q, const char *name) {
-        for (struct pending_manifest *p = q->manifests; p; p = p->next)
+        for (struct pending_manifest *p = q->manifests; p; p = p->next_pending)
                 if (strcmp(p->name, name) == 0)
                         return p;
         return NULL;
@@ -392,18 +405,21 @@ static struct pending_manifest *pending_find(struct queue *q, const char *name) 
 
 /* Is the top-level NAME part of what a waiting manifest lists? Then it is not a drop of its own. */
 static bool held_by_manifest(struct queue *q, const char *name) {
-        size_t n = strlen(name);
-        for (struct pending_manifest *p = q->manifests; p; p = p->next)
-                for (size_t i = 0; i < p->manifest->n_files; i++) {
-                        const char *f = p->manifest->files[i].path;
-                        if (strncmp(f, name, n) == 0 && (f[n] == 0 || f[n] == '/'))
-                                return true;
-                }
+        for (struct pending_manifest *p = q->manifests; p; p = p->next_pending)
+                if (p->tops && name_set_contains(p->tops, name))
+                        return true;
         return false;
 }
 
 static void fingerprint_dir(const struct queue_config *qc, int fd, struct fingerprint *fp, bool check_writers,
                             int depth);
+
+/* What a failed look at a listed path means: absent when the path is not
+ * there (or goes through something that is not a folder, or a link); any other
+ * error is a failure to look, which is not an answer: wait and look again. */
+static int manifest_look_failed(int err) {
+        return err == ENOENT || err == ENOTDIR || err == ELOOP ? 0 : -EBUSY;
+}
 
 /* Present and complete: closed by every writer and not cut short. Settle does
  * not apply: the manifest says the set is complete. */
@@ -414,52 +430,97 @@ static int manifest_entry_state(struct queue *q, int inbox, const char *path) {
         int r = 1;
 
         if (parent < 0)
-                return 0;
+                return manifest_look_failed(-parent);
         if (fstatat(parent, last, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                r = 0;
+                r = manifest_look_failed(errno);
         else if (S_ISDIR(st.st_mode)) {
                 struct fingerprint fp = { .hash = 0xcbf29ce484222325ULL };
                 int fd = openat(parent, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd >= 0)
+                if (fd >= 0) {
                         fingerprint_dir(q->cfg, fd, &fp, true, 0);
-                r = fp.writer || fp.incomplete ? -EBUSY : 1;
+                        r = fp.writer || fp.incomplete ? -EBUSY : 1;
+                } else
+                        r = manifest_look_failed(errno);
                 free(fp.incomplete);
         } else if (S_ISREG(st.st_mode))
                 r = fs_has_writer(parent, last) > 0 || looks_incomplete(parent, last, &st) ? -EBUSY : 1;
         close(parent);
-        return r; /* 1 ready, 0 missing, -EBUSY still being written */
+        return r; /* 1 ready, 0 missing, -EBUSY still being written or not looked at */
+}
+
+/* Look again at P's files from where the last slice stopped, for at most
+ * MANIFEST_SLICE_USEC; true when the sweep reached the end. */
+static bool manifest_sweep(struct pending_manifest *p, int inbox) {
+        const struct manifest *m = p->manifest;
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+
+        while (p->next < m->n_files) {
+                int k = manifest_entry_state(p->queue, inbox, m->files[p->next].path);
+                if (k == 0)
+                        p->missing[p->n_missing++] = m->files[p->next].path;
+                else if (k < 0)
+                        p->busy++;
+                p->next++;
+                if (p->next % 64 == 0 && now_usec(CLOCK_MONOTONIC) - start >= MANIFEST_SLICE_USEC)
+                        return false;
+        }
+        return true;
+}
+
+static void manifest_check_again(struct pending_manifest *p, uint64_t usec) {
+        (void) sd_event_source_set_time_relative(p->timer, usec);
+        (void) sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
 }
 
 static int on_manifest_check(sd_event_source *s, uint64_t usec, void *userdata) {
         struct pending_manifest *p = userdata;
         struct queue *q = p->queue;
-        const struct manifest *m = p->manifest;
-        char **missing = xcalloc(m->n_files, sizeof(char *));
-        size_t n_missing = 0, busy = 0;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        uint64_t now;
 
-        if (q->hold || q->spool->stopping) {
-                free(missing);
+        if (q->hold || q->spool->stopping)
                 return 0;
-        }
         int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct stat st;
-        if (inbox < 0 || fstatat(inbox, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                /* The manifest went away: its owner changed their mind. */
-                if (inbox >= 0)
-                        close(inbox);
-                free(missing);
-                pending_free(p);
+        int err = inbox < 0 ? errno : 0;
+        if (p->next == 0) {
+                struct stat st;
+                if (inbox >= 0 && fstatat(inbox, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        err = errno;
+                if (err == ENOENT) {
+                        /* The manifest went away: its owner changed their mind (or
+                         * the inbox did; the manifest is read again when it is back). */
+                        if (inbox >= 0)
+                                close(inbox);
+                        pending_free(p);
+                        return 0;
+                }
+                if (err) {
+                        /* Could not look: that is no answer. Look again later. */
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, err, NULL,
+                                 "cannot look at manifest %s: %s; looking again", p->name, strerror(err));
+                        if (inbox >= 0)
+                                close(inbox);
+                        manifest_check_again(p, 500 * USEC_PER_MSEC);
+                        return 0;
+                }
+                if (!p->missing)
+                        p->missing = xcalloc(p->manifest->n_files, sizeof(char *));
+                p->n_missing = p->busy = 0;
+        } else if (inbox < 0) {
+                /* Cannot look mid-sweep: start the sweep again later. */
+                p->next = 0;
+                manifest_check_again(p, 500 * USEC_PER_MSEC);
                 return 0;
         }
-        for (size_t i = 0; i < m->n_files; i++) {
-                int k = manifest_entry_state(q, inbox, m->files[i].path);
-                if (k == 0)
-                        missing[n_missing++] = m->files[i].path;
-                else if (k < 0)
-                        busy++;
-        }
+        bool swept = manifest_sweep(p, inbox);
         close(inbox);
+        if (!swept) {
+                /* The rest in a later pass: other events first. */
+                manifest_check_again(p, 0);
+                return 0;
+        }
+        p->next = 0;
+        now = now_usec(CLOCK_MONOTONIC);
+        size_t n_missing = p->n_missing, busy = p->busy;
         bool timed_out = now - p->since >= q->cfg->manifest_timeout_usec;
         if ((n_missing == 0 && busy == 0) || timed_out) {
                 if (timed_out)
@@ -469,10 +530,10 @@ static int on_manifest_check(sd_event_source *s, uint64_t usec, void *userdata) 
                                  (double) q->cfg->manifest_timeout_usec / USEC_PER_SEC);
                 char *name = xstrdup(p->name);
                 struct manifest *man = p->manifest;
+                char **missing = p->missing;
                 p->manifest = NULL;
+                p->missing = NULL;
                 /* Out of the pending list first: the claim must not see its own files held. */
-                struct manifest *dummy = xcalloc(1, sizeof(*dummy));
-                p->manifest = dummy;
                 pending_free(p);
                 (void) claim_manifest(q, name, man, missing, n_missing);
                 manifest_free(man);
@@ -488,10 +549,8 @@ static int on_manifest_check(sd_event_source *s, uint64_t usec, void *userdata) 
                          (double) q->cfg->manifest_timeout_usec / USEC_PER_SEC);
                 p->said_waiting = true;
         }
-        free(missing);
         uint64_t left = q->cfg->manifest_timeout_usec - (now - p->since);
-        (void) sd_event_source_set_time_relative(s, left < 500 * USEC_PER_MSEC ? left : 500 * USEC_PER_MSEC);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        manifest_check_again(p, left < 500 * USEC_PER_MSEC ? left : 500 * USEC_PER_MSEC);
         return 0;
 }
 
@@ -520,8 +579,14 @@ static void manifest_take(struct queue *q, const char *name) {
         p->queue = q;
         p->name = xstrdup(name);
         p->manifest = m;
+        p->tops = name_set_new();
+        for (size_t i = 0; i < m->n_files; i++) {
+                char *top = xstrndup(m->files[i].path, strcspn(m->files[i].path, "/"));
+                name_set_add(p->tops, top);
+                free(top);
+        }
         p->since = now_usec(CLOCK_MONOTONIC);
-        p->next = q->manifests;
+        p->next_pending = q->manifests;
         q->manifests = p;
         if (sd_event_add_time_relative(q->spool->event, &p->timer, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC,
                                        on_manifest_check, p) >= 0)
@@ -723,7 +788,7 @@ void intake_rescan(struct queue *q, const char *reason) {
                 }
         }
         closedir(dir);
-        for (struct pending_manifest *p = q->manifests; p; p = p->next) {
+        for (struct pending_manifest *p = q->manifests; p; p = p->next_pending) {
                 int enabled = SD_EVENT_OFF;
                 (void) sd_event_source_get_enabled(p->timer, &enabled);
                 if (enabled == SD_EVENT_OFF) {

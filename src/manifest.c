@@ -25,6 +25,8 @@
 #define THUMBNAIL_MIN 16
 #define THUMBNAIL_MAX 4096
 
+_Static_assert(MANIFEST_MAX_DEPTH == 64 && MANIFEST_PATH_MAX == 4095, "the messages below say 64 and 4095");
+
 static const char *const top_keys[] = { "batch", "files", "labels", "options" };
 static const char *const file_keys[] = { "path", "sha256" };
 static const char *const option_keys[] = { "thumbnail_size", "job_timeout" };
@@ -33,8 +35,9 @@ static const char *const suffixes[] = { ".batch.yaml", ".batch.yml" };
 struct loader {
         struct yamldoc doc;
         const char *self;           /* the manifest's own file name: it cannot list itself */
-        void *listed;               /* tsearch: struct seen, the paths listed so far */
-        void *ancestors;            /* tsearch: struct seen, every folder above a listed path */
+        /* tsearch: struct seen, the paths listed so far and every folder above
+         * one; one tree, so that a path costs one descent per component */
+        void *seen;
 };
 
 /* The calls on the loader's document (yamldoc.h) most used here, kept short. */
@@ -45,7 +48,8 @@ struct loader {
 /* A path seen in "files", and where: for "listed twice" and "inside" messages. */
 struct seen {
         char *path;
-        char *example;              /* ancestors: a listed path below this folder */
+        bool listed;                /* else a folder above a listed path */
+        char *example;              /* a folder above: the first listed path below it */
         size_t line;
 };
 
@@ -110,6 +114,7 @@ static char *normalize_path(const yaml_node_t *v, const char **why) {
                 [NAMES_PATH_EMPTY] = "a path must not be empty",
                 [NAMES_PATH_ABSOLUTE] = "a path must be relative to the inbox, not start with \"/\"",
                 [NAMES_PATH_DOTDOT] = "a path must not contain \"..\"",
+                [NAMES_PATH_TOO_DEEP] = "a path must have at most 64 components",
         };
         const char *s = yamldoc_scalar(v);
         enum names_path_problem problem;
@@ -122,7 +127,13 @@ static char *normalize_path(const yaml_node_t *v, const char **why) {
                 *why = "a path must not contain a NUL byte";
                 return NULL;
         }
-        char *out = names_normalize_relative(s, 0, &problem);
+        /* Bounded before any work on it: each folder above a listed path is
+         * remembered (check_listed_once), so a path's cost grows with both. */
+        if (v->data.scalar.length > MANIFEST_PATH_MAX) {
+                *why = "a path must be at most 4095 bytes long";
+                return NULL;
+        }
+        char *out = names_normalize_relative(s, MANIFEST_MAX_DEPTH, &problem);
         if (!out) {
                 *why = reasons[problem];
                 return NULL;
@@ -147,49 +158,43 @@ static void free_seen(void *p) {
         free(s);
 }
 
-static struct seen *find_seen(void *const *tree, const char *path) {
-        struct seen key = { .path = (char *) path };
-        struct seen *const *found = tfind(&key, tree, compare_seen);
-
-        return found ? *found : NULL;
-}
-
-/* The first LEN bytes of PATH, unless already present. */
-static void add_seen(void **tree, const char *path, size_t len, const char *example, size_t line) {
+/* The first LEN bytes of PATH as a listed path or a folder above EXAMPLE;
+ * the entry that was there already if any (then nothing is added). */
+static struct seen *add_seen(void **tree, const char *path, size_t len, bool listed, const char *example,
+                             size_t line) {
         struct seen *s = xmalloc(sizeof(*s));
+        struct seen **found;
 
-        *s = (struct seen) { .path = xstrndup(path, len), .line = line };
-        if (find_seen(tree, s->path)) {
+        *s = (struct seen) { .path = xstrndup(path, len), .listed = listed, .line = line };
+        found = tsearch(s, tree, compare_seen);
+        if (!found)
+                abort();
+        if (*found != s) {
                 free_seen(s);
-                return;
+                return *found;
         }
         s->example = example ? xstrdup(example) : NULL;
-        if (!tsearch(s, tree, compare_seen))
-                abort();
+        return NULL;
 }
 
-/* Each file once: not twice, not inside a listed folder, not a folder above one. */
+/* Each file once: not twice, not inside a listed folder, not a folder above
+ * one. O(components x log n) for each path, so O(n log n) for the list. */
 static int check_listed_once(struct loader *l, const yaml_node_t *v, const char *path) {
         size_t line = v->start_mark.line + 1;
-        struct seen *s = find_seen(&l->listed, path);
+        struct seen *s;
 
-        if (s)
-                return fail_at(l, &v->start_mark, "\"%s\" is listed twice (first at line %zu)", path, s->line);
         for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
-                char *above = xstrndup(path, (size_t) (slash - path));
-                s = find_seen(&l->listed, above);
-                free(above);
-                if (s)
+                s = add_seen(&l->seen, path, (size_t) (slash - path), false, path, line);
+                if (s && s->listed)
                         return fail_at(l, &v->start_mark, "\"%s\" is inside the folder \"%s\" listed at line %zu; "
                                        "list each file once", path, s->path, s->line);
         }
-        s = find_seen(&l->ancestors, path);
+        s = add_seen(&l->seen, path, strlen(path), true, NULL, line);
+        if (s && s->listed)
+                return fail_at(l, &v->start_mark, "\"%s\" is listed twice (first at line %zu)", path, s->line);
         if (s)
                 return fail_at(l, &v->start_mark, "\"%s\" contains \"%s\" listed at line %zu; list each file once",
                                path, s->example, s->line);
-        add_seen(&l->listed, path, strlen(path), NULL, line);
-        for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/'))
-                add_seen(&l->ancestors, path, (size_t) (slash - path), path, line);
         return 0;
 }
 
@@ -308,14 +313,16 @@ static int parse_labels(struct loader *l, struct manifest *m, const yaml_node_t 
                 return 0;
         if (v->type != YAML_MAPPING_NODE)
                 return fail_at(l, &v->start_mark, "\"labels\" must be a mapping of names to text, got %s", got(l, v));
-        r = check_keys(l, v, NULL, 0, "label", "");
-        if (r < 0)
-                return r;
+        /* The limit first: the checks below look at every pair, and the keys'
+         * check compares each with those before it. */
         pairs = v->data.mapping.pairs.start;
         n = (size_t) (v->data.mapping.pairs.top - pairs);
         if (n > MANIFEST_MAX_LABELS)
                 return fail_at(l, &node_at(l, pairs[MANIFEST_MAX_LABELS].key)->start_mark,
                                "more than %d labels", MANIFEST_MAX_LABELS);
+        r = check_keys(l, v, NULL, 0, "label", "");
+        if (r < 0)
+                return r;
         m->label_keys = xcalloc(n, sizeof(char *));
         m->label_values = xcalloc(n, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
@@ -468,8 +475,7 @@ int manifest_load(const char *path, struct manifest **ret, char **ret_error) {
                 m->batch = default_batch_name(l.self);
 
 finish:
-        tdestroy(l.listed, free_seen);
-        tdestroy(l.ancestors, free_seen);
+        tdestroy(l.seen, free_seen);
         r = yamldoc_finish(&l.doc, r, ret_error);
         if (r < 0) {
                 manifest_free(m);

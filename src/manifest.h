@@ -22,6 +22,8 @@
 
 #define MANIFEST_MAX_BYTES (1024 * 1024)
 #define MANIFEST_MAX_FILES 100000
+#define MANIFEST_MAX_DEPTH 64       /* components of a listed path, as folders are walked */
+#define MANIFEST_PATH_MAX 4095      /* bytes of a listed path: no longer one can be opened */
 #define MANIFEST_BATCH_NAME_MAX 200
 #define MANIFEST_MAX_LABELS 100
 #define MANIFEST_LABEL_KEY_MAX 128
@@ -29,7 +31,8 @@
 
 struct manifest_file {
         char *path;                 /* relative to the inbox; normalised: no leading "./", no "." or
-                                     * empty components, no trailing "/" ("vendor-b/" is "vendor-b") */
+                                     * empty components, no trailing "/" ("vendor-b/" is "vendor-b");
+                                     * at most MANIFEST_MAX_DEPTH components, MANIFEST_PATH_MAX bytes */
         bool has_sha256;
         unsigned char sha256[32];
 };

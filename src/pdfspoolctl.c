@@ -1,7 +1,8 @@
 /* pdfspoolctl.c: the command-line client, a table of commands.
  *
  * It reads the outbox's status files, the same ones people and other tools
- * read; it never needs the daemon's memory, nor the daemon to be running. */
+ * read; it never needs the daemon's memory, nor the daemon to be running.
+ * "health" asks the kernel whether a daemon holds the state directory's lock. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,8 @@
 
 #include "config.h"
 #include "fsutil.h"
+#include "names.h"
+#include "statelock.h"
 #include "status.h"
 #include "util.h"
 
@@ -242,6 +245,91 @@ static int cmd_status(struct ctl *c, int argc, char **argv) {
         return 1;
 }
 
+/* Exit codes of "health", as in pdfspoolctl(1). */
+enum {
+        HEALTH_OK = 0,
+        HEALTH_QUEUE_UNREACHABLE = 1,
+        HEALTH_NO_DAEMON = 3,
+        HEALTH_UNKNOWN = 4,
+};
+
+/* A queue folder is reachable when it opens as a directory: NULL, or why not. */
+static const char *folder_problem(const char *path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return strerror(errno);
+        close(fd);
+        return NULL;
+}
+
+static json_t *folder_json(const char *path, const char *problem) {
+        return json_pack("{s:o,s:b,s:s?}", "path", names_to_json_display(path), "reachable", !problem, "error",
+                         problem);
+}
+
+static int cmd_health(struct ctl *c, int argc, char **argv) {
+        struct statelock_holder h = {};
+        const char *state_dir = c->config->state_dir;
+        int held, code;
+
+        if (argc > 1) {
+                fprintf(stderr, "pdfspoolctl health: takes no arguments\n");
+                return EX_USAGE;
+        }
+        held = statelock_query(state_dir, &h);
+        code = held > 0 ? HEALTH_OK : held == 0 ? HEALTH_NO_DAEMON : HEALTH_UNKNOWN;
+        json_t *daemon = json_pack("{s:b}", "running", held > 0);
+        if (held > 0 && h.known)
+                json_object_update_new(daemon, json_pack("{s:I,s:s}", "pid", (json_int_t) h.pid, "host", h.host));
+        if (held < 0)
+                json_object_set_new(daemon, "error", json_string(strerror(-held)));
+        json_t *queues = json_array();
+        for (size_t i = 0; i < c->config->n_queues; i++) {
+                const struct queue_config *qc = &c->config->queues[i];
+                if (!queue_selected(c, qc))
+                        continue;
+                const char *in = folder_problem(qc->inbox), *out;
+                json_t *inbox = folder_json(qc->inbox, in);
+                out = folder_problem(qc->outbox);
+                json_array_append_new(queues, json_pack("{s:s,s:o,s:o}", "queue", qc->name, "inbox", inbox, "outbox",
+                                                        folder_json(qc->outbox, out)));
+                if ((in || out) && code == HEALTH_OK)
+                        code = HEALTH_QUEUE_UNREACHABLE;
+        }
+        if (c->json) {
+                json_t *out = json_pack("{s:o,s:b,s:o,s:o}", "state_dir", names_to_json_display(state_dir), "healthy",
+                                        code == HEALTH_OK, "daemon", daemon, "queues", queues);
+                json_dumpf(out, stdout, JSON_INDENT(2));
+                putchar('\n');
+                json_decref(out);
+                return code;
+        }
+        printf("State dir: %s\n", state_dir);
+        if (held > 0 && h.known)
+                printf("Daemon:    running: pdfspoold pid %lld on host %s holds the state_dir lock\n", h.pid, h.host);
+        else if (held > 0)
+                printf("Daemon:    running: a pdfspoold holds the state_dir lock (it has not said which)\n");
+        else if (held == 0)
+                printf("Daemon:    not running: no daemon holds the state_dir lock\n");
+        else
+                printf("Daemon:    unknown: cannot read %s/" STATELOCK_FILE ": %s\n", state_dir, strerror(-held));
+        size_t i;
+        json_t *q;
+        json_array_foreach(queues, i, q) {
+                const char *what[] = { "inbox", "outbox" };
+                for (size_t k = 0; k < ELEMENTSOF(what); k++) {
+                        json_t *f = json_object_get(q, what[k]);
+                        const char *err = json_string_value(json_object_get(f, "error"));
+                        printf("Queue %s: %-6s %s: %s%s\n", str(q, "queue"), what[k], str(f, "path"),
+                               err ? "not reachable: " : "reachable", err ? err : "");
+                }
+        }
+        json_decref(daemon);
+        json_decref(queues);
+        return code;
+}
+
 static const struct command {
         const char *name;
         const char *args;
@@ -250,6 +338,7 @@ static const struct command {
 } commands[] = {
         { "list", "", "one line per batch: id, queue, state, done/total, failed, skipped, age", cmd_list },
         { "status", "BATCH", "the batch and each of its jobs", cmd_status },
+        { "health", "", "whether a daemon holds the state_dir (exit 3: none), and each queue's folders", cmd_health },
 };
 
 static void usage(FILE *f) {

@@ -1,6 +1,6 @@
 /* pdfspoold.c: options, start-up order, the loop, reload, and shutdown order.
  *
- * Start-up: config, logging, signals, spool directories, recovery of what a
+ * Start-up: config, logging, the state directory's lock, signals, spool directories, recovery of what a
  * previous run left, workers, inbox watches and the startup scan; only then
  * READY=1. Shutdown is the reverse, after running jobs had their grace period. */
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "notify.h"
 #include "pool.h"
 #include "spool.h"
+#include "statelock.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/pdfspool/pdfspool.yaml"
@@ -260,6 +261,27 @@ int main(int argc, char **argv) {
         }
         log_setup(config->log, "pdfspoold");
 
+        /* One daemon per state_dir, before anything in it is touched: a second
+         * one would resume the first one's batches and remove its temps. The
+         * lock lives as long as this descriptor, which is never closed. */
+        struct statelock_holder holder = {};
+        int lock_fd = statelock_take(config->state_dir, &holder);
+        if (lock_fd == -EBUSY) {
+                char who[320] = "another pdfspoold (it has not said which yet)";
+                if (holder.known)
+                        snprintf(who, sizeof(who), "pdfspoold pid %lld on host %s", holder.pid, holder.host);
+                log_error("state_dir %s is in use by %s; only one daemon may use a state_dir", config->state_dir,
+                          who);
+                config_free(config);
+                return EX_TEMPFAIL;
+        }
+        if (lock_fd < 0) {
+                log_error("cannot lock the state directory %s (%s/" STATELOCK_FILE "): %s", config->state_dir,
+                          config->state_dir, strerror(-lock_fd));
+                config_free(config);
+                return EXIT_FAILURE;
+        }
+
         /* A lease break (fs_has_writer) signals SIGIO; a vanished reader, SIGPIPE. */
         signal(SIGIO, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
@@ -329,5 +351,6 @@ int main(int argc, char **argv) {
         free(d.old_configs);
         free(d.reload_error);
         sd_event_unref(d.event);
+        (void) close(lock_fd); /* last: the state directory is left as it should be */
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

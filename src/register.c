@@ -284,27 +284,33 @@ static void add_failed_job(struct batch *b, const char *source, const char *erro
 }
 
 /* What a manifest's claim holds (manifest.json, written by claim.c): walk the
- * listed paths, check the checksums, and turn missing files into failed jobs. */
+ * listed paths, check the checksums, and turn missing files into failed jobs.
+ * Both lists may hold 100,000 paths: the missing ones are looked up in a set. */
 static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk *w, char **ret_id_base) {
-        json_t *files = json_object_get(mf, "files"), *missing = json_object_get(mf, "missing"), *e;
+        json_t *files = json_object_get(mf, "files"), *e;
+        struct name_set *missing = name_set_new();
         size_t i;
+        int r = 0;
 
+        json_array_foreach(json_object_get(mf, "missing"), i, e) {
+                char *mp = names_from_json_exact(e);
+                if (mp)
+                        name_set_add(missing, mp);
+                free(mp);
+        }
         json_array_foreach(files, i, e) {
                 char *path = names_from_json_exact(json_object_get(e, "path"));
-                if (!path)
-                        return -EBADMSG;
-                bool is_missing = false;
-                json_t *m;
-                size_t k;
-                json_array_foreach(missing, k, m) {
-                        char *mp = names_from_json_exact(m);
-                        is_missing = is_missing || (mp && strcmp(mp, path) == 0);
-                        free(mp);
+                if (!path) {
+                        r = -EBADMSG;
+                        break;
                 }
-                if (!is_missing)
+                if (!name_set_contains(missing, path))
                         walk_entry(w, srcfd, path, path, 0);
                 free(path);
         }
+        name_set_free(missing);
+        if (r < 0)
+                return r;
         *ret_id_base = names_from_json_exact(json_object_get(mf, "batch"));
         json_t *labels = json_object_get(mf, "labels");
         b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
@@ -313,34 +319,53 @@ static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk
         return *ret_id_base ? 0 : -EBADMSG;
 }
 
+/* A file named one by one with its checksum. */
+struct want_sha256 {
+        char *path;
+        const char *hex;
+};
+
+static int compare_want(const void *a, const void *b) {
+        return strcmp(((const struct want_sha256 *) a)->path, ((const struct want_sha256 *) b)->path);
+}
+
 static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t timeout_usec) {
         json_t *files = json_object_get(mf, "files"), *missing = json_object_get(mf, "missing"), *e;
-        size_t i;
+        struct want_sha256 *wants = xcalloc(json_array_size(files) + 1, sizeof(*wants));
+        size_t i, n_wants = 0;
 
-        /* checksums: only for files named one by one */
-        for (size_t n = 0; n < b->n_jobs; n++) {
+        /* checksums: only for files named one by one; sorted, so that each job
+         * finds its own in O(log n) */
+        json_array_foreach(files, i, e) {
+                const char *want = json_string_value(json_object_get(e, "sha256"));
+                char *path = want ? names_from_json_exact(json_object_get(e, "path")) : NULL;
+                if (path)
+                        wants[n_wants++] = (struct want_sha256) { .path = path, .hex = want };
+        }
+        qsort(wants, n_wants, sizeof(*wants), compare_want);
+        for (size_t n = 0; n_wants > 0 && n < b->n_jobs; n++) {
                 struct job *j = &b->jobs[n];
-                json_array_foreach(files, i, e) {
-                        const char *want = json_string_value(json_object_get(e, "sha256"));
-                        char *path = want ? names_from_json_exact(json_object_get(e, "path")) : NULL;
-                        if (path && strcmp(path, j->source) == 0) {
-                                notify_progress();
-                                unsigned char got[32];
-                                char hex[65];
-                                int r = manifest_sha256_file(srcfd, path, got);
-                                if (r == 0)
-                                        manifest_sha256_hex(got, hex);
-                                if (r < 0 || strcasecmp(hex, want) != 0) {
-                                        j->state = JOB_FAILED;
-                                        j->finished = now_usec(CLOCK_REALTIME);
-                                        j->error = r < 0 ? xasprintf("cannot compute the checksum: %s", strerror(-r))
-                                                         : xasprintf("checksum mismatch: the manifest says sha256 %s, "
-                                                                     "the file has %s", want, hex);
-                                }
-                        }
-                        free(path);
+                const struct want_sha256 key = { .path = j->source };
+                const struct want_sha256 *w = bsearch(&key, wants, n_wants, sizeof(*wants), compare_want);
+                if (!w)
+                        continue;
+                notify_progress();
+                unsigned char got[32];
+                char hex[65];
+                int r = manifest_sha256_file(srcfd, w->path, got);
+                if (r == 0)
+                        manifest_sha256_hex(got, hex);
+                if (r < 0 || strcasecmp(hex, w->hex) != 0) {
+                        j->state = JOB_FAILED;
+                        j->finished = now_usec(CLOCK_REALTIME);
+                        j->error = r < 0 ? xasprintf("cannot compute the checksum: %s", strerror(-r))
+                                         : xasprintf("checksum mismatch: the manifest says sha256 %s, "
+                                                     "the file has %s", w->hex, hex);
                 }
         }
+        for (i = 0; i < n_wants; i++)
+                free(wants[i].path);
+        free(wants);
         json_array_foreach(missing, i, e) {
                 char *path = names_from_json_exact(e);
                 if (!path)

@@ -301,6 +301,47 @@ static void test_file_limits(void) {
         free(target);
 }
 
+/* Limits are checked before the work they bound: a 1 MiB manifest of labels
+ * with a duplicate among them is refused for the count, at the 101st name; a
+ * path too long or too deep is refused before its folders are remembered. */
+static void test_list_limits(void) {
+        size_t size = 1024 * 1024, o = 0;
+        char *text = xmalloc(size), want[512];
+        size_t w;
+
+        o += (size_t) sprintf(text, "files: [a.pdf]\nlabels:\n  l0: v\n");
+        for (unsigned i = 0; o + 32 < size; i++)
+                o += (size_t) sprintf(text + o, "  l%u: v\n", i);
+        check_error_as("labels.batch.yaml", text, o, -EINVAL, "103:3: more than 100 labels",
+                       "a 1 MiB manifest of labels with a duplicate: the count first");
+
+        o = (size_t) sprintf(text, "files:\n- ");
+        for (unsigned i = 0; i < 300000; i++)
+                o += (size_t) sprintf(text + o, "%sa", i ? "/" : "");
+        text[o++] = '\n';
+        w = (size_t) sprintf(want, "2:3: a path must be at most 4095 bytes long, got \"");
+        for (unsigned i = 0; i < 75; i++)
+                w += (size_t) sprintf(want + w, "a/");
+        sprintf(want + w, "a...\"");
+        check_error_as("deep.batch.yaml", text, o, -EINVAL, want, "a path of 300000 components: refused for its length");
+
+        o = (size_t) sprintf(text, "files:\n- ");
+        for (unsigned i = 0; i < 65; i++)
+                o += (size_t) sprintf(text + o, "%sd", i ? "/" : "");
+        text[o++] = '\n';
+        w = (size_t) sprintf(want, "2:3: a path must have at most 64 components, got \"");
+        memcpy(want + w, text + 9, o - 10);
+        sprintf(want + w + o - 10, "\"");
+        check_error_as("deep.batch.yaml", text, o, -EINVAL, want, "65 components");
+        char *path = write_manifest("deep.batch.yaml", text, o - 3); /* 64 components */
+        struct manifest *m = NULL;
+        int r = manifest_load(path, &m, NULL);
+        ok(r == 0 && m && m->n_files == 1, "64 components: accepted");
+        manifest_free(m);
+        free(path);
+        free(text);
+}
+
 static bool digest_is(const unsigned char d[32], const char *hex) {
         char got[65];
 
@@ -401,6 +442,7 @@ int main(void) {
         test_file_errors();
         test_value_errors();
         test_file_limits();
+        test_list_limits();
         test_sha256();
 
         (void) fs_remove_tree(AT_FDCWD, tmp);

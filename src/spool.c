@@ -113,6 +113,7 @@ static int write_job_record(const struct job *j) {
 void spool_batch_free(struct batch *b) {
         if (!b)
                 return;
+        sd_event_source_disable_unref(b->projection_source);
         for (size_t i = 0; i < b->n_jobs; i++) {
                 free(b->jobs[i].source);
                 free(b->jobs[i].name);
@@ -140,11 +141,17 @@ void spool_batch_free(struct batch *b) {
 static json_t *batch_record(const struct batch *b) {
         json_t *jobs = json_array(), *skipped = json_array();
 
-        for (size_t i = 0; i < b->n_jobs; i++)
-                json_array_append_new(jobs, json_pack("{s:o,s:o,s:o}",
-                                                      "source", names_to_json_exact(b->jobs[i].source),
-                                                      "name", names_to_json_exact(b->jobs[i].name),
-                                                      "original", names_to_json_exact(b->jobs[i].original)));
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                json_t *e = json_pack("{s:o,s:o,s:o}", "source", names_to_json_exact(b->jobs[i].source),
+                                      "name", names_to_json_exact(b->jobs[i].name),
+                                      "original", names_to_json_exact(b->jobs[i].original));
+                /* Ended before it started (a manifest's missing file, a checksum
+                 * mismatch): recorded here, not in a job record of its own. */
+                if (b->jobs[i].state == JOB_FAILED)
+                        json_object_set_new(e, "failed", json_pack("{s:s,s:I}", "error", b->jobs[i].error,
+                                                                   "finished", (json_int_t) b->jobs[i].finished));
+                json_array_append_new(jobs, e);
+        }
         for (size_t i = 0; i < b->n_skipped; i++)
                 json_array_append_new(skipped, json_pack("{s:o,s:s,s:o}",
                                                          "source", names_to_json_exact(b->skipped[i].source),
@@ -200,28 +207,48 @@ static int keep_in_outbox(struct batch *b, const char *src_rel, const char *dst_
 }
 
 /* The outbox is a projection: (re)write what a reader should see for B.
- * What could not be written for a fault of the outbox is written again when
- * the queue's deferral is over (projection_pending). */
+ * A big batch is written in slices of PROJECTION_SLICE_USEC, one per loop
+ * pass, so that 100,000 job folders never hold the loop. What could not be
+ * written for a fault of the outbox is written again when the queue's
+ * deferral is over (projection_pending). */
+#define PROJECTION_SLICE_USEC (50 * USEC_PER_MSEC)
+
+static int on_projection_slice(sd_event_source *src, void *userdata);
+static void batch_finish_if_done(struct batch *b);
+
 static void write_projection(struct batch *b) {
         struct queue *q = b->queue;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + PROJECTION_SLICE_USEC;
         int r = 0, k;
 
-        if (mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode) < 0 && errno != EEXIST)
-                r = -errno;
-        if (r == 0 && b->kept_drop)
-                r = keep_in_outbox(b, b->kept_drop, b->kept_drop_as);
-        for (size_t i = 0; r == 0 && i < b->n_skipped; i++) {
-                struct skipped *sk = &b->skipped[i];
-                if (sk->kept_as) {
-                        char *src = xasprintf("%s/%s", b->root, sk->source);
-                        k = keep_in_outbox(b, src, sk->kept_as);
-                        free(src);
-                        if (k < 0 && errno_is_transient(k))
-                                r = k;
+        b->projection_pending = true;
+        if (b->projection_next == 0) {
+                if (mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode) < 0 && errno != EEXIST)
+                        r = -errno;
+                if (r == 0 && b->kept_drop)
+                        r = keep_in_outbox(b, b->kept_drop, b->kept_drop_as);
+                for (size_t i = 0; r == 0 && i < b->n_skipped; i++) {
+                        struct skipped *sk = &b->skipped[i];
+                        if (sk->kept_as) {
+                                char *src = xasprintf("%s/%s", b->root, sk->source);
+                                k = keep_in_outbox(b, src, sk->kept_as);
+                                free(src);
+                                if (k < 0 && errno_is_transient(k))
+                                        r = k;
+                        }
                 }
         }
-        for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
-                struct job *j = &b->jobs[i];
+        for (; r == 0 && b->projection_next < b->n_jobs; b->projection_next++) {
+                struct job *j = &b->jobs[b->projection_next];
+                if (b->projection_next % 64 == 63 && now_usec(CLOCK_MONOTONIC) > deadline && q->spool->event) {
+                        /* The rest in the next loop pass. */
+                        if (!b->projection_source)
+                                r = sd_event_add_defer(q->spool->event, &b->projection_source, on_projection_slice, b);
+                        if (r >= 0)
+                                r = sd_event_source_set_enabled(b->projection_source, SD_EVENT_ONESHOT);
+                        if (r >= 0)
+                                return;
+                }
                 if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
                         char *st = xasprintf("%s/%s/" STATUS_FILE, b->id, j->name);
                         k = faccessat(q->outbox_fd, st, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
@@ -241,13 +268,25 @@ static void write_projection(struct batch *b) {
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name },
                                  -r, NULL, "cannot write the job's status file: %s", strerror(-r));
                 free(dir);
+                if (b->projection_next % 4096 == 4095)
+                        notify_progress();
         }
         if (r == 0)
                 r = status_write_batch(b);
+        b->projection_next = 0;
         b->projection_pending = r < 0;
         b->status_dirty = r < 0;
         if (r < 0)
                 (void) spool_defer(q, "cannot write a batch's folder in the outbox", r);
+}
+
+static int on_projection_slice(sd_event_source *src, void *userdata) {
+        struct batch *b = userdata;
+
+        write_projection(b);
+        if (!b->projection_pending)
+                batch_finish_if_done(b); /* may free B */
+        return 0;
 }
 
 /* What a crash left half-done in a batch's outbox folder: temp folders of jobs
@@ -292,8 +331,6 @@ static void batch_count(struct batch *b) {
         }
 }
 
-static void batch_finish_if_done(struct batch *b);
-
 /* A batch made from a claim (register.c) becomes part of the spool: its jobs
  * that already ended and its record are written, then what readers see. */
 int spool_batch_add(struct batch *b) {
@@ -304,11 +341,7 @@ int spool_batch_add(struct batch *b) {
         if (mkdir(jobs_dir, 0700) < 0 && errno != EEXIST)
                 r = -errno;
         free(jobs_dir);
-        /* Jobs that ended at registration are recorded before the batch is, so
-         * that a batch record never points at a job state that was lost. */
-        for (size_t i = 0; r == 0 && i < b->n_jobs; i++)
-                if (b->jobs[i].state == JOB_FAILED)
-                        r = write_job_record(&b->jobs[i]);
+        /* Jobs that ended at registration are in the batch record itself. */
         if (r == 0)
                 r = spool_write_record(b->claim_path, "batch.json", batch_record(b), true);
         if (r < 0) {
@@ -325,11 +358,16 @@ int spool_batch_add(struct batch *b) {
         log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id, .state = "queued" }, 0,
                  MSGID_BATCH_ACCEPTED, "batch accepted: %zu PDF%s, %zu skipped", b->n_jobs,
                  b->n_jobs == 1 ? "" : "s", b->n_skipped);
+        /* Each job that ended at registration is said, the first few one by one. */
+        size_t said = 0;
         for (size_t i = 0; i < b->n_jobs; i++)
-                if (b->jobs[i].state == JOB_FAILED)
+                if (b->jobs[i].state == JOB_FAILED && ++said <= 10)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = b->jobs[i].name,
                                                                   .state = "failed" },
                                  0, MSGID_JOB_FAILED, "job failed: %s", b->jobs[i].error);
+        if (said > 10)
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
+                         "%zu more jobs failed before they started; each job's status says why", said - 10);
         batch_link(q, b);
         batch_finish_if_done(b);
         pool_kick(q->spool);
@@ -395,6 +433,12 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                 j->original = names_from_json_exact(json_object_get(e, "original"));
                 if (!j->source || !j->name || !j->original)
                         r = -EBADMSG;
+                json_t *failed = json_object_get(e, "failed");
+                if (failed) {
+                        j->state = JOB_FAILED;
+                        j->error = xstrdup(json_string_value(json_object_get(failed, "error")) ?: "failed");
+                        j->finished = (uint64_t) json_integer_value(json_object_get(failed, "finished"));
+                }
         }
         b->n_skipped = json_array_size(skipped);
         b->skipped = xcalloc(b->n_skipped, sizeof(struct skipped));
@@ -422,8 +466,8 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                 char *jtext = NULL;
                 int k = fs_read_file(AT_FDCWD, jp, 1 << 20, &jtext, NULL);
                 free(jp);
-                if (k == -ENOENT)
-                        continue; /* never started */
+                if (k == -ENOENT || j->state == JOB_FAILED)
+                        continue; /* never started, or ended at registration */
                 json_t *jr = k < 0 ? NULL : json_loads(jtext, 0, &err);
                 free(jtext);
                 if (!jr) {
@@ -539,6 +583,12 @@ static int recover_queue(struct queue *q) {
                         if (k < 0 && errno_is_transient(k))
                                 (void) spool_defer(q, "cannot read a batch's records", k);
                         if (k == 0) {
+                                /* Temp files of atomic writes a crash interrupted: the daemon's own. */
+                                char *jobs_dir = xasprintf("%s/jobs", b->claim_path);
+                                /* depth 64: these two folders only, never the drop in src/ */
+                                remove_stale_temp(AT_FDCWD, b->claim_path, 64);
+                                remove_stale_temp(AT_FDCWD, jobs_dir, 64);
+                                free(jobs_dir);
                                 remove_stale_temp(q->outbox_fd, b->id, 0);
                                 write_projection(b);
                                 log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
@@ -561,7 +611,10 @@ void spool_retry_queue(struct queue *q) {
         /* Outbox folders not complete yet; batches that ended but could not be put away. */
         for (struct batch *b = q->batches, *next; b; b = next) {
                 next = b->next;
-                if (b->projection_pending)
+                int enabled = SD_EVENT_OFF;
+                if (b->projection_source)
+                        (void) sd_event_source_get_enabled(b->projection_source, &enabled);
+                if (b->projection_pending && enabled == SD_EVENT_OFF)
                         write_projection(b);
                 batch_finish_if_done(b);
         }

@@ -101,7 +101,9 @@ struct batch {
         size_t next_job;       /* scheduler cursor: jobs before it are not queued */
         uint64_t last_served;  /* scheduler: when a job of this batch was last handed out */
         bool status_dirty;
-        bool projection_pending; /* its outbox folder could not be written in full: again after a deferral */
+        bool projection_pending; /* its outbox folder is not written in full yet (slices, or a deferral) */
+        size_t projection_next;  /* the next job whose status the projection writes */
+        sd_event_source *projection_source;
         struct batch *next;    /* in the queue's list, oldest first */
 };
 

@@ -40,9 +40,14 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
                                                 "kept_as", b->skipped[i].kept_as
                                                         ? names_to_json_display(b->skipped[i].kept_as)
                                                         : json_null()));
+        /* Listed up to a bound, so that the batch status stays small enough to be
+         * rewritten often (a manifest may name 100,000 missing files). */
         json_t *failures = json_array();
+        size_t unlisted = 0;
         for (size_t i = 0; i < b->n_jobs; i++)
-                if (b->jobs[i].state == JOB_FAILED)
+                if (b->jobs[i].state == JOB_FAILED && json_array_size(failures) >= STATUS_MAX_FAILURES_LISTED)
+                        unlisted++;
+                else if (b->jobs[i].state == JOB_FAILED)
                         json_array_append_new(failures,
                                               json_pack("{s:o,s:o,s:s}",
                                                         "job", names_to_json_display(b->jobs[i].name),
@@ -64,6 +69,8 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
                          "failures", failures,
                          "skipped", skipped_list);
         json_object_set_new(j, "labels", b->labels ? json_incref(b->labels) : json_object());
+        if (unlisted > 0)
+                json_object_set_new(j, "failures_not_listed", json_integer((json_int_t) unlisted));
         /* Why nothing moves, when the spool's own resources are at fault. */
         if (spool_queue_deferred(b->queue) && b->queue->defer_reason)
                 json_object_set_new(j, "deferred", json_string(b->queue->defer_reason));

@@ -7,6 +7,8 @@
 #include "spool.h"
 
 #define STATUS_FILE "status.json"
+/* A batch status lists this many failed jobs at most ("failures_not_listed" counts the rest). */
+#define STATUS_MAX_FAILURES_LISTED 1000
 
 json_t *status_batch_json(const struct batch *b, uint64_t now);
 json_t *status_job_json(const struct job *j, uint64_t now);

@@ -30,32 +30,48 @@
 
 /* ---- the registration walk: what is in a drop ---- */
 
+struct walk_pdf {
+        char *path;
+        struct fs_ident taken;
+};
+
 struct walk {
         const struct queue_config *qc;
-        char **pdfs;
+        struct walk_pdf *pdfs;
         size_t n_pdfs, alloc_pdfs;
         struct skipped *skipped;
         size_t n_skipped, alloc_skipped;
         size_t entries;
 };
 
+/* PDFs in folders deeper than MAX_DEPTH are not processed, but every regular
+ * file down to KEEP_MAX_DEPTH is still handed back in the outbox; below that a
+ * folder is not looked at (each level holds a descriptor while it is walked). */
 #define MAX_DEPTH 64
+#define KEEP_MAX_DEPTH 256
 #define MAX_ENTRIES 1000000
 
-static void walk_add_skipped(struct walk *w, const char *path, const char *reason) {
+/* ST: the entry as it was found, or NULL (not in the claim, e.g. an archive entry
+ * that was not extracted). A regular file with one link gets its identity kept. */
+static void walk_add_skipped(struct walk *w, const char *path, const char *reason, const struct stat *st) {
         if (w->n_skipped == w->alloc_skipped) {
                 w->alloc_skipped = w->alloc_skipped ? 2 * w->alloc_skipped : 16;
                 w->skipped = xrealloc(w->skipped, w->alloc_skipped * sizeof(*w->skipped));
         }
-        w->skipped[w->n_skipped++] = (struct skipped) { .source = xstrdup(path), .reason = xstrdup(reason) };
+        struct skipped *sk = &w->skipped[w->n_skipped++];
+        *sk = (struct skipped) { .source = xstrdup(path), .reason = xstrdup(reason) };
+        if (st && S_ISREG(st->st_mode) && st->st_nlink == 1)
+                fs_ident_from_stat(&sk->taken, st);
 }
 
-static void walk_add_pdf(struct walk *w, const char *path) {
+static void walk_add_pdf(struct walk *w, const char *path, const struct stat *st) {
         if (w->n_pdfs == w->alloc_pdfs) {
                 w->alloc_pdfs = w->alloc_pdfs ? 2 * w->alloc_pdfs : 16;
-                w->pdfs = xrealloc(w->pdfs, w->alloc_pdfs * sizeof(char *));
+                w->pdfs = xrealloc(w->pdfs, w->alloc_pdfs * sizeof(*w->pdfs));
         }
-        w->pdfs[w->n_pdfs++] = xstrdup(path);
+        struct walk_pdf *p = &w->pdfs[w->n_pdfs++];
+        p->path = xstrdup(path);
+        fs_ident_from_stat(&p->taken, st);
 }
 
 static void walk_entry(struct walk *w, int dirfd, const char *name, const char *path, int depth);
@@ -74,7 +90,8 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
                 if (++w->entries % 4096 == 0)
                         notify_progress();
                 if (w->entries > MAX_ENTRIES) {
-                        walk_add_skipped(w, prefix[0] ? prefix : ".", "too many files in one drop; the rest was not looked at");
+                        walk_add_skipped(w, prefix[0] ? prefix : ".", "too many files in one drop; the rest was not looked at",
+                                         NULL);
                         break;
                 }
                 if (intake_is_ignored(w->qc, de->d_name))
@@ -91,31 +108,41 @@ static void walk_entry(struct walk *w, int dirfd, const char *name, const char *
         const char *reason;
 
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                walk_add_skipped(w, path, strerror(errno));
+                walk_add_skipped(w, path, strerror(errno), NULL);
+                return;
+        }
+        if (fs_is_hardlink_marker(dirfd, name, &st)) {
+                /* A claim across file systems left a hard-linked file out (fs_copy_tree). */
+                walk_add_skipped(w, path, INTAKE_REASON_HARD_LINK, NULL);
                 return;
         }
         if (S_ISDIR(st.st_mode)) {
-                if (depth >= MAX_DEPTH) {
-                        walk_add_skipped(w, path, "folders nested too deep; not looked at");
+                if (depth >= KEEP_MAX_DEPTH) {
+                        walk_add_skipped(w, path, "folders nested too deep; not looked at", NULL);
                         return;
                 }
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
                         walk_add_skipped(w, path, errno == EACCES ? "folder cannot be read: permission denied"
-                                                                  : "folder cannot be read");
+                                                                  : "folder cannot be read", NULL);
                         return;
                 }
                 walk_dir(w, fd, path, depth + 1);
                 return;
         }
+        if (depth > MAX_DEPTH && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+                walk_add_skipped(w, path, "in folders nested too deep (more than 64 levels): not processed; "
+                                          "handed back as it is", &st);
+                return;
+        }
         if (intake_classify(dirfd, name, &st, &reason) == FILE_PDF)
-                walk_add_pdf(w, path);
+                walk_add_pdf(w, path, &st);
         else
-                walk_add_skipped(w, path, reason);
+                walk_add_skipped(w, path, reason, &st);
 }
 
-static int compare_strings(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+static int compare_pdfs(const void *a, const void *b) {
+        return strcmp(((const struct walk_pdf *) a)->path, ((const struct walk_pdf *) b)->path);
 }
 
 /* ---- registering a claimed drop as a batch ---- */
@@ -306,9 +333,13 @@ int register_claim(struct queue *q, const char *claim) {
         if (mf) {
                 b->drop = names_from_json_exact(json_object_get(mf, "manifest"));
                 b->root = xstrdup("src");
+                struct stat mst;
                 if (b->drop) {
                         b->kept_drop = xasprintf("src/%s", b->drop);
                         b->kept_drop_as = xstrdup(b->drop);
+                        if (srcfd >= 0 && fstatat(srcfd, b->drop, &mst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            S_ISREG(mst.st_mode) && mst.st_nlink == 1)
+                                fs_ident_from_stat(&b->kept_drop_taken, &mst);
                 }
                 r = srcfd < 0 ? -errno : register_manifest(b, srcfd, mf, &w, &id_base);
         } else {
@@ -342,11 +373,13 @@ int register_claim(struct queue *q, const char *claim) {
                         id_base = strip_archive_suffix(b->drop);
                         b->kept_drop = xasprintf("src/%s", b->drop);
                         b->kept_drop_as = xstrdup(b->drop);
+                        if (S_ISREG(st.st_mode) && st.st_nlink == 1)
+                                fs_ident_from_stat(&b->kept_drop_taken, &st);
                         const char *error = json_string_value(json_object_get(res, "error"));
                         if (error) {
                                 /* Refused or damaged: the archive itself is what is skipped, and why. */
                                 b->root = xstrdup("src");
-                                walk_add_skipped(&w, b->drop, error);
+                                walk_add_skipped(&w, b->drop, error, &st);
                                 free(b->kept_drop);
                                 free(b->kept_drop_as);
                                 b->kept_drop = b->kept_drop_as = NULL;
@@ -363,7 +396,7 @@ int register_claim(struct queue *q, const char *claim) {
                                         char *p = names_from_json_exact(json_object_get(e, "path"));
                                         const char *why = json_string_value(json_object_get(e, "reason"));
                                         if (p)
-                                                walk_add_skipped(&w, p, why ? why : "not extracted");
+                                                walk_add_skipped(&w, p, why ? why : "not extracted", NULL);
                                         free(p);
                                 }
                         }
@@ -374,7 +407,7 @@ int register_claim(struct queue *q, const char *claim) {
                         walk_entry(&w, srcfd, b->drop, b->drop, 0);
                 }
         }
-        qsort(w.pdfs, w.n_pdfs, sizeof(char *), compare_strings);
+        qsort(w.pdfs, w.n_pdfs, sizeof(*w.pdfs), compare_pdfs);
 
         /* The batch owns what the walk found from here on. */
         b->jobs = xcalloc(w.n_pdfs, sizeof(struct job));
@@ -382,7 +415,8 @@ int register_claim(struct queue *q, const char *claim) {
         for (size_t i = 0; i < w.n_pdfs; i++) {
                 b->jobs[i].batch = b;
                 b->jobs[i].index = (unsigned) i;
-                b->jobs[i].source = w.pdfs[i];
+                b->jobs[i].source = w.pdfs[i].path;
+                b->jobs[i].taken = w.pdfs[i].taken;
         }
         free(w.pdfs);
         b->skipped = w.skipped;
@@ -426,12 +460,10 @@ int register_claim(struct queue *q, const char *claim) {
         }
         for (size_t i = 0; i < b->n_skipped; i++) {
                 struct skipped *sk = &b->skipped[i];
-                struct stat sst;
-                /* Keep regular files a user dropped; never links, devices or FIFOs. */
-                char *p = xasprintf("%s/%s/%s", b->claim_path, b->root, sk->source);
-                if (lstat(p, &sst) == 0 && S_ISREG(sst.st_mode) && sst.st_nlink == 1)
+                /* Keep (a copy of) every regular file a user dropped, however deep;
+                 * never links, devices or FIFOs. */
+                if (sk->taken.known)
                         sk->kept_as = name_set_claim_unique(names, sk->source, NULL, true);
-                free(p);
         }
         name_set_free(names);
         if (srcfd >= 0)

@@ -65,9 +65,45 @@ enum batch_state batch_state(const struct batch *b) {
 
 /* ---- paths ---- */
 
-/* Path of the job's PDF in the claim, absolute. */
+/* Path of the job's PDF in the claim, absolute: only a name to show, never opened. */
 static char *job_source_path(const struct job *j) {
         return xasprintf("%s/%s/%s", j->batch->claim_path, j->batch->root, j->source);
+}
+
+/* Open REL (relative to B's claim) as registration took it: see fs_open_taken. */
+static int open_taken(const struct batch *b, const char *rel, const struct fs_ident *taken, const char **ret_why) {
+        int claim = open(b->claim_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd;
+
+        *ret_why = NULL;
+        if (claim < 0)
+                return -errno;
+        fd = fs_open_taken(claim, rel, taken, ret_why);
+        close(claim);
+        return fd;
+}
+
+int spool_job_open_source(const struct job *j, const char **ret_why) {
+        char *rel = xasprintf("%s/%s", j->batch->root, j->source);
+        int fd = open_taken(j->batch, rel, &j->taken, ret_why);
+        free(rel);
+        return fd;
+}
+
+/* A copy, made by the daemon, of what registration took at REL in B's claim, as
+ * DST in the outbox: the outbox never holds a user's own inode, so nothing a
+ * user can still reach is ever linked there or re-moded. */
+static int keep_copy(const struct batch *b, const char *rel, const struct fs_ident *taken, const char *dst,
+                     bool sync, const char **ret_why) {
+        const struct queue *q = b->queue;
+        int fd = open_taken(b, rel, taken, ret_why);
+        int r;
+
+        if (fd < 0)
+                return fd;
+        r = fs_copy_fd(fd, q->outbox_fd, dst, q->cfg->file_mode, q->gid, sync);
+        close(fd);
+        return r;
 }
 
 /* outbox-relative paths of the job's folder and of its temp folder */
@@ -137,21 +173,45 @@ void spool_batch_free(struct batch *b) {
         free(b);
 }
 
+/* {"dev","ino","size"} of a file taken, or nothing when it is not known. */
+static void set_taken(json_t *rec, const char *key, const struct fs_ident *taken) {
+        if (taken->known)
+                json_object_set_new(rec, key, json_pack("{s:I,s:I,s:I}", "dev", (json_int_t) taken->dev,
+                                                        "ino", (json_int_t) taken->ino,
+                                                        "size", (json_int_t) taken->size));
+}
+
+/* Records written before identities were kept have none: then only "a regular
+ * file with one link" is checked at each open. */
+static void get_taken(const json_t *rec, const char *key, struct fs_ident *ret) {
+        json_t *t = json_object_get(rec, key), *dev = json_object_get(t, "dev"), *ino = json_object_get(t, "ino"),
+               *size = json_object_get(t, "size");
+
+        *ret = (struct fs_ident) { .known = false };
+        if (json_is_integer(dev) && json_is_integer(ino) && json_is_integer(size))
+                *ret = (struct fs_ident) { .dev = (dev_t) json_integer_value(dev),
+                                           .ino = (ino_t) json_integer_value(ino),
+                                           .size = (off_t) json_integer_value(size), .known = true };
+}
+
 static json_t *batch_record(const struct batch *b) {
         json_t *jobs = json_array(), *skipped = json_array();
 
-        for (size_t i = 0; i < b->n_jobs; i++)
-                json_array_append_new(jobs, json_pack("{s:o,s:o,s:o}",
-                                                      "source", names_to_json_exact(b->jobs[i].source),
-                                                      "name", names_to_json_exact(b->jobs[i].name),
-                                                      "original", names_to_json_exact(b->jobs[i].original)));
-        for (size_t i = 0; i < b->n_skipped; i++)
-                json_array_append_new(skipped, json_pack("{s:o,s:s,s:o}",
-                                                         "source", names_to_json_exact(b->skipped[i].source),
-                                                         "reason", b->skipped[i].reason,
-                                                         "kept_as", b->skipped[i].kept_as
-                                                                 ? names_to_json_exact(b->skipped[i].kept_as)
-                                                                 : json_null()));
+        for (size_t i = 0; i < b->n_jobs; i++) {
+                json_t *e = json_pack("{s:o,s:o,s:o}", "source", names_to_json_exact(b->jobs[i].source),
+                                      "name", names_to_json_exact(b->jobs[i].name),
+                                      "original", names_to_json_exact(b->jobs[i].original));
+                set_taken(e, "taken", &b->jobs[i].taken);
+                json_array_append_new(jobs, e);
+        }
+        for (size_t i = 0; i < b->n_skipped; i++) {
+                json_t *e = json_pack("{s:o,s:s,s:o}", "source", names_to_json_exact(b->skipped[i].source),
+                                      "reason", b->skipped[i].reason,
+                                      "kept_as", b->skipped[i].kept_as ? names_to_json_exact(b->skipped[i].kept_as)
+                                                                       : json_null());
+                set_taken(e, "taken", &b->skipped[i].taken);
+                json_array_append_new(skipped, e);
+        }
         json_t *rec = json_pack("{s:i,s:o,s:o,s:o,s:I,s:o,s:o,s:i,s:I}", "version", 1,
                                 "id", names_to_json_exact(b->id), "drop", names_to_json_exact(b->drop),
                                 "root", names_to_json_exact(b->root), "created", (json_int_t) b->created,
@@ -160,6 +220,7 @@ static json_t *batch_record(const struct batch *b) {
         if (b->kept_drop) {
                 json_object_set_new(rec, "kept_drop", names_to_json_exact(b->kept_drop));
                 json_object_set_new(rec, "kept_drop_as", names_to_json_exact(b->kept_drop_as));
+                set_taken(rec, "kept_drop_taken", &b->kept_drop_taken);
         }
         if (b->labels)
                 json_object_set(rec, "labels", b->labels);
@@ -175,32 +236,46 @@ static void write_projection(struct batch *b) {
 
         (void) mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode);
         if (b->kept_drop) {
-                char *src = xasprintf("%s/%s", b->claim_path, b->kept_drop);
                 char *dst = xasprintf("%s/%s", b->id, b->kept_drop_as);
-                if (fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode) == 0)
-                        (void) fs_set_owner(q->outbox_fd, dst, q->cfg->file_mode, q->gid);
-                free(src);
-                free(dst);
-        }
-        for (size_t i = 0; i < b->n_skipped; i++) {
-                struct skipped *sk = &b->skipped[i];
-                if (!sk->kept_as || faccessat(q->outbox_fd, sk->kept_as, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-                        continue;
-                char *dst = xasprintf("%s/%s", b->id, sk->kept_as);
-                char *src = xasprintf("%s/%s/%s", b->claim_path, b->root, sk->source);
-                const char *slash = strrchr(dst, '/');
-                char *parent = xstrndup(dst, (size_t) (slash - dst));
-                (void) fs_mkdirat_p_owned(q->outbox_fd, parent, q->cfg->dir_mode, q->gid);
-                int r = fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode);
-                if (r == 0)
-                        (void) fs_set_owner(q->outbox_fd, dst, q->cfg->file_mode, q->gid);
+                const char *why;
+                int r = faccessat(q->outbox_fd, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0
+                        : keep_copy(b, b->kept_drop, &b->kept_drop_taken, dst, true, &why);
                 if (r < 0 && r != -EEXIST)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
-                                 "cannot keep skipped file %s in the outbox: %s", sk->kept_as, strerror(-r));
+                                 "cannot keep %s in the outbox: %s", b->kept_drop_as, why ? why : strerror(-r));
+                free(dst);
+        }
+        bool copied = false;
+        for (size_t i = 0; i < b->n_skipped; i++) {
+                struct skipped *sk = &b->skipped[i];
+                if (!sk->kept_as)
+                        continue;
+                char *dst = xasprintf("%s/%s", b->id, sk->kept_as);
+                if (faccessat(q->outbox_fd, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+                        free(dst);
+                        continue;
+                }
+                char *src = xasprintf("%s/%s", b->root, sk->source);
+                const char *slash = strrchr(dst, '/'), *why;
+                char *parent = xstrndup(dst, (size_t) (slash - dst));
+                (void) fs_mkdirat_p_owned(q->outbox_fd, parent, q->cfg->dir_mode, q->gid);
+                /* Synced all at once below: one fsync per file would hold the loop for
+                 * minutes on a drop of many small files. */
+                int r = keep_copy(b, src, &sk->taken, dst, false, &why);
+                copied = copied || r == 0;
+                if (r < 0 && r != -EEXIST)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
+                                 "cannot keep skipped file %s in the outbox: %s", sk->kept_as,
+                                 why ? why : strerror(-r));
                 free(parent);
                 free(src);
                 free(dst);
+                if (i % 4096 == 4095)
+                        notify_progress();
         }
+        if (copied && syncfs(q->outbox_fd) < 0)
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, errno, NULL,
+                         "cannot sync the skipped files kept in the outbox: %m");
         for (size_t i = 0; i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
                 if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
@@ -339,6 +414,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         if (json_object_get(rec, "kept_drop")) {
                 b->kept_drop = names_from_json_exact(json_object_get(rec, "kept_drop"));
                 b->kept_drop_as = names_from_json_exact(json_object_get(rec, "kept_drop_as"));
+                get_taken(rec, "kept_drop_taken", &b->kept_drop_taken);
         }
         json_t *labels = json_object_get(rec, "labels");
         b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
@@ -356,6 +432,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                 j->source = names_from_json_exact(json_object_get(e, "source"));
                 j->name = names_from_json_exact(json_object_get(e, "name"));
                 j->original = names_from_json_exact(json_object_get(e, "original"));
+                get_taken(e, "taken", &j->taken);
                 if (!j->source || !j->name || !j->original)
                         r = -EBADMSG;
         }
@@ -367,6 +444,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                 b->skipped[i].source = names_from_json_exact(json_object_get(e, "source"));
                 b->skipped[i].reason = xstrdup(json_string_value(json_object_get(e, "reason")) ?: "skipped");
                 b->skipped[i].kept_as = json_is_null(kept) || !kept ? NULL : names_from_json_exact(kept);
+                get_taken(e, "taken", &b->skipped[i].taken);
                 if (!b->skipped[i].source)
                         r = -EBADMSG;
         }
@@ -574,18 +652,18 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         j->error = error ? xstrdup(error) : NULL;
         j->pages = state == JOB_DONE ? pages : 0;
 
-        /* Keep the original next to the results, done or failed. */
-        char *pdf = job_source_path(j);
-        char *kept = xasprintf("%s/%s", tmp, j->original);
+        /* Keep the original next to the results, done or failed: a copy the daemon makes. */
+        char *kept = xasprintf("%s/%s", tmp, j->original), *rel = xasprintf("%s/%s", b->root, j->source);
+        const char *why;
         (void) fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
-        r = fs_link_or_copy(AT_FDCWD, pdf, q->outbox_fd, kept, q->cfg->file_mode);
+        r = keep_copy(b, rel, &j->taken, kept, true, &why);
         if (r < 0 && r != -EEXIST && state == JOB_DONE) {
                 state = JOB_FAILED;
                 free(j->error);
-                j->error = xasprintf("cannot keep the original in the outbox: %s", strerror(-r));
+                j->error = why ? xstrdup(why) : xasprintf("cannot keep the original in the outbox: %s", strerror(-r));
         }
         free(kept);
-        free(pdf);
+        free(rel);
         if (state != JOB_DONE) {
                 /* A failed job's partial results would mislead: only the original and the status stay. */
                 char *p;

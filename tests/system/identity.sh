@@ -1,0 +1,121 @@
+#!/bin/bash
+# No drop reaches outside the spool after it was taken (issue 17): files and
+# folders swapped for symbolic links through a handle the uploader kept are
+# refused at the open, never read, linked or re-moded; a top-level hard link
+# to an outside file stays out of the outbox and keeps its mode; a PDF nested
+# too deep is handed back; the outbox original is the daemon's own copy.
+. "$(dirname "$0")/lib.sh"
+command -v mutool >/dev/null || skip_all "mutool not installed"
+command -v jq >/dev/null || skip_all "jq not installed"
+command -v python3 >/dev/null || skip_all "python3 not installed (keeps the uploader's handle)"
+
+# Workers say hello only once $T/go exists: jobs wait until the test has
+# changed the claimed drop, without any fixed sleep.
+cat > "$T/held-worker" <<EOW
+#!/bin/sh
+while [ ! -e "$T/go" ]; do sleep 0.05; done
+exec "$PDFSPOOL_WORKER"
+EOW
+chmod +x "$T/held-worker"
+export PDFSPOOL_WORKER=$T/held-worker
+WORKERS=1 write_config 0.3s
+start_daemon || bail "daemon did not start"
+
+# What must never be reached: a secret PDF and a secret folder outside the spool.
+mkdir -p "$T/outside/folder"
+mkpdf "$T/outside/secret.pdf" 1 "TOPSECRETTEXT"
+cp "$T/outside/secret.pdf" "$T/outside/folder/b.pdf"
+echo "TOPSECRETTEXT private" > "$T/outside/private.txt"
+mkpdf "$T/outside/decoy.pdf" 1 "decoy"
+chmod 0600 "$T/outside/secret.pdf" "$T/outside/folder/b.pdf" "$T/outside/private.txt"
+outside_stat() { stat -c '%n %a %u %g %h %i' "$T/outside/secret.pdf" "$T/outside/folder/b.pdf" "$T/outside/private.txt"; }
+ln "$T/outside/private.txt" "$T/private-link.txt"   # (b) below: a second name, made before the snapshot
+before=$(outside_stat)
+
+# (a) an uploader that keeps a handle on the dropped folder
+mkdir -p "$T/src/held/sub"
+mkpdf "$T/src/held/a.pdf" 1 "harmless a"
+mkpdf "$T/src/held/sub/b.pdf" 1 "harmless b"
+mkpdf "$T/src/held/c.pdf" 1 "harmless c"
+mkpdf "$T/src/held/d.pdf" 1 "harmless d"
+cat > "$T/uploader.py" <<'EOP'
+import os, sys, time
+drop, secret, folder, ready, swap = sys.argv[1:6]
+fd = os.open(drop, os.O_RDONLY | os.O_DIRECTORY)
+open(ready, "w").close()
+while not os.path.exists(swap):
+    time.sleep(0.02)
+# the folder is in the spool's state now; the handle still reaches it
+os.unlink("a.pdf", dir_fd=fd)
+os.symlink(secret, "a.pdf", dir_fd=fd)
+os.rename("sub", "sub.old", src_dir_fd=fd, dst_dir_fd=fd)
+os.symlink(folder, "sub", dir_fd=fd)
+# and a file replaced by another (the uploader's own, but not what was taken)
+with open(os.open("d.new", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as f:
+    f.write(open(os.path.join(folder, "..", "decoy.pdf"), "rb").read())
+os.rename("d.new", "d.pdf", src_dir_fd=fd, dst_dir_fd=fd)
+open(swap + ".done", "w").close()
+EOP
+python3 "$T/uploader.py" "$T/src/held" "$T/outside/secret.pdf" "$T/outside/folder" "$T/ready" "$T/swap" &
+upl=$!
+wait_for 10 test -e "$T/ready" || bail "uploader did not start"
+mv "$T/src/held" "$INBOX/"
+claimed() { ls "$STATE"/test/claims/*/*/batch.json >/dev/null 2>&1; }
+check "(a) the drop is claimed into the state directory" wait_for 30 claimed
+touch "$T/swap"
+check "(a) the uploader changed the claimed folder through its handle" wait_for 10 test -e "$T/swap.done"
+wait "$upl"
+touch "$T/go"
+check "(a) batch finishes" wait_batch_done held 60
+err() { jq -r .error "$OUTBOX/held/$1/status.json" 2>/dev/null; }
+diag "a: $(err a); sub/b: $(err sub/b); c: $(jq -r .state "$OUTBOX/held/c/status.json")"
+check "(a) file swapped for a symlink: failed, changed after it was taken" sh -c "jq -r .error '$OUTBOX/held/a/status.json' | grep -q 'changed after it was taken'"
+check "(a) folder swapped for a symlink: failed, changed after it was taken" sh -c "jq -r .error '$OUTBOX/held/sub/b/status.json' | grep -q 'changed after it was taken'"
+check "(a) file replaced by another: failed, now a different file" sh -c "jq -r .error '$OUTBOX/held/d/status.json' | grep -q 'changed after it was taken: now a different file'"
+check "(a) the untouched file is done" test "$(jq -r .state "$OUTBOX/held/c/status.json")" = done
+check "(a) the log says why" grep -q 'changed after it was taken' "$LOG"
+
+# (b) a top-level hard link to an outside 0600 file
+mv "$T/private-link.txt" "$INBOX/hardlink.txt"
+check "(b) the hard link is rejected with a status" wait_for 30 test -e "$OUTBOX/rejected/hardlink.txt.status.json"
+check "(b) the status says why" sh -c "jq -r .reason '$OUTBOX/rejected/hardlink.txt.status.json' | grep -q 'hard link'"
+check "(b) the hard link is not in outbox/rejected" test ! -e "$OUTBOX/rejected/hardlink.txt"
+check "(b) the hard link has left the inbox" test ! -e "$INBOX/hardlink.txt"
+
+check "(b) it is kept in the spool's state, the status says so" sh -c "test -e '$STATE/test/rejected/hardlink.txt' && jq -r .reason '$OUTBOX/rejected/hardlink.txt.status.json' | grep -q \"kept in the spool's state\""
+check "(b) the outside file is still 0600 with its two links" test "$(stat -c '%a %h' "$T/outside/private.txt")" = "600 2"
+
+# Nothing of the outside reached outbox or state, by content or by inode; the
+# one exception is the rejected hard link, kept where only the daemon can read it.
+check "secret text is nowhere in outbox or state" sh -c "! grep -rlas --exclude-dir=rejected TOPSECRETTEXT '$OUTBOX' '$STATE'"
+check "nor in outbox/rejected" sh -c "! grep -rlas TOPSECRETTEXT '$OUTBOX/rejected'"
+for f in secret.pdf folder/b.pdf private.txt; do
+        ino=$(stat -c %i "$T/outside/$f")
+        check "no outbox or state entry is the inode of outside/$f" test -z "$(find "$OUTBOX" "$STATE" -inum "$ino" -not -path "$STATE/test/rejected/*")"
+done
+after=$(outside_stat)
+check "outside files keep mode, owner and link count" test "$before" = "$after"
+[ "$before" = "$after" ] || diag "before: $before / after: $after"
+
+# (c) a PDF 70 folders deep is handed back
+deep=$T/src/deep
+p=$deep; for i in $(seq 1 70); do p=$p/d$i; done
+mkdir -p "$p"
+mkpdf "$p/x.pdf" 1 "deep"
+mkpdf "$deep/top.pdf" 1 "top"
+mv "$deep" "$INBOX/"
+check "(c) batch finishes" wait_batch_done deep 60
+kept=$(jq -r '.skipped[] | select(.source | endswith("/d70/x.pdf")) | .kept_as' "$OUTBOX/deep/status.json")
+diag "deep: kept_as=${kept:0:40}..."
+check "(c) the deep PDF is listed as skipped with kept_as" test -n "$kept" -a "$kept" != null
+check "(c) and is in the outbox" test -f "$OUTBOX/deep/$kept" -a -n "$kept"
+
+# (d) the outbox original is the daemon's own copy
+orig=$OUTBOX/deep/top/top.pdf
+src=$(ls -d "$STATE"/test/finished/*/src/deep/top.pdf | head -n 1)
+check "(d) the outbox original exists" test -f "$orig"
+check "(d) it is not the claimed file's inode" test "$(stat -c %i "$orig")" != "$(stat -c %i "$src")"
+check "(d) it has one link" test "$(stat -c %h "$orig")" = 1
+check "(d) same bytes as the claimed file" cmp -s "$orig" "$src"
+check "daemon still running" kill -0 "$DAEMON_PID"
+done_testing

@@ -117,5 +117,21 @@ check "(d) the outbox original exists" test -f "$orig"
 check "(d) it is not the claimed file's inode" test "$(stat -c %i "$orig")" != "$(stat -c %i "$src")"
 check "(d) it has one link" test "$(stat -c %h "$orig")" = 1
 check "(d) same bytes as the claimed file" cmp -s "$orig" "$src"
+# (e) names with control characters: bytes on disk, escaped for people
+name=$'esc\e[31mred\nline'
+mkdir -p "$T/src/$name"
+mkpdf "$T/src/$name/x.pdf" 1 "escaped"
+echo note > "$T/src/$name/n"$'\e'"ote.txt"
+mv "$T/src/$name" "$INBOX/"
+check "(e) batch with control characters in its name finishes" wait_batch_done "$name" 60
+check "(e) the outbox folder has the name's bytes" test -d "$OUTBOX/$name"
+check "(e) the status shows the name escaped" test "$(jq -r .source "$OUTBOX/$name/status.json")" = 'esc\x1b[31mred\x0aline'
+check "(e) and a skipped file's name escaped" sh -c "jq -r '.skipped[].source' '$OUTBOX/$name/status.json' | grep -qxF 'n\\x1bote.txt'"
+check "(e) the skipped file is kept under its own bytes" test -f "$OUTBOX/$name/n"$'\e'"ote.txt"
+"$PDFSPOOLCTL" -c "$CFG" list > "$T/list.out" 2>&1
+"$PDFSPOOLCTL" -c "$CFG" status "$name" > "$T/status.out" 2>&1
+check "(e) pdfspoolctl list shows it escaped" grep -qF 'esc\x1b[31mred\x0aline' "$T/list.out"
+no_esc() { ! grep -q "$(printf '\033')" "$@"; }
+check "(e) no ESC byte in pdfspoolctl list or status output" no_esc "$T/list.out" "$T/status.out"
 check "daemon still running" kill -0 "$DAEMON_PID"
 done_testing

@@ -134,4 +134,34 @@ check "(e) pdfspoolctl list shows it escaped" grep -qF 'esc\x1b[31mred\x0aline' 
 no_esc() { ! grep -q "$(printf '\033')" "$@"; }
 check "(e) no ESC byte in pdfspoolctl list or status output" no_esc "$T/list.out" "$T/status.out"
 check "daemon still running" kill -0 "$DAEMON_PID"
+
+# (f) a claim across file systems copies the drop: a hard-linked file is left
+# out, not turned into an ordinary file with one link, and said so.
+if [ "$(id -u)" = 0 ] && mkdir -p "$T/xfs" && mount -t tmpfs -o size=64m tmpfs "$T/xfs" 2>/dev/null; then
+        EXTRA_CLEANUP='umount -l "$T/xfs"'
+        stop_daemon
+        sed -i "s|^state_dir: .*|state_dir: $T/xfs/state|" "$CFG"
+        start_daemon || bail "daemon did not start with state_dir on another file system"
+        mkdir -p "$T/src/xhl"
+        mkpdf "$T/src/xhl/ok.pdf" 1 "fine"
+        ln "$T/outside/secret.pdf" "$T/src/xhl/linked.pdf"
+        mv "$T/src/xhl" "$INBOX/"
+        check "(f) cross-file-system batch finishes" wait_batch_done xhl 60
+        check "(f) the hard link is skipped as one, and not kept" sh -c "jq -e '.skipped[] | select(.source == \"linked.pdf\") | (.reason | startswith(\"hard link\")) and .kept_as == null' '$OUTBOX/xhl/status.json'"
+        check "(f) the other file is done" test "$(job_state xhl ok)" = done
+        check "(f) the secret's text is not in the state nor the outbox" sh -c "! grep -rlas --exclude-dir=rejected TOPSECRETTEXT '$T/xfs' '$OUTBOX'"
+        check "(f) the secret keeps its mode" test "$(stat -c %a "$T/outside/secret.pdf")" = 600
+else
+        diag "not root or no tmpfs: the cross-file-system claim is not checked here"
+fi
+
+# A kernel without openat2: the same opens, one component at a time.
+if command -v strace >/dev/null && [ -x "$top_builddir/tests/unit/fsutil-t" ]; then
+        strace -f -qq -o "$T/strace.log" -e trace=openat2 -e inject=openat2:error=ENOSYS \
+                "$top_builddir/tests/unit/fsutil-t" > "$T/fallback.tap" 2>&1
+        check "without openat2 (ENOSYS injected) every fsutil check still holds" \
+                sh -c "grep -q INJECTED '$T/strace.log' && grep -q '^ok' '$T/fallback.tap' && ! grep -q '^not ok' '$T/fallback.tap'"
+else
+        diag "strace or tests/unit/fsutil-t not there: the openat2 fallback is not checked here"
+fi
 done_testing

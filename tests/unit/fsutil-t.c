@@ -88,7 +88,9 @@ int main(void) {
         fs_ident_from_stat(&taken, &sf);
         if (fd >= 0)
                 close(fd);
-        is_int(fs_open_beneath(root, "link/f.pdf", O_RDONLY), -ELOOP, "a folder that is a link is not followed");
+        /* -ELOOP from openat2; the fallback's O_DIRECTORY|O_NOFOLLOW says -ENOTDIR. */
+        int k = fs_open_beneath(root, "link/f.pdf", O_RDONLY);
+        ok(k == -ELOOP || k == -ENOTDIR, "a folder that is a link is not followed");
         is_int(fs_open_beneath(root, "sub/flink", O_RDONLY), -ELOOP, "a file that is a link is not followed");
         is_int(fs_open_beneath(root, "../a.json", O_RDONLY), -EXDEV, "\"..\" does not leave");
         is_int(fs_open_beneath(root, "/etc/passwd", O_RDONLY), -EXDEV, "an absolute path does not leave");

@@ -260,10 +260,8 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         r = write_all(fd, data, len);
         /* A group that cannot be given (not a member, a sandbox without chown) is
          * checked and reported once, when the queue starts; never a lost write. */
-        if (r == 0 && gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0 && errno != EPERM)
-                r = -errno;
-        if (r == 0 && fchmod(fd, mode) < 0)
-                r = -errno;
+        if (r == 0)
+                r = set_owner_fd(fd, mode, gid);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)

@@ -534,6 +534,13 @@ static void drop_take(struct drop *d, const struct stat *st) {
         const char *reason = NULL;
 
         drop_forget(d);
+        if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+                /* Another name for it exists elsewhere (perhaps someone else's file): not
+                 * taken as a PDF, an archive nor a manifest, and kept out of the outbox. */
+                reject_file(q, name, INTAKE_REASON_HARD_LINK, false);
+                free(name);
+                return;
+        }
         if (S_ISREG(st->st_mode) && manifest_is_name(name)) {
                 manifest_take(q, name);
                 free(name);

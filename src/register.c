@@ -359,7 +359,8 @@ int register_claim(struct queue *q, const char *claim) {
                         int fd = openat(srcfd, b->drop, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (fd >= 0)
                                 walk_dir(&w, fd, "", 0);
-                } else if (S_ISREG(st.st_mode) && unpack_sniff(srcfd, b->drop) == 1) {
+                } else if (S_ISREG(st.st_mode) && st.st_nlink == 1 && unpack_sniff(srcfd, b->drop) == 1) {
+                        /* (A hard-linked archive is never unpacked: walk_entry says why below.) */
                         char *result_path = xasprintf("%s/unpack.json", b->claim_path);
                         json_t *res = json_load_file(result_path, 0, NULL);
                         free(result_path);

@@ -85,6 +85,14 @@ check "(b) the hard link has left the inbox" test ! -e "$INBOX/hardlink.txt"
 check "(b) it is kept in the spool's state, the status says so" sh -c "test -e '$STATE/test/rejected/hardlink.txt' && jq -r .reason '$OUTBOX/rejected/hardlink.txt.status.json' | grep -q \"kept in the spool's state\""
 check "(b) the outside file is still 0600 with its two links" test "$(stat -c '%a %h' "$T/outside/private.txt")" = "600 2"
 
+# (b2) a top-level hard link to an outside archive is not unpacked
+python3 -c 'import zipfile, sys; z = zipfile.ZipFile(sys.argv[1], "w"); z.writestr("inner.txt", "TOPSECRETTEXT zipped"); z.close()' "$T/outside/private.zip"
+chmod 0600 "$T/outside/private.zip"
+ln "$T/outside/private.zip" "$INBOX/linked.zip"
+check "(b2) a hard-linked archive is rejected" wait_for 30 test -e "$OUTBOX/rejected/linked.zip.status.json"
+check "(b2) not unpacked into a batch" test ! -e "$OUTBOX/linked"
+check "(b2) not in outbox/rejected, the outside archive still 0600" test ! -e "$OUTBOX/rejected/linked.zip" -a "$(stat -c %a "$T/outside/private.zip")" = 600
+
 # Nothing of the outside reached outbox or state, by content or by inode; the
 # one exception is the rejected hard link, kept where only the daemon can read it.
 check "secret text is nowhere in outbox or state" sh -c "! grep -rlas --exclude-dir=rejected TOPSECRETTEXT '$OUTBOX' '$STATE'"

@@ -70,33 +70,29 @@ static char *job_source_path(const struct job *j) {
         return xasprintf("%s/%s/%s", j->batch->claim_path, j->batch->root, j->source);
 }
 
-/* Open REL (relative to B's claim) as registration took it: see fs_open_taken. */
-static int open_taken(const struct batch *b, const char *rel, const struct fs_ident *taken, const char **ret_why) {
-        int claim = open(b->claim_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int fd;
-
-        *ret_why = NULL;
-        if (claim < 0)
-                return -errno;
-        fd = fs_open_taken(claim, rel, taken, ret_why);
-        close(claim);
-        return fd;
+static int open_claim(const struct batch *b) {
+        int fd = open(b->claim_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
 }
 
 int spool_job_open_source(const struct job *j, const char **ret_why) {
         char *rel = xasprintf("%s/%s", j->batch->root, j->source);
-        int fd = open_taken(j->batch, rel, &j->taken, ret_why);
+        int claim = open_claim(j->batch), fd;
+
+        *ret_why = NULL;
+        fd = claim < 0 ? claim : fs_open_taken(claim, rel, &j->taken, ret_why);
+        if (claim >= 0)
+                close(claim);
         free(rel);
         return fd;
 }
 
-/* A copy, made by the daemon, of what registration took at REL in B's claim, as
- * DST in the outbox: the outbox never holds a user's own inode, so nothing a
- * user can still reach is ever linked there or re-moded. */
-static int keep_copy(const struct batch *b, const char *rel, const struct fs_ident *taken, const char *dst,
-                     bool sync, const char **ret_why) {
-        const struct queue *q = b->queue;
-        int fd = open_taken(b, rel, taken, ret_why);
+/* A copy, made by the daemon, of what registration took at REL in the claim
+ * (CLAIM, a descriptor of its folder), as DST in the outbox: the outbox never holds
+ * a user's own inode, so nothing a user can still reach is linked there or re-moded. */
+static int keep_copy(const struct queue *q, int claim, const char *rel, const struct fs_ident *taken,
+                     const char *dst, bool sync, const char **ret_why) {
+        int fd = fs_open_taken(claim, rel, taken, ret_why);
         int r;
 
         if (fd < 0)
@@ -235,11 +231,13 @@ static void write_projection(struct batch *b) {
         struct queue *q = b->queue;
 
         (void) mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode);
+        /* Open once: a drop of many skipped files is copied file after file. */
+        int claim = open_claim(b);
         if (b->kept_drop) {
                 char *dst = xasprintf("%s/%s", b->id, b->kept_drop_as);
-                const char *why;
+                const char *why = NULL;
                 int r = faccessat(q->outbox_fd, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0
-                        : keep_copy(b, b->kept_drop, &b->kept_drop_taken, dst, true, &why);
+                        : claim < 0 ? claim : keep_copy(q, claim, b->kept_drop, &b->kept_drop_taken, dst, true, &why);
                 if (r < 0 && r != -EEXIST)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
                                  "cannot keep %s in the outbox: %s", b->kept_drop_as, why ? why : strerror(-r));
@@ -256,12 +254,12 @@ static void write_projection(struct batch *b) {
                         continue;
                 }
                 char *src = xasprintf("%s/%s", b->root, sk->source);
-                const char *slash = strrchr(dst, '/'), *why;
+                const char *slash = strrchr(dst, '/'), *why = NULL;
                 char *parent = xstrndup(dst, (size_t) (slash - dst));
                 (void) fs_mkdirat_p_owned(q->outbox_fd, parent, q->cfg->dir_mode, q->gid);
                 /* Synced all at once below: one fsync per file would hold the loop for
                  * minutes on a drop of many small files. */
-                int r = keep_copy(b, src, &sk->taken, dst, false, &why);
+                int r = claim < 0 ? claim : keep_copy(q, claim, src, &sk->taken, dst, false, &why);
                 copied = copied || r == 0;
                 if (r < 0 && r != -EEXIST)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
@@ -276,6 +274,8 @@ static void write_projection(struct batch *b) {
         if (copied && syncfs(q->outbox_fd) < 0)
                 log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, errno, NULL,
                          "cannot sync the skipped files kept in the outbox: %m");
+        if (claim >= 0)
+                close(claim);
         for (size_t i = 0; i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
                 if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
@@ -653,17 +653,19 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         j->pages = state == JOB_DONE ? pages : 0;
 
         /* Keep the original next to the results, done or failed: a copy the daemon makes. */
-        char *kept = xasprintf("%s/%s", tmp, j->original), *rel = xasprintf("%s/%s", b->root, j->source);
+        char *kept = xasprintf("%s/%s", tmp, j->original);
         const char *why;
         (void) fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
-        r = keep_copy(b, rel, &j->taken, kept, true, &why);
+        int fd = spool_job_open_source(j, &why);
+        r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, kept, q->cfg->file_mode, q->gid, true);
+        if (fd >= 0)
+                close(fd);
         if (r < 0 && r != -EEXIST && state == JOB_DONE) {
                 state = JOB_FAILED;
                 free(j->error);
                 j->error = why ? xstrdup(why) : xasprintf("cannot keep the original in the outbox: %s", strerror(-r));
         }
         free(kept);
-        free(rel);
         if (state != JOB_DONE) {
                 /* A failed job's partial results would mislead: only the original and the status stay. */
                 char *p;

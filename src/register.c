@@ -249,8 +249,18 @@ static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk
                         is_missing = is_missing || (mp && strcmp(mp, path) == 0);
                         free(mp);
                 }
-                if (!is_missing)
-                        walk_entry(w, srcfd, path, path, 0);
+                if (!is_missing) {
+                        /* Folders on its path are looked at without following links too. */
+                        const char *last;
+                        int parent = fs_open_parent(srcfd, path, &last);
+                        if (parent >= 0) {
+                                walk_entry(w, parent, last, path, 0);
+                                close(parent);
+                        } else
+                                walk_add_skipped(w, path, parent == -ELOOP || parent == -ENOTDIR
+                                                 ? "a folder on its path is a symbolic link: not followed"
+                                                 : strerror(-parent), NULL);
+                }
                 free(path);
         }
         *ret_id_base = names_from_json_exact(json_object_get(mf, "batch"));

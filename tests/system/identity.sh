@@ -1,9 +1,13 @@
 #!/bin/bash
 # No drop reaches outside the spool after it was taken (issue 17): files and
-# folders swapped for symbolic links through a handle the uploader kept are
-# refused at the open, never read, linked or re-moded; a top-level hard link
-# to an outside file stays out of the outbox and keeps its mode; a PDF nested
-# too deep is handed back; the outbox original is the daemon's own copy.
+# folders swapped for symbolic links, or files replaced, through a handle the
+# uploader kept are refused at the open, never read, linked or re-moded (a);
+# a top-level hard link to an outside file or archive stays out of the outbox
+# and keeps its mode (b, b2); a PDF nested too deep is handed back (c); the
+# outbox original is the daemon's own copy (d); names with control characters
+# are shown escaped (e); a batch recorded without identities still refuses a
+# link (g); a claim across file systems leaves a hard link out (f); and the
+# openat2 fallback holds.
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -142,6 +146,30 @@ check "(e) pdfspoolctl list shows it escaped" grep -qF 'esc\x1b[31mred\x0aline' 
 no_esc() { ! grep -q "$(printf '\033')" "$@"; }
 check "(e) no ESC byte in pdfspoolctl list or status output" no_esc "$T/list.out" "$T/status.out"
 check "daemon still running" kill -0 "$DAEMON_PID"
+
+# (g) a batch recorded before identities were kept (no "taken") still refuses
+# a link at every open: what is checked then is "a regular file with one link".
+stop_daemon
+rm -f "$T/go"
+start_daemon || bail "daemon did not restart"
+mkdir -p "$T/src/old"
+mkpdf "$T/src/old/p.pdf" 1 "old p"
+mkpdf "$T/src/old/q.pdf" 1 "old q"
+mv "$T/src/old" "$INBOX/"
+old_claimed() { ls "$STATE"/test/claims/*/*/src/old/q.pdf >/dev/null 2>&1 && ls "$STATE"/test/claims/*/*/batch.json >/dev/null 2>&1; }
+check "(g) claimed while no worker runs" wait_for 30 old_claimed
+stop_daemon
+rec=$(ls "$STATE"/test/claims/*/*/batch.json)
+jq -c 'del(.jobs[].taken) | del(.skipped[].taken)' "$rec" > "$rec.new" && mv "$rec.new" "$rec"
+check "(g) the record has no identities any more" sh -c "! grep -q taken '$rec'"
+claimdir=$(dirname "$rec")
+rm "$claimdir/src/old/q.pdf" && ln -s "$T/outside/secret.pdf" "$claimdir/src/old/q.pdf"
+touch "$T/go"
+start_daemon || bail "daemon did not restart"
+check "(g) the old batch finishes" wait_batch_done old 60
+check "(g) its untouched file is done" test "$(job_state old p)" = done
+check "(g) the file swapped for a link fails: changed after it was taken" sh -c "jq -r .error '$OUTBOX/old/q/status.json' | grep -q 'changed after it was taken: now a symbolic link'"
+check "(g) the secret's text is not in the outbox" sh -c "! grep -rlas TOPSECRETTEXT '$OUTBOX/old'"
 
 # (f) a claim across file systems copies the drop: a hard-linked file is left
 # out, not turned into an ordinary file with one link, and said so.

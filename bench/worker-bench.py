@@ -27,6 +27,7 @@ import time
 
 MAX_PACKET = 64 * 1024
 WORKER_FD = 3
+PROTO_VERSION = 2  # src/proto.h
 
 
 class WorkerDied(Exception):
@@ -64,16 +65,21 @@ class Worker:
         if not data:
             raise WorkerDied()
         msg = json.loads(data)
-        if msg.get("v") != 1:
+        if msg.get("v") != PROTO_VERSION:
             raise RuntimeError(f"bad version: {msg}")
         return msg
 
-    def send(self, msg):
-        self.sock.send(json.dumps(msg).encode())
+    def send(self, msg, fds=()):
+        socket.send_fds(self.sock, [json.dumps(msg).encode()], list(fds))
 
     def job(self, job_id, pdf, out, thumbnail_size, timeout):
-        self.send({"v": 1, "type": "job", "id": job_id, "pdf": pdf, "out": out,
-                   "thumbnail_size": thumbnail_size})
+        # The worker reads the PDF from the descriptor that comes with the job.
+        fd = os.open(pdf, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self.send({"v": PROTO_VERSION, "type": "job", "id": job_id, "pdf": pdf, "out": out,
+                       "thumbnail_size": thumbnail_size}, [fd])
+        finally:
+            os.close(fd)
         result = self.recv(timeout)
         self.jobs += 1
         if result.get("type") != "result" or result.get("id") != job_id:
@@ -104,7 +110,7 @@ class Worker:
 
     def quit(self):
         try:
-            self.send({"v": 1, "type": "quit"})
+            self.send({"v": PROTO_VERSION, "type": "quit"})
         except OSError:
             pass
         return self.wait()

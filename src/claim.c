@@ -96,7 +96,7 @@ static int copy_entry(struct copy *c, int sfd, const char *name, int dfd, const 
                 /* What is recorded is what is copied: the open file, not the name. */
                 r = fstat(in, &st) < 0 ? -errno : !S_ISREG(st.st_mode) || st.st_nlink > 1 ? -EAGAIN : 0;
                 if (r == 0)
-                        r = fs_copy_fd(in, dfd, dname, st.st_mode & 0777);
+                        r = fs_copy_fd(in, dfd, dname, st.st_mode & 0777, (gid_t) -1, true);
                 close(in);
                 if (r == 0) {
                         const struct timespec times[2] = { st.st_atim, st.st_mtim };

@@ -800,7 +800,8 @@ static char *out_of_memory_message(void) {
 }
 
 /* What the user is told about a job that threw CODE with MESSAGE. */
-static int job_error(const struct job *job, int code, const char *message, char **ret_error) {
+static int job_error(const struct job *job, int code, const char *message, char **ret_error,
+                     int *ret_write_errno) {
         struct diag *diag = diag_get(job->ctx);
         const struct out_file *files[] = { &job->thumb, &job->text, &job->meta_file };
         char *clean;
@@ -809,6 +810,8 @@ static int job_error(const struct job *job, int code, const char *message, char 
         for (i = 0; i < ELEMENTSOF(files); i++)
                 if (files[i]->error != 0) {
                         *ret_error = xasprintf("cannot write %s: %s", files[i]->name, strerror(files[i]->error));
+                        /* The spool's trouble (disk, quota, descriptors), not the PDF's. */
+                        *ret_write_errno = files[i]->error;
                         return -files[i]->error;
                 }
         if (code == FZ_ERROR_MEMORY || (diag && diag->allocation_failed)) {
@@ -843,30 +846,28 @@ static int job_error(const struct job *job, int code, const char *message, char 
         return -EBADMSG;
 }
 
-/* The PDF as a stdio stream, refusing what is not a regular file (a FIFO would
- * block the worker forever). */
-static int open_pdf(const char *path, FILE **ret, bool *ret_empty) {
+/* The PDF as a stdio stream on a duplicate of FD (the caller keeps FD), refusing
+ * what is not a regular file (a FIFO would block the worker forever). */
+static int open_pdf(int fd, FILE **ret, bool *ret_empty) {
         struct stat st;
         FILE *file;
-        int fd, r;
+        int dup_fd, r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
+        if (fstat(fd, &st) < 0)
                 return -errno;
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                (void) close(fd);
-                return r;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                (void) close(fd);
+        if (!S_ISREG(st.st_mode))
                 return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-        }
+        /* From the start, whatever the descriptor's offset was. */
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return -errno;
         *ret_empty = st.st_size == 0;
-        file = fdopen(fd, "rb");
+        file = fdopen(dup_fd, "rb");
         if (!file) {
                 r = -errno;
-                (void) close(fd);
+                (void) close(dup_fd);
                 return r;
         }
         *ret = file;
@@ -901,22 +902,23 @@ static int read_pdf(struct job *job, FILE *file, unsigned thumbnail_size) {
         return job->failed || job->failure != 0 ? -1 : 0;
 }
 
-int extract_pdf(fz_context *ctx, const char *pdf_path, const char *out_dir,
-                unsigned thumbnail_size, int *ret_pages, char **ret_error) {
+int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir,
+                unsigned thumbnail_size, int *ret_pages, char **ret_error, int *ret_write_errno) {
         struct job job = { .ctx = ctx, .dirfd = -1 };
         bool empty = false;
         FILE *file = NULL;
         int r;
 
-        if (!ctx || !pdf_path || !out_dir || !ret_pages || !ret_error)
+        if (!ctx || pdf_fd < 0 || !pdf_name || !out_dir || !ret_pages || !ret_error || !ret_write_errno)
                 return -EINVAL;
+        *ret_write_errno = 0;
         if (thumbnail_size < EXTRACT_THUMBNAIL_SIZE_MIN || thumbnail_size > EXTRACT_THUMBNAIL_SIZE_MAX) {
                 *ret_error = xasprintf("thumbnail size %u is outside %u..%u", thumbnail_size,
                                        EXTRACT_THUMBNAIL_SIZE_MIN, EXTRACT_THUMBNAIL_SIZE_MAX);
                 return -EINVAL;
         }
 
-        r = open_pdf(pdf_path, &file, &empty);
+        r = open_pdf(pdf_fd, &file, &empty);
         if (r < 0) {
                 *ret_error = xasprintf("cannot open file: %s",
                                        r == -EINVAL ? "not a regular file" : strerror(-r));
@@ -933,6 +935,7 @@ int extract_pdf(fz_context *ctx, const char *pdf_path, const char *out_dir,
         if (job.dirfd < 0) {
                 r = -errno;
                 *ret_error = xasprintf("cannot open the output directory: %s", strerror(-r));
+                *ret_write_errno = -r;
                 (void) fclose(file);
                 return r;
         }
@@ -940,7 +943,7 @@ int extract_pdf(fz_context *ctx, const char *pdf_path, const char *out_dir,
         out_file_init(&job.text, "text.txt");
         out_file_init(&job.meta_file, "meta.json");
 
-        diag_begin(ctx, pdf_path);
+        diag_begin(ctx, pdf_name);
         job.damaged_pages = json_array();
         if (!job.damaged_pages) {
                 job.error_code = FZ_ERROR_MEMORY;
@@ -953,8 +956,9 @@ int extract_pdf(fz_context *ctx, const char *pdf_path, const char *out_dir,
         if (r == 0 && fsync(job.dirfd) < 0) {
                 r = -errno;
                 *ret_error = xasprintf("cannot write the output directory: %s", strerror(-r));
+                *ret_write_errno = -r;
         } else if (r < 0)
-                r = job_error(&job, job.error_code, job.error_message, ret_error);
+                r = job_error(&job, job.error_code, job.error_message, ret_error, ret_write_errno);
         if (r < 0) {
                 out_file_remove(job.dirfd, &job.thumb);
                 out_file_remove(job.dirfd, &job.text);

@@ -39,24 +39,29 @@
 fz_context *extract_context_new(size_t max_store);
 void extract_context_free(fz_context *ctx);       /* accepts NULL */
 
-/* Extract PDF_PATH into OUT_DIR (which exists and is empty).
+/* Extract the PDF open at PDF_FD (a regular file; the caller keeps the descriptor,
+ * read from its start) into OUT_DIR (which exists and is empty). PDF_NAME is only
+ * shown in mupdf's diagnostics: nothing is opened by that name.
  *
  * Returns 0 on success and sets *ret_pages to the page count.
  * On failure returns -errno and sets *ret_error to a malloc'ed UTF-8 sentence for
  * the user (the caller frees it), leaving *ret_pages untouched; files written so
- * far are removed again. The codes:
- *   -ENOENT, -EACCES, ...  the PDF cannot be opened ("cannot open file: ...");
- *                          -EINVAL there means it is not a regular file
+ * far are removed again. *ret_write_errno is set to 0, or to the errno (positive)
+ * when the failure was writing an output (the spool's resource, not the PDF's fault).
+ * The codes:
+ *   -EINVAL, -EISDIR       the descriptor is not a regular file ("cannot open file: ...")
  *   -ENOKEY                it needs a password ("encrypted PDF: a password is required")
  *   -EBADMSG               it is empty, mupdf cannot read it, finds no page tree, or
  *                          cannot render page 1 ("damaged PDF: ...")
  *   -ENODATA               a readable PDF with no pages ("the PDF has no pages")
- *   -ENOMEM                out of memory (names the worker's RLIMIT_AS, if any)
- *   -ENOSPC, -EIO, ...     an output file cannot be written ("cannot write text.txt: ...")
+ *   -ENOMEM                out of memory inside mupdf (names the worker's RLIMIT_AS, if any):
+ *                          the PDF's fault, *ret_write_errno stays 0
+ *   -ENOSPC, -EIO, ...     an output file cannot be opened, written, synced or renamed
+ *                          ("cannot write text.txt: ..."), *ret_write_errno set
  *   -EINVAL                a thumbnail size outside the limits
  * A page that fails on its own (other than page 1) does not fail the job: its text
  * is left out (its form feed stays) and meta.json lists it in "damaged_pages"
  * (up to EXTRACT_MAX_DAMAGED_PAGES, where the job fails instead).
  * The mupdf store is emptied before returning, so memory does not grow across jobs. */
-int extract_pdf(fz_context *ctx, const char *pdf_path, const char *out_dir,
-                unsigned thumbnail_size, int *ret_pages, char **ret_error);
+int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir,
+                unsigned thumbnail_size, int *ret_pages, char **ret_error, int *ret_write_errno);

@@ -10,10 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int write_all(int fd, const void *data, size_t len) {
@@ -56,7 +60,9 @@ static int open_temp(int dirfd, const char *name, char *tmpname, size_t size, mo
                 rnd[6] = 0;
                 const char *base = strrchr(name, '/');
                 size_t dirlen = base ? (size_t) (base - name + 1) : 0;
-                snprintf(tmpname, size, "%.*s.%s.tmp-%s", (int) dirlen, name, base ? base + 1 : name, rnd);
+                /* ".", ".tmp-" and six characters around the name: cut it to stay within NAME_MAX. */
+                snprintf(tmpname, size, "%.*s.%.*s.tmp-%s", (int) dirlen, name, NAME_MAX - 12, base ? base + 1 : name,
+                         rnd);
                 int fd = openat(dirfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
                 if (fd >= 0)
                         return fd;
@@ -105,11 +111,142 @@ int fs_open_parent(int dirfd, const char *path, const char **ret_last) {
         return fd;
 }
 
-int fs_set_owner(int dirfd, const char *path, mode_t mode, gid_t gid) {
-        if (gid != (gid_t) -1 && fchownat(dirfd, path, (uid_t) -1, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
+/* Mode and group of an open file or folder. */
+static int set_owner_fd(int fd, mode_t mode, gid_t gid) {
+        if (gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0 && errno != EPERM)
                 return -errno;
         /* after chown, which may clear set-id bits */
-        return fchmodat(dirfd, path, mode, 0) < 0 ? -errno : 0;
+        return fchmod(fd, mode) < 0 ? -errno : 0;
+}
+
+int fs_set_owner(int dirfd, const char *path, mode_t mode, gid_t gid) {
+        struct stat before, st;
+        int fd, r;
+
+        /* Looked at first, so that opening it cannot touch a device or block on a FIFO. */
+        if (fstatat(dirfd, path, &before, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISREG(before.st_mode) && !S_ISDIR(before.st_mode))
+                return -EINVAL;
+        fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                r = -errno;
+        else if (st.st_dev != before.st_dev || st.st_ino != before.st_ino)
+                r = -ESTALE;
+        else if (S_ISREG(st.st_mode) && st.st_nlink != 1)
+                /* Another name for it exists somewhere: not an inode the daemon made alone. */
+                r = -EMLINK;
+        else
+                r = set_owner_fd(fd, mode, gid);
+        close(fd);
+        return r;
+}
+
+/* Does PATH go up, or start at the root? Such a path is never beneath anything. */
+static bool path_leaves(const char *path) {
+        if (path[0] == '/')
+                return true;
+        for (const char *c = path; *c;) {
+                const char *end = strchrnul(c, '/');
+                if (end - c == 2 && c[0] == '.' && c[1] == '.')
+                        return true;
+                c = *end ? end + 1 : end;
+        }
+        return false;
+}
+
+int fs_open_beneath(int dirfd, const char *path, int flags) {
+        static bool no_openat2;
+        const char *last;
+        int parent, fd;
+
+        if (path_leaves(path))
+                return -EXDEV;
+        flags |= O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+        if (!no_openat2) {
+                struct open_how how = { .flags = (uint64_t) flags,
+                                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+                fd = (int) syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+                if (fd >= 0)
+                        return fd;
+                /* EAGAIN: a rename raced the lookup, which openat2 then refuses; the walk below decides. */
+                if (errno != ENOSYS && errno != EPERM && errno != EAGAIN)
+                        return -errno;
+                if (errno == ENOSYS)
+                        no_openat2 = true;
+        }
+        /* One component at a time, never through a link. */
+        parent = fs_open_parent(dirfd, path, &last);
+        if (parent < 0)
+                return parent;
+        fd = openat(parent, last, flags);
+        fd = fd < 0 ? -errno : fd;
+        close(parent);
+        return fd;
+}
+
+/* Why the file at PATH (beneath DIRFD) cannot be opened the way it was taken, after
+ * fs_open_beneath() failed with ERR; NULL when ERR is not about what is there. */
+static const char *why_not_taken(int dirfd, const char *path, int err) {
+        const char *last;
+        struct stat st;
+        int parent;
+
+        if (err != -ELOOP && err != -ENOTDIR && err != -ENOENT && err != -EXDEV)
+                return NULL;
+        parent = fs_open_parent(dirfd, path, &last);
+        if (parent == -ELOOP || parent == -ENOTDIR)
+                return "changed after it was taken: a folder on its path is now a symbolic link or not a folder";
+        if (parent < 0)
+                return parent == -ENOENT ? "changed after it was taken: a folder on its path is gone" : NULL;
+        int r = fstatat(parent, last, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+        close(parent);
+        if (r == -ENOENT)
+                return "changed after it was taken: it is gone";
+        if (r == 0 && S_ISLNK(st.st_mode))
+                return "changed after it was taken: now a symbolic link";
+        if (r == 0 && !S_ISREG(st.st_mode))
+                return "changed after it was taken: no longer a regular file";
+        return err == -EXDEV ? "changed after it was taken: its path leads outside the drop" : NULL;
+}
+
+int fs_open_taken(int dirfd, const char *path, const struct fs_ident *taken, const char **ret_why) {
+        struct stat st;
+        const char *why = NULL;
+        int fd = fs_open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK);
+
+        *ret_why = NULL;
+        if (fd < 0) {
+                *ret_why = why_not_taken(dirfd, path, fd);
+                return *ret_why ? -ESTALE : fd;
+        }
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode))
+                why = "changed after it was taken: no longer a regular file";
+        else if (taken->known && (st.st_dev != taken->dev || st.st_ino != taken->ino))
+                why = "changed after it was taken: now a different file";
+        else if (st.st_nlink != 1)
+                why = "changed after it was taken: now a hard link to a file that also exists elsewhere";
+        else if (taken->known && st.st_size != taken->size)
+                why = "changed after it was taken: its size changed";
+        if (why) {
+                close(fd);
+                *ret_why = why;
+                return -ESTALE;
+        }
+        /* Reads block from here on: a regular file never blocks anyway. */
+        (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        return fd;
+}
+
+void fs_ident_from_stat(struct fs_ident *ret, const struct stat *st) {
+        *ret = (struct fs_ident) { .dev = st->st_dev, .ino = st->st_ino, .size = st->st_size, .known = true };
 }
 
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, gid_t gid,
@@ -123,10 +260,8 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         r = write_all(fd, data, len);
         /* A group that cannot be given (not a member, a sandbox without chown) is
          * checked and reported once, when the queue starts; never a lost write. */
-        if (r == 0 && gid != (gid_t) -1 && fchown(fd, (uid_t) -1, gid) < 0 && errno != EPERM)
-                r = -errno;
-        if (r == 0 && fchmod(fd, mode) < 0)
-                r = -errno;
+        if (r == 0)
+                r = set_owner_fd(fd, mode, gid);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)
@@ -233,87 +368,145 @@ int fs_remove_tree(int dirfd, const char *name) {
         return r;
 }
 
-int fs_copy_fd(int in, int dst_dirfd, const char *dst, mode_t mode) {
-        int out, r = 0;
+/* All of IN (from its start) into OUT: a clone where the file system shares
+ * blocks, else an in-kernel copy, else read and write. */
+static int copy_data(int in, int out) {
+        struct stat st;
 
-        out = openat(dst_dirfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (out < 0)
+        if (fstat(in, &st) < 0)
                 return -errno;
-        for (off_t off = 0;;) {
-                ssize_t n = copy_file_range(in, &off, out, NULL, 1 << 30, 0);
+        if (S_ISREG(st.st_mode) && st.st_size == 0)
+                return 0;       /* nothing to copy: an empty file is common among skipped ones */
+        if (ioctl(out, FICLONE, in) == 0)
+                return 0;
+        if (lseek(in, 0, SEEK_SET) < 0 || lseek(out, 0, SEEK_SET) < 0 || ftruncate(out, 0) < 0)
+                return -errno;
+        for (;;) {
+                ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
                 if (n == 0)
-                        break;
+                        return 0;
                 if (n > 0)
                         continue;
                 if (errno == EINTR)
                         continue;
-                if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
-                        r = -errno;
-                        break;
-                }
-                /* Fall back to read/write from where we are. */
-                char buf[128 * 1024];
-                for (;;) {
-                        ssize_t k = pread(in, buf, sizeof(buf), off);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0) {
-                                r = -errno;
-                                break;
-                        }
-                        if (k == 0)
-                                break;
-                        off += k;
-                        r = write_all(out, buf, (size_t) k);
-                        if (r < 0)
-                                break;
-                }
+                if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+                        return -errno;
                 break;
         }
-        if (r == 0 && fchmod(out, mode) < 0)
-                r = -errno;
-        if (r == 0 && fsync(out) < 0)
+        /* Fall back to read/write from where we are. */
+        char buf[128 * 1024];
+        for (;;) {
+                ssize_t k = read(in, buf, sizeof(buf));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return 0;
+                int r = write_all(out, buf, (size_t) k);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* Give OUT its mode and group, sync it (unless not SYNC), close it. */
+static int finish_copy(int out, mode_t mode, gid_t gid, bool sync) {
+        int r = set_owner_fd(out, mode, gid);
+        if (r == 0 && sync && fsync(out) < 0)
                 r = -errno;
         if (close(out) < 0 && r == 0)
                 r = -errno;
-        if (r < 0)
-                (void) unlinkat(dst_dirfd, dst, 0);
         return r;
 }
 
-int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode) {
+int fs_copy_fd(int in, int dst_dirfd, const char *dst, mode_t mode, gid_t gid, bool sync) {
+        char tmp[PATH_MAX];
+        int out, r;
+
+        out = open_temp(dst_dirfd, dst, tmp, sizeof(tmp), 0600);
+        if (out < 0)
+                return out;
+        r = copy_data(in, out);
+        if (r == 0)
+                r = finish_copy(out, mode, gid, sync);
+        else
+                close(out);
+        /* Atomic, and never over a file already there. */
+        if (r == 0 && renameat2(dst_dirfd, tmp, dst_dirfd, dst, RENAME_NOREPLACE) < 0) {
+                r = -errno;
+                if (r == -EINVAL)
+                        r = faccessat(dst_dirfd, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST
+                            : renameat(dst_dirfd, tmp, dst_dirfd, dst) < 0 ? -errno : 0;
+        }
+        if (r < 0)
+                (void) unlinkat(dst_dirfd, tmp, 0);
+        return r;
+}
+
+/* Copy one regular file that has no other link (never through a symlink); the
+ * copy is fsync'ed. -EMLINK for a file with more than one link: copying it would
+ * hide that it also exists elsewhere. */
+static int copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode) {
+        int in, out, r = 0;
         struct stat st;
-        int in, r;
 
         in = openat(src_dirfd, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (in < 0)
                 return -errno;
         if (fstat(in, &st) < 0)
                 r = -errno;
+        else if (!S_ISREG(st.st_mode))
+                r = -EINVAL;
+        else if (st.st_nlink > 1)
+                r = -EMLINK;
+        if (r < 0) {
+                close(in);
+                return r;
+        }
+        out = openat(dst_dirfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0) {
+                r = -errno;
+                close(in);
+                return r;
+        }
+        r = copy_data(in, out);
+        if (r == 0)
+                r = finish_copy(out, mode, (gid_t) -1, true);
         else
-                r = S_ISREG(st.st_mode) ? fs_copy_fd(in, dst_dirfd, dst, mode) : -EINVAL;
+                close(out);
         close(in);
+        if (r < 0)
+                (void) unlinkat(dst_dirfd, dst, 0);
         return r;
 }
 
-int fs_link_or_copy(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode) {
-        if (linkat(src_dirfd, src, dst_dirfd, dst, 0) == 0)
-                return 0;
-        if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
-                return -errno;
-        return fs_copy_file(src_dirfd, src, dst_dirfd, dst, mode);
+bool fs_is_hardlink_marker(int dirfd, const char *name, const struct stat *st) {
+        char target[sizeof(FS_HARDLINK_MARKER) + 1];
+
+        if (!S_ISLNK(st->st_mode))
+                return false;
+        ssize_t n = readlinkat(dirfd, name, target, sizeof(target));
+        return n == (ssize_t) strlen(FS_HARDLINK_MARKER) && memcmp(target, FS_HARDLINK_MARKER, (size_t) n) == 0;
 }
 
 /* Copy a tree: directories and regular files; symlinks are recreated as links
- * (never followed); FIFOs, sockets and devices are left out. */
+ * (never followed); FIFOs, sockets and devices are left out; a hard-linked file
+ * becomes FS_HARDLINK_MARKER. */
 int fs_copy_tree(int src_dirfd, const char *src, int dst_dirfd, const char *dst) {
         struct stat st;
         int r;
 
         if (fstatat(src_dirfd, src, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        if (S_ISREG(st.st_mode))
-                return fs_copy_file(src_dirfd, src, dst_dirfd, dst, st.st_mode & 07777);
+        if (S_ISREG(st.st_mode)) {
+                /* A file with another name elsewhere is not copied: the copy would have one
+                 * link and pass for the user's own file. A marker stands in its place, so
+                 * that registration can say why it was not taken. */
+                r = st.st_nlink > 1 ? -EMLINK : copy_file(src_dirfd, src, dst_dirfd, dst, st.st_mode & 07777);
+                if (r == -EMLINK)
+                        r = symlinkat(FS_HARDLINK_MARKER, dst_dirfd, dst) < 0 ? -errno : 0;
+                return r;
+        }
         if (S_ISLNK(st.st_mode)) {
                 char target[PATH_MAX];
                 ssize_t n = readlinkat(src_dirfd, src, target, sizeof(target) - 1);

@@ -4,8 +4,18 @@
 #include <stdbool.h>
 #include <dirent.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <jansson.h>
+
+/* What registration took: a regular file with one link, and which one. */
+struct fs_ident {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        bool known;            /* false in records written before identities were kept */
+};
+void fs_ident_from_stat(struct fs_ident *ret, const struct stat *st);
 
 /* Write DATA to DIRFD/NAME atomically: temp file ".NAME.tmp-XXXXXX" in the same
  * directory, write, fsync, rename over NAME. With sync_dir, fsync the directory too.
@@ -18,8 +28,21 @@ int fs_write_json(int dirfd, const char *name, json_t *j, mode_t mode, gid_t gid
  * one component at a time, never following a symlink. *ret_last points into
  * PATH at the last component. Returns an fd or -errno (-ELOOP/-ENOTDIR for a link). */
 int fs_open_parent(int dirfd, const char *path, const char **ret_last);
-/* Give DIRFD/PATH exactly MODE and, unless GID is (gid_t) -1, that group. Never follows a symlink. */
+/* Give DIRFD/PATH (a file or a folder) exactly MODE and, unless GID is (gid_t) -1, that
+ * group, through a descriptor. Never follows a symlink; refuses a regular file with
+ * more than one link (-EMLINK): that inode also lives somewhere the daemon did not make. */
 int fs_set_owner(int dirfd, const char *path, mode_t mode, gid_t gid);
+/* Open PATH beneath DIRFD without following any link, magic link or "..":
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) where the
+ * kernel has it, else O_NOFOLLOW one component at a time. O_CLOEXEC, O_NOFOLLOW and
+ * O_NOCTTY are added to FLAGS. Returns an fd or -errno (-ELOOP: a link on the way). */
+int fs_open_beneath(int dirfd, const char *path, int flags);
+/* Open, for reading, the file registration took at PATH beneath DIRFD, and check it
+ * is still that: a regular file with one link and, when TAKEN is known, the same
+ * device, inode and size. Returns an fd, -ESTALE with *ret_why a sentence for the
+ * user ("changed after it was taken: now a symbolic link"), or another -errno
+ * (could not look; *ret_why NULL). */
+int fs_open_taken(int dirfd, const char *path, const struct fs_ident *taken, const char **ret_why);
 int fs_fsync_dir(int dirfd, const char *path);      /* path relative to dirfd, or "." */
 int fs_mkdir_p(const char *path, mode_t mode);       /* like mkdir -p; 0 if it exists */
 /* Create every directory in PATH below DIRFD (PATH relative); the ones it
@@ -40,18 +63,21 @@ static inline bool fs_dot_or_dotdot(const char *name) {
  * directories only, data fsync'ed), then remove the source. With noreplace, fail
  * with -EEXIST rather than replace DST. Returns 0 or -errno. */
 int fs_move(const char *src, const char *dst, bool noreplace);
-/* Copy what the open file IN holds (from its start) to a new file DST_DIRFD/DST
- * with exactly MODE; fsync the copy. A partial copy is removed. */
-int fs_copy_fd(int in, int dst_dirfd, const char *dst, mode_t mode);
-/* Copy one regular file (no symlink following), fsync the copy. */
-int fs_copy_file(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode);
-/* Link if possible (same fs), else copy. */
-int fs_link_or_copy(int src_dirfd, const char *src, int dst_dirfd, const char *dst, mode_t mode);
+/* Copy the open regular file IN into a new file DST_DIRFD/DST that the daemon owns:
+ * a clone (FICLONE), else copy_file_range, else read/write, into a temp file that
+ * gets MODE and (unless (gid_t) -1) GID, is fsync'ed (with SYNC; else the caller
+ * syncs many at once) and renamed to DST, never over a file already there (-EEXIST). */
+int fs_copy_fd(int in, int dst_dirfd, const char *dst, mode_t mode, gid_t gid, bool sync);
 /* Read a whole file (at most max bytes) into a NUL-terminated buffer. */
 int fs_read_file(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len);
 /* 1 if another process holds the file open for writing, 0 if not, -errno if it
  * cannot be told (e.g. a network file system that has no leases). */
 int fs_has_writer(int dirfd, const char *name);
 /* Copy a tree: directories and regular files (data fsync'ed); symlinks are
- * recreated, never followed; FIFOs, sockets and devices are left out. */
+ * recreated, never followed; FIFOs, sockets and devices are left out. A regular
+ * file with more than one link is not copied (its content may be anyone's): a
+ * symlink to FS_HARDLINK_MARKER takes its place, so that registration says why. */
 int fs_copy_tree(int src_dirfd, const char *src, int dst_dirfd, const char *dst);
+#define FS_HARDLINK_MARKER "pdfspool: hard link to a file that also exists elsewhere; not copied"
+/* Is DIRFD/NAME (lstat'ed as ST) such a marker? */
+bool fs_is_hardlink_marker(int dirfd, const char *name, const struct stat *st);

@@ -76,7 +76,7 @@ enum file_kind intake_classify(int dirfd, const char *name, const struct stat *s
         if (*ret_reason)
                 return FILE_SKIP;
         if (st->st_nlink > 1) {
-                *ret_reason = "hard link to a file that also exists elsewhere: not taken";
+                *ret_reason = INTAKE_REASON_HARD_LINK;
                 return FILE_SKIP;
         }
         if (st->st_size == 0) {
@@ -293,10 +293,13 @@ static uint64_t check_interval(const struct drop *d) {
         return i;
 }
 
-/* A top-level file that is not a PDF, a manifest nor an archive goes to
- * <outbox>/rejected/ with a status file that says why: never looked at again.
- * A link, FIFO or device is moved into the state directory instead, so that
- * nothing in the outbox points anywhere else; its status file still says why. */
+/* A top-level file that is not a PDF, a manifest nor an archive leaves the inbox,
+ * with a status file in <outbox>/rejected/ that says why: never looked at again.
+ * It is first moved into <state>/<queue>/rejected/, out of every user's reach. A
+ * regular file with one link is then copied, by the daemon from a descriptor, to
+ * <outbox>/rejected/, and the moved one goes. A link, FIFO, device, or a hard link
+ * to a file that also exists elsewhere stays in the state directory: the outbox
+ * never holds, and the daemon never re-modes, an inode that someone else made. */
 static void reject_file(struct queue *q, const char *name, const char *reason, bool keep_in_outbox) {
         struct log_ctx ctx = { .queue = q->name };
         char *dir = xasprintf("%s/rejected", q->cfg->outbox);
@@ -304,7 +307,7 @@ static void reject_file(struct queue *q, const char *name, const char *reason, b
         char *kept = NULL;
         int r = fs_mkdirat_p_owned(AT_FDCWD, dir, q->cfg->dir_mode, q->gid);
 
-        if (r == 0 && !keep_in_outbox)
+        if (r == 0)
                 r = fs_mkdir_p(hidden, 0700);
         /* room for ".status.json" beside it */
         char *base = strlen(name) + 12 > NAME_MAX ? xstrndup(name, NAME_MAX - 12) : xstrdup(name);
@@ -314,13 +317,15 @@ static void reject_file(struct queue *q, const char *name, const char *reason, b
                 if (strlen(kept) + 12 > NAME_MAX)
                         kept[NAME_MAX - 12] = 0;
                 char *from = xasprintf("%s/%s", q->cfg->inbox, name);
-                char *to = xasprintf("%s/%s", keep_in_outbox ? dir : hidden, kept);
+                char *to = xasprintf("%s/%s", hidden, kept);
                 char *st = xasprintf("%s/%s.status.json", dir, kept);
-                bool status_taken = access(st, F_OK) == 0;
-                r = status_taken ? -EEXIST : fs_move(from, to, true);
+                char *shown = xasprintf("%s/%s", dir, kept);
+                bool taken = access(st, F_OK) == 0 || faccessat(AT_FDCWD, shown, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+                r = taken ? -EEXIST : fs_move(from, to, true);
                 free(from);
                 free(to);
                 free(st);
+                free(shown);
                 if (r != -EEXIST)
                         break;
                 r = 0;
@@ -335,14 +340,35 @@ static void reject_file(struct queue *q, const char *name, const char *reason, b
                 free(hidden);
                 return;
         }
-        char *kept_path = xasprintf("%s/%s", dir, kept);
-        if (keep_in_outbox)
-                (void) fs_set_owner(AT_FDCWD, kept_path, q->cfg->file_mode, q->gid);
-        free(kept_path);
+        bool in_outbox = false;
+        if (keep_in_outbox) {
+                /* Judged again on the descriptor that is copied: what was moved is what counts. */
+                int hfd = open(hidden, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int fd = hfd < 0 ? -1 : openat(hfd, kept, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                struct stat st;
+                if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+                        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        r = dfd < 0 ? -errno : fs_copy_fd(fd, dfd, kept, q->cfg->file_mode, q->gid, true);
+                        if (dfd >= 0)
+                                close(dfd);
+                        if (r == 0) {
+                                in_outbox = true;
+                                (void) unlinkat(hfd, kept, 0);
+                        } else
+                                log_full(LOG_WARNING, &ctx, -r, NULL, "cannot copy rejected file %s into %s: %s", name,
+                                         dir, strerror(-r));
+                } else if (fd >= 0 && S_ISREG(st.st_mode))
+                        reason = INTAKE_REASON_HARD_LINK;
+                if (fd >= 0)
+                        close(fd);
+                if (hfd >= 0)
+                        close(hfd);
+        }
+        char *why = in_outbox ? xstrdup(reason) : xasprintf("%s; kept in the spool's state", reason);
         char buf[40];
         json_t *j = json_pack("{s:o,s:s,s:s,s:s,s:s,s:b}", "file", names_to_json_display(kept), "queue", q->name,
-                              "state", "rejected", "reason", reason, "rejected",
-                              format_rfc3339(buf, sizeof(buf), now_usec(CLOCK_REALTIME)), "kept", keep_in_outbox);
+                              "state", "rejected", "reason", why, "rejected",
+                              format_rfc3339(buf, sizeof(buf), now_usec(CLOCK_REALTIME)), "kept", in_outbox);
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char *stname = xasprintf("%s.status.json", kept);
         if (dfd >= 0) {
@@ -350,8 +376,9 @@ static void reject_file(struct queue *q, const char *name, const char *reason, b
                 close(dfd);
         }
         json_decref(j);
-        log_full(LOG_WARNING, &ctx, 0, MSGID_DROP_REJECTED, "rejected %s: %s; %s %s/%s", name, reason,
-                 keep_in_outbox ? "moved to" : "kept out of sight in", keep_in_outbox ? dir : hidden, kept);
+        log_full(LOG_WARNING, &ctx, 0, MSGID_DROP_REJECTED, "rejected %s: %s; %s %s/%s", name, why,
+                 in_outbox ? "copied to" : "kept out of sight in", in_outbox ? dir : hidden, kept);
+        free(why);
         free(stname);
         free(kept);
         free(dir);
@@ -598,6 +625,14 @@ static void drop_take(struct drop *d, const struct stat *st) {
         char *name = xstrdup(d->name);
         const char *reason = NULL;
 
+        if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+                /* Another name for it exists elsewhere (perhaps someone else's file): not
+                 * taken as a PDF, an archive nor a manifest, and kept out of the outbox. */
+                drop_forget(d);
+                reject_file(q, name, INTAKE_REASON_HARD_LINK, false);
+                free(name);
+                return;
+        }
         if (S_ISREG(st->st_mode) && manifest_is_name(name)) {
                 drop_forget(d);
                 manifest_take(q, name);

@@ -14,6 +14,8 @@ enum file_kind {
         FILE_SKIP,              /* not processed; the reason says why */
 };
 
+#define INTAKE_REASON_HARD_LINK "hard link to a file that also exists elsewhere: not taken"
+
 /* Is NAME (one path component) junk that the queue ignores? */
 bool intake_is_ignored(const struct queue_config *qc, const char *name);
 /* Judge a file in a drop by its content. On FILE_SKIP *ret_reason is a static string. */

@@ -41,13 +41,17 @@ char *names_from_json_exact(const json_t *j) {
         return out;
 }
 
+/* A control character (C0, DEL, C1) at S, LEN bytes of valid UTF-8: a terminal
+ * would act on it (ESC starts a sequence, a newline starts a new line). */
+static bool is_control(const unsigned char *s, size_t len) {
+        return (len == 1 && (s[0] < 0x20 || s[0] == 0x7f)) || (len == 2 && s[0] == 0xc2 && s[1] < 0xa0);
+}
+
 char *names_display(const char *name) {
         size_t n = strlen(name);
-
-        if (utf8_is_valid(name, n))
-                return xstrdup(name);
         char *out = xmalloc(4 * n + 1);
         size_t o = 0;
+
         for (size_t i = 0; i < n;) {
                 /* Longest valid sequence at i, else one escaped byte. */
                 size_t len = 0;
@@ -56,14 +60,14 @@ char *names_display(const char *name) {
                                 len = k;
                                 break;
                         }
-                if (len > 0) {
+                if (len > 0 && !is_control((const unsigned char *) name + i, len)) {
                         memcpy(out + o, name + i, len);
                         o += len;
                         i += len;
-                } else {
-                        o += (size_t) sprintf(out + o, "\\x%02x", (unsigned char) name[i]);
-                        i++;
-                }
+                } else
+                        /* Invalid bytes and control characters are shown as the text \xNN. */
+                        for (size_t k = 0; k < (len ? len : 1); k++, i++)
+                                o += (size_t) sprintf(out + o, "\\x%02x", (unsigned char) name[i]);
         }
         out[o] = 0;
         return out;

@@ -9,7 +9,8 @@
 json_t *names_to_json_exact(const char *name);
 /* Inverse of names_to_json_exact; NULL when J is neither form. Returns malloc'd. */
 char *names_from_json_exact(const json_t *j);
-/* For people: valid UTF-8 as is; each byte that is not becomes the text \xNN. */
+/* For people: valid UTF-8 as is, except control characters (newline, ESC, DEL, C1...);
+ * each byte of those and each byte that is not valid UTF-8 becomes the text \xNN. */
 char *names_display(const char *name);
 json_t *names_to_json_display(const char *name);
 

@@ -330,6 +330,25 @@ static void dispatch(struct pool *p) {
                         i--;
                         continue;
                 }
+                /* The daemon opens the input itself, beneath the claim and checked against
+                 * what was taken; the worker only ever gets this descriptor. */
+                const char *why;
+                int pdf_fd = spool_job_open_source(j, &why);
+                if (pdf_fd < 0) {
+                        free(pdf);
+                        free(out);
+                        if (errno_is_transient(pdf_fd)) {
+                                /* No descriptor to be had, an I/O error: not the PDF's fault. */
+                                spool_job_defer(j, "cannot open the claimed file", pdf_fd);
+                        } else {
+                                char *reason = why ? xstrdup(why)
+                                                   : xasprintf("cannot open file: %s", strerror(-pdf_fd));
+                                (void) spool_job_finish(j, JOB_FAILED, 0, reason);
+                                free(reason);
+                        }
+                        i--;
+                        continue;
+                }
                 w->job = j;
                 w->job_serial = ++p->serial;
                 char id[32];
@@ -341,8 +360,9 @@ static void dispatch(struct pool *p) {
                                                                         : p->spool->config->thumbnail_size));
                 free(pdf);
                 free(out);
-                r = msg ? proto_send(w->fd, msg) : -EINVAL;
+                r = msg ? proto_send_fd(w->fd, msg, pdf_fd) : -EINVAL;
                 json_decref(msg);
+                close(pdf_fd);
                 if (r < 0) {
                         /* Names json cannot carry (not UTF-8) end up here too: say so. */
                         worker_kill(w, r == -EINVAL ? "the file's path cannot be passed to the worker"

@@ -30,9 +30,14 @@
 
 /* ---- the registration walk: what is in a drop ---- */
 
+struct walk_pdf {
+        char *path;
+        struct fs_ident taken;
+};
+
 struct walk {
         const struct queue_config *qc;
-        char **pdfs;
+        struct walk_pdf *pdfs;
         size_t n_pdfs, alloc_pdfs;
         struct skipped *skipped;
         size_t n_skipped, alloc_skipped;
@@ -52,23 +57,34 @@ static bool walk_failed(struct walk *w, int err, const char *what) {
         return true;
 }
 
+/* PDFs in folders deeper than MAX_DEPTH are not processed, but every regular
+ * file down to KEEP_MAX_DEPTH is still handed back in the outbox; below that a
+ * folder is not looked at (each level holds a descriptor while it is walked). */
 #define MAX_DEPTH 64
+#define KEEP_MAX_DEPTH 256
 #define MAX_ENTRIES 1000000
 
-static void walk_add_skipped(struct walk *w, const char *path, const char *reason) {
+/* ST: the entry as it was found, or NULL (not in the claim, e.g. an archive entry
+ * that was not extracted). A regular file with one link gets its identity kept. */
+static void walk_add_skipped(struct walk *w, const char *path, const char *reason, const struct stat *st) {
         if (w->n_skipped == w->alloc_skipped) {
                 w->alloc_skipped = w->alloc_skipped ? 2 * w->alloc_skipped : 16;
                 w->skipped = xrealloc(w->skipped, w->alloc_skipped * sizeof(*w->skipped));
         }
-        w->skipped[w->n_skipped++] = (struct skipped) { .source = xstrdup(path), .reason = xstrdup(reason) };
+        struct skipped *sk = &w->skipped[w->n_skipped++];
+        *sk = (struct skipped) { .source = xstrdup(path), .reason = xstrdup(reason) };
+        if (st && S_ISREG(st->st_mode) && st->st_nlink == 1)
+                fs_ident_from_stat(&sk->taken, st);
 }
 
-static void walk_add_pdf(struct walk *w, const char *path) {
+static void walk_add_pdf(struct walk *w, const char *path, const struct stat *st) {
         if (w->n_pdfs == w->alloc_pdfs) {
                 w->alloc_pdfs = w->alloc_pdfs ? 2 * w->alloc_pdfs : 16;
-                w->pdfs = xrealloc(w->pdfs, w->alloc_pdfs * sizeof(char *));
+                w->pdfs = xrealloc(w->pdfs, w->alloc_pdfs * sizeof(*w->pdfs));
         }
-        w->pdfs[w->n_pdfs++] = xstrdup(path);
+        struct walk_pdf *p = &w->pdfs[w->n_pdfs++];
+        p->path = xstrdup(path);
+        fs_ident_from_stat(&p->taken, st);
 }
 
 static void walk_entry(struct walk *w, int dirfd, const char *name, const char *path, int depth);
@@ -87,7 +103,7 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
                 de = readdir(d);
                 if (!de) {
                         if (errno != 0 && !walk_failed(w, errno, "cannot read a folder of the drop"))
-                                walk_add_skipped(w, prefix[0] ? prefix : ".", "folder could not be read to its end");
+                                walk_add_skipped(w, prefix[0] ? prefix : ".", "folder could not be read to its end", NULL);
                         break;
                 }
                 if (fs_dot_or_dotdot(de->d_name))
@@ -95,7 +111,8 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
                 if (++w->entries % 4096 == 0)
                         notify_progress();
                 if (w->entries > MAX_ENTRIES) {
-                        walk_add_skipped(w, prefix[0] ? prefix : ".", "too many files in one drop; the rest was not looked at");
+                        walk_add_skipped(w, prefix[0] ? prefix : ".", "too many files in one drop; the rest was not looked at",
+                                         NULL);
                         break;
                 }
                 if (intake_is_ignored(w->qc, de->d_name))
@@ -113,32 +130,42 @@ static void walk_entry(struct walk *w, int dirfd, const char *name, const char *
 
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (!walk_failed(w, errno, "cannot look at a file of the drop"))
-                        walk_add_skipped(w, path, strerror(errno));
+                        walk_add_skipped(w, path, strerror(errno), NULL);
+                return;
+        }
+        if (fs_is_hardlink_marker(dirfd, name, &st)) {
+                /* A claim across file systems left a hard-linked file out (fs_copy_tree). */
+                walk_add_skipped(w, path, INTAKE_REASON_HARD_LINK, NULL);
                 return;
         }
         if (S_ISDIR(st.st_mode)) {
-                if (depth >= MAX_DEPTH) {
-                        walk_add_skipped(w, path, "folders nested too deep; not looked at");
+                if (depth >= KEEP_MAX_DEPTH) {
+                        walk_add_skipped(w, path, "folders nested too deep; not looked at", NULL);
                         return;
                 }
                 int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
                         if (!walk_failed(w, errno, "cannot open a folder of the drop"))
                                 walk_add_skipped(w, path, errno == EACCES ? "folder cannot be read: permission denied"
-                                                                          : "folder cannot be read");
+                                                                          : "folder cannot be read", NULL);
                         return;
                 }
                 walk_dir(w, fd, path, depth + 1);
                 return;
         }
+        if (depth > MAX_DEPTH && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+                walk_add_skipped(w, path, "in folders nested too deep (more than 64 levels): not processed; "
+                                          "handed back as it is", &st);
+                return;
+        }
         if (intake_classify(dirfd, name, &st, &reason) == FILE_PDF)
-                walk_add_pdf(w, path);
+                walk_add_pdf(w, path, &st);
         else
-                walk_add_skipped(w, path, reason);
+                walk_add_skipped(w, path, reason, &st);
 }
 
-static int compare_strings(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+static int compare_pdfs(const void *a, const void *b) {
+        return strcmp(((const struct walk_pdf *) a)->path, ((const struct walk_pdf *) b)->path);
 }
 
 /* ---- registering a claimed drop as a batch ---- */
@@ -267,7 +294,7 @@ static int add_left_out(struct walk *w, const char *claim_path) {
                 char *p = names_from_json_exact(json_object_get(e, "path"));
                 const char *why = json_string_value(json_object_get(e, "reason"));
                 if (p && p[0])
-                        walk_add_skipped(w, p, why ? why : "not taken");
+                        walk_add_skipped(w, p, why ? why : "not taken", NULL);
                 free(p);
         }
         json_decref(rec);
@@ -304,8 +331,18 @@ static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk
                         r = -EBADMSG;
                         break;
                 }
-                if (!name_set_contains(missing, path))
-                        walk_entry(w, srcfd, path, path, 0);
+                if (!name_set_contains(missing, path)) {
+                        /* Folders on its path are looked at without following links too. */
+                        const char *last;
+                        int parent = fs_open_parent(srcfd, path, &last);
+                        if (parent >= 0) {
+                                walk_entry(w, parent, last, path, 0);
+                                close(parent);
+                        } else if (!walk_failed(w, parent, "cannot open a folder of the drop"))
+                                walk_add_skipped(w, path, parent == -ELOOP || parent == -ENOTDIR
+                                                 ? "a folder on its path is a symbolic link: not followed"
+                                                 : strerror(-parent), NULL);
+                }
                 free(path);
         }
         name_set_free(missing);
@@ -441,9 +478,13 @@ int register_claim(struct queue *q, const char *claim) {
         if (mf) {
                 b->drop = names_from_json_exact(json_object_get(mf, "manifest"));
                 b->root = xstrdup("src");
+                struct stat mst;
                 if (b->drop) {
                         b->kept_drop = xasprintf("src/%s", b->drop);
                         b->kept_drop_as = xstrdup(b->drop);
+                        if (srcfd >= 0 && fstatat(srcfd, b->drop, &mst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            S_ISREG(mst.st_mode) && mst.st_nlink == 1)
+                                fs_ident_from_stat(&b->kept_drop_taken, &mst);
                 }
                 r = srcfd < 0 ? -errno : register_manifest(b, srcfd, mf, &w, &id_base);
         } else {
@@ -482,11 +523,12 @@ int register_claim(struct queue *q, const char *claim) {
                         if (fd >= 0)
                                 walk_dir(&w, fd, "", 0);
                         else if (!walk_failed(&w, errno, "cannot open the dropped folder"))
-                                walk_add_skipped(&w, b->drop, "folder cannot be read");
+                                walk_add_skipped(&w, b->drop, "folder cannot be read", NULL);
                         int k = add_left_out(&w, b->claim_path);
                         if (k < 0)
                                 (void) walk_failed(&w, k == -EBADMSG ? EIO : k, "cannot read the claim's copy record");
-                } else if (sniff == 1) {
+                } else if (sniff == 1 && st.st_nlink == 1) {
+                        /* (A hard-linked archive is never unpacked: walk_entry says why below.) */
                         char *result_path = xasprintf("%s/unpack.json", b->claim_path);
                         char *res_text = NULL;
                         int k = fs_read_file(AT_FDCWD, result_path, 256 << 20, &res_text, NULL);
@@ -509,11 +551,13 @@ int register_claim(struct queue *q, const char *claim) {
                         id_base = strip_archive_suffix(b->drop);
                         b->kept_drop = xasprintf("src/%s", b->drop);
                         b->kept_drop_as = xstrdup(b->drop);
+                        if (S_ISREG(st.st_mode) && st.st_nlink == 1)
+                                fs_ident_from_stat(&b->kept_drop_taken, &st);
                         const char *error = json_string_value(json_object_get(res, "error"));
                         if (error) {
                                 /* Refused or damaged: the archive itself is what is skipped, and why. */
                                 b->root = xstrdup("src");
-                                walk_add_skipped(&w, b->drop, error);
+                                walk_add_skipped(&w, b->drop, error, &st);
                                 free(b->kept_drop);
                                 free(b->kept_drop_as);
                                 b->kept_drop = b->kept_drop_as = NULL;
@@ -533,7 +577,7 @@ int register_claim(struct queue *q, const char *claim) {
                                         char *p = names_from_json_exact(json_object_get(e, "path"));
                                         const char *why = json_string_value(json_object_get(e, "reason"));
                                         if (p)
-                                                walk_add_skipped(&w, p, why ? why : "not extracted");
+                                                walk_add_skipped(&w, p, why ? why : "not extracted", NULL);
                                         free(p);
                                 }
                         }
@@ -544,7 +588,7 @@ int register_claim(struct queue *q, const char *claim) {
                         walk_entry(&w, srcfd, b->drop, b->drop, 0);
                 }
         }
-        qsort(w.pdfs, w.n_pdfs, sizeof(char *), compare_strings);
+        qsort(w.pdfs, w.n_pdfs, sizeof(*w.pdfs), compare_pdfs);
 
         /* The batch owns what the walk found from here on. */
         b->jobs = xcalloc(w.n_pdfs, sizeof(struct job));
@@ -552,7 +596,8 @@ int register_claim(struct queue *q, const char *claim) {
         for (size_t i = 0; i < w.n_pdfs; i++) {
                 b->jobs[i].batch = b;
                 b->jobs[i].index = (unsigned) i;
-                b->jobs[i].source = w.pdfs[i];
+                b->jobs[i].source = w.pdfs[i].path;
+                b->jobs[i].taken = w.pdfs[i].taken;
         }
         free(w.pdfs);
         b->skipped = w.skipped;
@@ -600,12 +645,10 @@ int register_claim(struct queue *q, const char *claim) {
         }
         for (size_t i = 0; i < b->n_skipped; i++) {
                 struct skipped *sk = &b->skipped[i];
-                struct stat sst;
-                /* Keep regular files a user dropped; never links, devices or FIFOs. */
-                char *p = xasprintf("%s/%s/%s", b->claim_path, b->root, sk->source);
-                if (lstat(p, &sst) == 0 && S_ISREG(sst.st_mode) && sst.st_nlink == 1)
+                /* Keep (a copy of) every regular file a user dropped, however deep;
+                 * never links, devices or FIFOs. */
+                if (sk->taken.known)
                         sk->kept_as = name_set_claim_unique(names, sk->source, NULL, true);
-                free(p);
         }
         name_set_free(names);
         if (srcfd >= 0)

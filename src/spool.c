@@ -65,9 +65,41 @@ enum batch_state batch_state(const struct batch *b) {
 
 /* ---- paths ---- */
 
-/* Path of the job's PDF in the claim, absolute. */
+/* Path of the job's PDF in the claim, absolute: only a name to show, never opened. */
 static char *job_source_path(const struct job *j) {
         return xasprintf("%s/%s/%s", j->batch->claim_path, j->batch->root, j->source);
+}
+
+static int open_claim(const struct batch *b) {
+        int fd = open(b->claim_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+int spool_job_open_source(const struct job *j, const char **ret_why) {
+        char *rel = xasprintf("%s/%s", j->batch->root, j->source);
+        int claim = open_claim(j->batch), fd;
+
+        *ret_why = NULL;
+        fd = claim < 0 ? claim : fs_open_taken(claim, rel, &j->taken, ret_why);
+        if (claim >= 0)
+                close(claim);
+        free(rel);
+        return fd;
+}
+
+/* A copy, made by the daemon, of what registration took at REL in the claim
+ * (CLAIM, a descriptor of its folder), as DST in the outbox: the outbox never holds
+ * a user's own inode, so nothing a user can still reach is linked there or re-moded. */
+static int keep_copy(const struct queue *q, int claim, const char *rel, const struct fs_ident *taken,
+                     const char *dst, bool sync, const char **ret_why) {
+        int fd = fs_open_taken(claim, rel, taken, ret_why);
+        int r;
+
+        if (fd < 0)
+                return fd;
+        r = fs_copy_fd(fd, q->outbox_fd, dst, q->cfg->file_mode, q->gid, sync);
+        close(fd);
+        return r;
 }
 
 /* outbox-relative paths of the job's folder and of its temp folder */
@@ -138,6 +170,27 @@ void spool_batch_free(struct batch *b) {
         free(b);
 }
 
+/* {"dev","ino","size"} of a file taken, or nothing when it is not known. */
+static void set_taken(json_t *rec, const char *key, const struct fs_ident *taken) {
+        if (taken->known)
+                json_object_set_new(rec, key, json_pack("{s:I,s:I,s:I}", "dev", (json_int_t) taken->dev,
+                                                        "ino", (json_int_t) taken->ino,
+                                                        "size", (json_int_t) taken->size));
+}
+
+/* Records written before identities were kept have none: then only "a regular
+ * file with one link" is checked at each open. */
+static void get_taken(const json_t *rec, const char *key, struct fs_ident *ret) {
+        json_t *t = json_object_get(rec, key), *dev = json_object_get(t, "dev"), *ino = json_object_get(t, "ino"),
+               *size = json_object_get(t, "size");
+
+        *ret = (struct fs_ident) { .known = false };
+        if (json_is_integer(dev) && json_is_integer(ino) && json_is_integer(size))
+                *ret = (struct fs_ident) { .dev = (dev_t) json_integer_value(dev),
+                                           .ino = (ino_t) json_integer_value(ino),
+                                           .size = (off_t) json_integer_value(size), .known = true };
+}
+
 static json_t *batch_record(const struct batch *b) {
         json_t *jobs = json_array(), *skipped = json_array();
 
@@ -150,15 +203,17 @@ static json_t *batch_record(const struct batch *b) {
                 if (b->jobs[i].state == JOB_FAILED)
                         json_object_set_new(e, "failed", json_pack("{s:s,s:I}", "error", b->jobs[i].error,
                                                                    "finished", (json_int_t) b->jobs[i].finished));
+                set_taken(e, "taken", &b->jobs[i].taken);
                 json_array_append_new(jobs, e);
         }
-        for (size_t i = 0; i < b->n_skipped; i++)
-                json_array_append_new(skipped, json_pack("{s:o,s:s,s:o}",
-                                                         "source", names_to_json_exact(b->skipped[i].source),
-                                                         "reason", b->skipped[i].reason,
-                                                         "kept_as", b->skipped[i].kept_as
-                                                                 ? names_to_json_exact(b->skipped[i].kept_as)
-                                                                 : json_null()));
+        for (size_t i = 0; i < b->n_skipped; i++) {
+                json_t *e = json_pack("{s:o,s:s,s:o}", "source", names_to_json_exact(b->skipped[i].source),
+                                      "reason", b->skipped[i].reason,
+                                      "kept_as", b->skipped[i].kept_as ? names_to_json_exact(b->skipped[i].kept_as)
+                                                                       : json_null());
+                set_taken(e, "taken", &b->skipped[i].taken);
+                json_array_append_new(skipped, e);
+        }
         json_t *rec = json_pack("{s:i,s:o,s:o,s:o,s:I,s:o,s:o,s:i,s:I}", "version", 1,
                                 "id", names_to_json_exact(b->id), "drop", names_to_json_exact(b->drop),
                                 "root", names_to_json_exact(b->root), "created", (json_int_t) b->created,
@@ -167,6 +222,7 @@ static json_t *batch_record(const struct batch *b) {
         if (b->kept_drop) {
                 json_object_set_new(rec, "kept_drop", names_to_json_exact(b->kept_drop));
                 json_object_set_new(rec, "kept_drop_as", names_to_json_exact(b->kept_drop_as));
+                set_taken(rec, "kept_drop_taken", &b->kept_drop_taken);
         }
         if (b->labels)
                 json_object_set(rec, "labels", b->labels);
@@ -177,12 +233,13 @@ static void spool_schedule_status(struct spool *s);
 static void mark_dirty(struct batch *b);
 
 /* Keep a file of the claim (an archive, a manifest, a skipped file) in the
- * batch's outbox folder. 0 when it is there. */
-static int keep_in_outbox(struct batch *b, const char *src_rel, const char *dst_rel) {
+ * batch's outbox folder, as a copy checked against what registration took
+ * (keep_copy). 0 when it is there. Not synced when !SYNC: the caller syncs many at once. */
+static int keep_in_outbox(struct batch *b, int claim, const char *src_rel, const struct fs_ident *taken,
+                          const char *dst_rel, bool sync) {
         struct queue *q = b->queue;
-        char *src = xasprintf("%s/%s", b->claim_path, src_rel);
         char *dst = xasprintf("%s/%s", b->id, dst_rel);
-        const char *slash = strrchr(dst, '/');
+        const char *slash = strrchr(dst, '/'), *why = NULL;
         char *parent = xstrndup(dst, (size_t) (slash - dst));
         int r = 0;
 
@@ -191,18 +248,18 @@ static int keep_in_outbox(struct batch *b, const char *src_rel, const char *dst_
                 if (r == 0)
                         r = fs_mkdirat_p_owned(q->outbox_fd, parent, q->cfg->dir_mode, q->gid);
                 if (r == 0)
-                        r = fs_link_or_copy(AT_FDCWD, src, q->outbox_fd, dst, q->cfg->file_mode);
-                if (r == 0)
-                        r = fs_set_owner(q->outbox_fd, dst, q->cfg->file_mode, q->gid);
+                        r = claim < 0 ? claim : keep_copy(q, claim, src_rel, taken, dst, sync, &why);
                 if (r < 0 && r != -EEXIST)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
-                                 "cannot keep %s in the outbox (%s/%s): %s", dst_rel, q->cfg->outbox, dst, strerror(-r));
+                                 "cannot keep %s in the outbox (%s/%s): %s", dst_rel, q->cfg->outbox, dst,
+                                 why ? why : strerror(-r));
                 if (r == -EEXIST)
                         r = 0;
+                else if (r == 0)
+                        r = 1; /* copied */
         }
         free(parent);
         free(dst);
-        free(src);
         return r;
 }
 
@@ -225,18 +282,35 @@ static void write_projection(struct batch *b) {
         if (b->projection_next == 0) {
                 if (mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode) < 0 && errno != EEXIST)
                         r = -errno;
-                if (r == 0 && b->kept_drop)
-                        r = keep_in_outbox(b, b->kept_drop, b->kept_drop_as);
-                for (size_t i = 0; r == 0 && i < b->n_skipped; i++) {
-                        struct skipped *sk = &b->skipped[i];
-                        if (sk->kept_as) {
-                                char *src = xasprintf("%s/%s", b->root, sk->source);
-                                k = keep_in_outbox(b, src, sk->kept_as);
-                                free(src);
-                                if (k < 0 && errno_is_transient(k))
-                                        r = k;
-                        }
+                /* Open once: a drop of many skipped files is copied file after file. */
+                int claim = open_claim(b);
+                if (r == 0 && b->kept_drop) {
+                        r = keep_in_outbox(b, claim, b->kept_drop, &b->kept_drop_taken, b->kept_drop_as, true);
+                        if (r < 0 && !errno_is_transient(r))
+                                r = 0; /* not the outbox's fault: said, and left at that */
                 }
+                bool copied = false;
+                for (size_t i = 0; r >= 0 && i < b->n_skipped; i++) {
+                        struct skipped *sk = &b->skipped[i];
+                        if (!sk->kept_as)
+                                continue;
+                        char *src = xasprintf("%s/%s", b->root, sk->source);
+                        /* Synced all at once below: one fsync per file would hold the loop
+                         * for minutes on a drop of many small files. */
+                        k = keep_in_outbox(b, claim, src, &sk->taken, sk->kept_as, false);
+                        free(src);
+                        copied = copied || k > 0;
+                        if (k < 0 && errno_is_transient(k))
+                                r = k;
+                        if (i % 4096 == 4095)
+                                notify_progress();
+                }
+                if (r >= 0 && copied && syncfs(q->outbox_fd) < 0)
+                        r = -errno;
+                if (claim >= 0)
+                        close(claim);
+                if (r > 0)
+                        r = 0;
         }
         for (; r == 0 && b->projection_next < b->n_jobs; b->projection_next++) {
                 struct job *j = &b->jobs[b->projection_next];
@@ -414,6 +488,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         if (json_object_get(rec, "kept_drop")) {
                 b->kept_drop = names_from_json_exact(json_object_get(rec, "kept_drop"));
                 b->kept_drop_as = names_from_json_exact(json_object_get(rec, "kept_drop_as"));
+                get_taken(rec, "kept_drop_taken", &b->kept_drop_taken);
         }
         json_t *labels = json_object_get(rec, "labels");
         b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
@@ -431,6 +506,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                 j->source = names_from_json_exact(json_object_get(e, "source"));
                 j->name = names_from_json_exact(json_object_get(e, "name"));
                 j->original = names_from_json_exact(json_object_get(e, "original"));
+                get_taken(e, "taken", &j->taken);
                 if (!j->source || !j->name || !j->original)
                         r = -EBADMSG;
                 json_t *failed = json_object_get(e, "failed");
@@ -448,6 +524,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                 b->skipped[i].source = names_from_json_exact(json_object_get(e, "source"));
                 b->skipped[i].reason = xstrdup(json_string_value(json_object_get(e, "reason")) ?: "skipped");
                 b->skipped[i].kept_as = json_is_null(kept) || !kept ? NULL : names_from_json_exact(kept);
+                get_taken(e, "taken", &b->skipped[i].taken);
                 if (!b->skipped[i].source)
                         r = -EBADMSG;
         }
@@ -745,19 +822,23 @@ static int move_outputs(const struct queue *q, const char *tmp, const char *dir,
 
 /* Keep the original next to the results, done or failed; a failed job's
  * partial results would mislead, so only the original and the status stay. */
-static int prepare_outputs(struct job *j, enum job_state state, const char *tmp, const char **ret_what) {
+static int prepare_outputs(struct job *j, enum job_state state, const char *tmp, const char **ret_what,
+                           char **ret_why) {
         struct queue *q = j->batch->queue;
+        const char *why = NULL;
         int r, kept;
 
         *ret_what = "cannot create the job's temp folder in the outbox";
         r = fs_mkdirat_p_owned(q->outbox_fd, tmp, q->cfg->dir_mode, q->gid);
         if (r < 0)
                 return r;
-        char *pdf = job_source_path(j);
+        /* The original: a copy the daemon makes of what registration took. */
         char *path = xasprintf("%s/%s", tmp, j->original);
-        kept = fs_link_or_copy(AT_FDCWD, pdf, q->outbox_fd, path, q->cfg->file_mode);
+        int fd = spool_job_open_source(j, &why);
+        kept = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, path, q->cfg->file_mode, q->gid, true);
+        if (fd >= 0)
+                close(fd);
         free(path);
-        free(pdf);
         for (size_t k = 0; state != JOB_DONE && spool_job_outputs[k]; k++) {
                 char *p = xasprintf("%s/%s", tmp, spool_job_outputs[k]);
                 if (unlinkat(q->outbox_fd, p, 0) < 0 && errno != ENOENT && r == 0) {
@@ -769,6 +850,8 @@ static int prepare_outputs(struct job *j, enum job_state state, const char *tmp,
         if (r == 0 && kept < 0 && kept != -EEXIST) {
                 r = kept;
                 *ret_what = "cannot keep the original in the outbox";
+                if (why && ret_why)
+                        *ret_why = xstrdup(why);
         }
         return r;
 }
@@ -782,21 +865,24 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         const char *what;
         int r;
 
-        r = prepare_outputs(j, state, tmp, &what);
+        char *why = NULL;
+        r = prepare_outputs(j, state, tmp, &what, &why);
         if (r < 0 && !errno_is_transient(r)) {
-                /* The claimed file itself is gone or refused: that is this job's end,
-                 * and its status says why; there is no original to keep. */
+                /* The claimed file itself is gone or refused (changed after it was
+                 * taken): that is this job's end, and its status says why. */
                 if (state == JOB_DONE) {
                         state = JOB_FAILED;
                         free(j->error);
-                        j->error = xasprintf("%s: %s", what, strerror(-r));
+                        j->error = why ? why : xasprintf("%s: %s", what, strerror(-r));
+                        why = NULL;
                         error = NULL;
-                        r = prepare_outputs(j, state, tmp, &what);
+                        r = prepare_outputs(j, state, tmp, &what, NULL);
                 } else
                         r = 0;
                 if (r < 0 && !errno_is_transient(r))
                         r = 0;
         }
+        free(why);
         if (r < 0) {
                 spool_job_defer(j, what, r);
                 goto finish;

@@ -12,7 +12,8 @@
  *       manifest.json      a manifest's claim: the manifest, what it lists, what was missing;
  *                          src/ then holds the manifest and the listed paths
  *       unpacked/          an archive's content; unpack.json says how unpacking went
- *       batch.json         the batch record, written once: id, jobs, skipped files
+ *       batch.json         the batch record, written once: id, jobs, skipped files, and
+ *                          for each file taken its identity ("taken": dev, ino, size)
  *       jobs/<n>.json      each job's latest state (processing, done, failed)
  *   <state_dir>/<queue>/finished/<claim>/                 the same, once every job ended
  *
@@ -50,6 +51,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "fsutil.h"
 
 enum job_state { JOB_QUEUED, JOB_PROCESSING, JOB_DONE, JOB_FAILED, JOB_CANCELED, _JOB_STATE_MAX };
 enum batch_state { BATCH_QUEUED, BATCH_PROCESSING, BATCH_DONE, BATCH_CANCELED };
@@ -63,6 +65,7 @@ struct job {
         char *source;          /* path inside the drop, bytes (e.g. "sub/LM317.pdf") */
         char *name;            /* path of the job's folder in the batch's outbox */
         char *original;        /* file name the original gets in the job's folder */
+        struct fs_ident taken; /* the file registration took; every later open checks it */
         enum job_state state;
         unsigned attempts;
         char *error;           /* NULL, or a reason a person understands */
@@ -75,6 +78,7 @@ struct skipped {
         char *source;          /* path inside the drop */
         char *reason;
         char *kept_as;         /* path in the batch's outbox, NULL if not kept */
+        struct fs_ident taken; /* known for a regular file with one link: what is kept */
 };
 
 struct batch {
@@ -88,6 +92,7 @@ struct batch {
         char *kept_drop;       /* a dropped file kept at the top of the batch's outbox (an
                                 * archive, a manifest), relative to the claim; NULL for folders */
         char *kept_drop_as;    /* its name there */
+        struct fs_ident kept_drop_taken;
         json_t *labels;        /* a manifest's labels, copied into the batch status; NULL if none */
         unsigned thumbnail_size;   /* a manifest's options; 0 = the configuration's */
         uint64_t job_timeout_usec;
@@ -183,6 +188,10 @@ extern const char *const spool_job_outputs[];
 
 /* Transitions, each persisted before it returns. */
 int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir);
+/* Open the job's PDF for reading, beneath its claim, never through a link, and
+ * checked against what registration took. Returns an fd, -ESTALE with *ret_why
+ * ("changed after it was taken: ..."), or another -errno (could not look). */
+int spool_job_open_source(const struct job *j, const char **ret_why);
 int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const char *error);
 /* Put a job that was running back to queued (graceful stop). */
 int spool_job_requeue(struct job *j);

@@ -130,7 +130,7 @@ bool utf8_is_valid(const char *str, size_t n) {
 bool errno_is_transient(int err) {
         switch (err < 0 ? -err : err) {
         case ENOSPC: case EDQUOT: case EMFILE: case ENFILE: case ENOMEM: case EAGAIN: case EINTR: case EIO:
-        case EBUSY: case ETIMEDOUT: case ENOBUFS: case ESTALE:
+        case EBUSY: case ETIMEDOUT: case ENOBUFS:
                 return true;
         default:
                 return false;

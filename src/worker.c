@@ -175,19 +175,24 @@ static char *job_path(json_t *msg, const char *key) {
         return s;
 }
 
-/* Runs one job and sends its result. Returns 0, -EBADMSG for a malformed job, or
- * another -errno when the result cannot be sent. */
-static int handle_job(int fd, fz_context *ctx, json_t *msg) {
+/* Runs one job on the PDF open at PDF_FD (-1: none came) and sends its result.
+ * Returns 0, -EBADMSG for a malformed job, or another -errno when the result
+ * cannot be sent. */
+static int handle_job(int fd, fz_context *ctx, json_t *msg, int pdf_fd) {
         json_t *id = json_object_get(msg, "id"), *size_json = json_object_get(msg, "thumbnail_size");
         json_int_t size = EXTRACT_THUMBNAIL_SIZE_DEFAULT;
         char *pdf = job_path(msg, "pdf"), *out = job_path(msg, "out");
         char *error = NULL;
         json_t *result;
-        int pages = 0, r;
+        int pages = 0, write_errno = 0, r;
 
         r = 0;
         if (!json_is_string(id) || json_string_length(id) > JOB_ID_MAX) {
                 log_error("malformed job: \"id\" must be a string of at most %d bytes", JOB_ID_MAX);
+                r = -EBADMSG;
+        } else if (pdf_fd < 0) {
+                /* The worker never opens its input by name: only what the daemon opened and checked. */
+                log_error("malformed job %s: no file descriptor came with it", json_string_value(id));
                 r = -EBADMSG;
         } else if (!pdf || !out) {
                 log_error("malformed job %s: \"pdf\" and \"out\" must be absolute paths", json_string_value(id));
@@ -206,7 +211,7 @@ static int handle_job(int fd, fz_context *ctx, json_t *msg) {
                 return r;
         }
 
-        r = extract_pdf(ctx, pdf, out, (unsigned) size, &pages, &error);
+        r = extract_pdf(ctx, pdf_fd, pdf, out, (unsigned) size, &pages, &error, &write_errno);
         free(pdf);
         free(out);
         /* Give back what the job's allocations left in malloc's free lists, so a
@@ -223,6 +228,12 @@ static int handle_job(int fd, fz_context *ctx, json_t *msg) {
         free(error);
         if (!result)
                 return -ENOMEM;
+        if (r < 0 && write_errno > 0 &&
+            (json_object_set_new(result, "resource_error", json_string(strerror(write_errno))) < 0 ||
+             json_object_set_new(result, "errno", json_integer(write_errno)) < 0)) {
+                json_decref(result);
+                return -ENOMEM;
+        }
         r = proto_send(fd, result);
         json_decref(result);
         return r;
@@ -232,9 +243,9 @@ static int serve(int fd, fz_context *ctx) {
         for (;;) {
                 const char *type;
                 json_t *msg = NULL;
-                int r;
+                int pdf_fd = -1, r;
 
-                r = proto_recv(fd, &msg);
+                r = proto_recv_fd(fd, &msg, &pdf_fd);
                 if (r == -EPIPE || r == -ECONNRESET)
                         return 0;               /* the daemon closed the socket */
                 if (r == -EBADMSG || r == -EMSGSIZE) {
@@ -249,16 +260,22 @@ static int serve(int fd, fz_context *ctx) {
                 type = json_string_value(json_object_get(msg, "type"));
                 if (type && strcmp(type, "quit") == 0) {
                         json_decref(msg);
+                        if (pdf_fd >= 0)
+                                close(pdf_fd);
                         return 0;
                 }
                 if (!type || strcmp(type, "job") != 0) {
                         log_error("malformed message from the daemon: unknown type \"%s\"", type ? type : "(none)");
                         json_decref(msg);
+                        if (pdf_fd >= 0)
+                                close(pdf_fd);
                         return EXIT_PROTOCOL;
                 }
 
-                r = handle_job(fd, ctx, msg);
+                r = handle_job(fd, ctx, msg, pdf_fd);
                 json_decref(msg);
+                if (pdf_fd >= 0)
+                        close(pdf_fd);
                 if (r == -EBADMSG)
                         return EXIT_PROTOCOL;
                 if (r == -EPIPE || r == -ECONNRESET)

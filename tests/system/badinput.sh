@@ -52,8 +52,8 @@ check "name with space: done" test "$(jst 'with space' .state)" = done
 check "name with quotes: done" test "$(jst "quote\"s'" .state)" = done
 check "name with newline: done" test "$(jst "new
 line" .state)" = done
-check "name with newline: JSON escapes it" grep -q '"new\\nline"' "$OUTBOX/bad/new
-line/status.json"
+check "name with newline: the status shows it escaped as \\x0a" test "$(jq -r .job "$OUTBOX/bad/new
+line/status.json")" = 'new\x0aline'
 bad=$(printf 'bad\xff\xfename')
 check "non-UTF-8 name: done" test "$(jq -r .state "$OUTBOX/bad/$bad/status.json")" = done
 check "non-UTF-8 name: status is valid JSON naming the bytes" \

@@ -10,14 +10,20 @@ s = socket.socket(fileno=3)
 def path(v):
     return bytes.fromhex(v["hex"]).decode("latin-1") if isinstance(v, dict) else v
 
-s.send(json.dumps({"v": 1, "type": "hello", "pid": os.getpid()}).encode())
+V = 2  # PROTO_VERSION
+s.send(json.dumps({"v": V, "type": "hello", "pid": os.getpid()}).encode())
 while True:
-    m = s.recv(65536)
+    # A job brings the PDF's descriptor (SCM_RIGHTS); like the real worker,
+    # refuse a job without one.
+    m, fds, _, _ = socket.recv_fds(s, 65536, 4)
     if not m:
         break
     msg = json.loads(m)
     if msg.get("type") == "quit":
         break
+    if len(fds) != 1:
+        raise SystemExit(2)
+    os.close(fds[0])
     name = os.path.basename(path(msg["pdf"]))
     if name.startswith("crash"):
         os.kill(os.getpid(), signal.SIGSEGV)
@@ -32,4 +38,4 @@ while True:
     for f in ("meta.json", "text.txt", "thumb.png"):
         with open(os.path.join(out, f), "w") as fh:
             fh.write("{}" if f.endswith(".json") else "x")
-    s.send(json.dumps({"v": 1, "type": "result", "id": msg["id"], "ok": True, "pages": 1, "error": None}).encode())
+    s.send(json.dumps({"v": V, "type": "result", "id": msg["id"], "ok": True, "pages": 1, "error": None}).encode())

@@ -114,6 +114,18 @@ int main(void) {
         free(rt);
         json_decref(ex);
 
+        /* Control characters are kept as bytes but shown escaped: a name cannot
+         * move a terminal's cursor or forge a line of pdfspoolctl's output. */
+        char *shown = names_display("a\nb\x1b[31mc\x7f\xc2\x9b\xc3\xa9");
+        is_str(shown, "a\\x0ab\\x1b[31mc\\x7f\\xc2\\x9b\xc3\xa9", "control characters shown as \\xNN, letters as they are");
+        free(shown);
+        char *with_nl = "line\nbreak";
+        ex = names_to_json_exact(with_nl);
+        rt = names_from_json_exact(ex);
+        is_str(rt, with_nl, "exact names keep a newline");
+        free(rt);
+        json_decref(ex);
+
         fs_remove_tree(AT_FDCWD, dir);
         for (int i = 0; i < 3; i++)
                 free(jobs[i].source);

@@ -157,6 +157,16 @@ all_ended() {
         done
 }
 pid_alive() { kill -0 "$1" 2>/dev/null; }
+# reap PID (a child of this shell) within SECS, else kill it and its children:
+# no run may hang the sweep, whatever strace or the daemon do.
+reap() {
+        local pid=$1 secs=${2:-15}
+        if ! wait_for "$secs" not_running "$pid"; then
+                pkill -KILL -P "$pid" 2>/dev/null
+                kill -KILL "$pid" 2>/dev/null
+        fi
+        wait "$pid"
+}
 
 # stop_pid PID: SIGTERM, then SIGKILL after a deadline; prints "term" or "kill"
 stop_pid() {
@@ -196,6 +206,7 @@ one_run() {
         spid=$!
         wait_for 10 pgrep -P "$spid" >/dev/null
         dpid=$(pgrep -P "$spid" | head -1)
+        [ -n "$dpid" ] || dpid=$(pgrep -f -- "-c $d/pdfspool.yaml" | grep -vx "$spid" | head -1)
         if wait_for 10 started_after "$d/daemon.log" 0; then
                 drop_scenario "$d/inbox" "$d/stage"
                 wait_for "$DEADLINE1" sh -c "[ \$(grep -c ': batch finished: ' '$d/daemon.log') -ge $N_BATCHES ] || ! kill -0 $spid" 2>/dev/null
@@ -207,10 +218,14 @@ one_run() {
         if pid_alive "$spid" && [ -n "$dpid" ]; then
                 how=$(stop_pid "$dpid")
                 [ "$how" = kill ] && notes="$notes no_stop_on_sigterm"
-                wait "$spid"; rc=$?
+                reap "$spid"; rc=$?
                 [ "$how" = term ] && [ "$rc" -ne 0 ] && notes="$notes exit${rc}_after_sigterm"
         else
-                wait "$spid"; rc=$?
+                if pid_alive "$spid"; then
+                        stop_pid "$spid" >/dev/null
+                        notes="$notes no_daemon_pid"
+                fi
+                reap "$spid"; rc=$?
                 [ "$rc" -ne 0 ] && notes="$notes exit${rc}_on_its_own"
         fi
         grep -q '(INJECTED)' "$d/trace.log" && reached=yes
@@ -231,9 +246,9 @@ one_run() {
                         if pid_alive "$dpid"; then
                                 how=$(stop_pid "$dpid")
                                 [ "$how" = kill ] && notes="$notes restart_no_stop_on_sigterm"
-                                wait "$dpid"; rc=$?
+                                reap "$dpid"; rc=$?
                         else
-                                wait "$dpid"; rc=$?
+                                reap "$dpid"; rc=$?
                                 notes="$notes restart_exit${rc}_on_its_own"
                         fi
                 else

@@ -16,8 +16,8 @@ EXTRA_CLEANUP="umount -l '$STATE'"
 [ "$(stat -c %d "$STATE")" != "$(stat -c %d "$T")" ] || bail "state_dir is not on another file system"
 
 TRIES=${CLAIMRACE_TRIES:-20}
-FILES=30
-DELAYS=(0 0 1 1 2 2 3 4 5 6 8 10 12 15 20 0 1 2 3 5)
+FILES=40
+DELAYS=(0 0 1 1 2 2 3 3 4 5 6 7 8 10 12 0 1 2 3 4)
 plan $((TRIES + 2))
 
 # A filler PDF of about 300 KB (an incompressible comment in its page), so
@@ -25,13 +25,14 @@ plan $((TRIES + 2))
 mkdir -p "$T/proto" "$T/added"
 {
         printf '%%%%MediaBox 0 0 595 842\n%%%%Font F1 Helvetica\n'
-        head -c 225000 /dev/urandom | base64 -w 0 | sed 's/^/% /'
+        head -c 300000 /dev/urandom | base64 -w 0 | sed 's/^/% /'
         printf '\nBT /F1 18 Tf 72 760 Td (filler) Tj ET\n'
 } > "$T/proto/page.txt"
 mutool create -o "$T/filler.pdf" "$T/proto/page.txt" >/dev/null 2>&1 || bail "cannot make the filler PDF"
 diag "filler PDF: $(stat -c %s "$T/filler.pdf") bytes, $FILES a folder"
 
-write_config 1s "" "    ready_marker: .ready"
+# A rescan every 10 s: what stays in the inbox is found again even without an event.
+write_config 1s "rescan_interval: 10s" "    ready_marker: .ready"
 start_daemon || bail "daemon did not start"
 CLAIMS=$(ls -d "$STATE"/test/claims/*/ 2>/dev/null | head -n 1)
 [ -d "$CLAIMS" ] || bail "no claims folder in $STATE/test/claims"
@@ -68,17 +69,22 @@ for i in $(seq 1 "$TRIES"); do
         added*) during=$((during + 1)) ;;
         *) late=$((late + 1)) ;;
         esac
-        if [[ $said != added* ]]; then
-                where="not added"; r=0
+        # Every file of the try processed exactly once: the 30 and the added one.
+        want=$FILES added=0
+        [[ $said == added* ]] && want=$((FILES + 1)) added=1
+        got=$(cat "$OUTBOX/$name/status.json" "$OUTBOX/$name"-*/status.json 2>/dev/null | jq -s 'map(.jobs.done) | add // 0')
+        r=0
+        if [ $added = 0 ]; then
+                where="not added"
         elif bytes_in "$T/added/$name-added.pdf" "$OUTBOX"; then
-                where="processed: $(cd "$OUTBOX" && ls -d "$name" "$name"-* 2>/dev/null | tr '\n' ' ')"; r=0
+                where="processed: $(cd "$OUTBOX" && ls -d "$name" "$name"-* 2>/dev/null | tr '\n' ' ')"
         elif [ -e "$INBOX/$name/$name-added.pdf" ]; then
                 where="still in the inbox, not taken again within 30 s"; r=1; stuck=$((stuck + 1))
         else
                 where="LOST: in no batch, not in the inbox"; r=1; lost=$((lost + 1))
         fi
-        if [ ! -f "$OUTBOX/$name/status.json" ]; then
-                where="$where; and no batch $name in the outbox: its $FILES PDFs were not processed"; r=1
+        if [ "$got" != "$want" ]; then
+                where="$where; $got of $want PDFs done in batches $name*"; r=1
         fi
         ok $r "$name (ready marker: $marker, +$delay ms): the added file is kept ($said; $where)"
 done
@@ -86,3 +92,4 @@ diag "$lost of $TRIES tries lost the added file, $stuck left it in the inbox unt
 ok $([ $during -ge $((TRIES / 2)) ] && echo 0 || echo 1) \
         "at least half the tries added the file while the folder was being claimed ($during of $TRIES)"
 ok $([ $((lost + stuck)) = 0 ] && echo 0 || echo 1) "every added file processed ($lost of $TRIES lost, $stuck left untaken)"
+done_testing

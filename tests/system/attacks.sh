@@ -398,7 +398,8 @@ if [ -n "$XFS" ]; then
         d=$INBOX2/.build/xfs-flip
         mkdir -p "$d"
         for i in 1 2 3 4 5 6; do cp "$T/src/race-flip-x$i.pdf" "$d/x$i.pdf"; done
-        python3 "$HELPER" flip "$d" "$T/xflip.ready" "$OUTBOX2/xfs-flip/status.json" "$OUTSIDE/secret.pdf" \
+        # At most 5 s: a claim that loses the race may be tried again after it.
+        FLIP_SECONDS=5 python3 "$HELPER" flip "$d" "$T/xflip.ready" "$OUTBOX2/xfs-flip/status.json" "$OUTSIDE/secret.pdf" \
                 x1.pdf x2.pdf x3.pdf x4.pdf x5.pdf x6.pdf > "$T/xflip.out" 2>&1 &
         flipper=$!
         wait_for 10 test -e "$T/xflip.ready" || diag "the flipper did not start"

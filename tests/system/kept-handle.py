@@ -11,8 +11,8 @@
 #   flip DIR READY STOP LINK-TARGET NAME...
 #       open DIR, make .alt-NAME a symbolic link to LINK-TARGET for each NAME,
 #       create READY, then swap NAME and .alt-NAME (renameat2 RENAME_EXCHANGE)
-#       over and over until the path STOP exists (or the entries are gone);
-#       print the number of swaps.
+#       over and over until the path STOP exists, the entries are gone or
+#       $FLIP_SECONDS (default 120) have passed; print the number of swaps.
 import ctypes
 import json
 import os
@@ -71,7 +71,7 @@ def flip(args):
         os.symlink(link_target, ".alt-" + n, dir_fd=fd)
     open(ready, "w").close()
     flips = 0
-    end = time.monotonic() + 120
+    end = time.monotonic() + float(os.environ.get("FLIP_SECONDS", "120"))
     try:
         while not os.path.lexists(stop) and time.monotonic() < end:
             for k, n in enumerate(names):  # each at its own pace: some links, some files

@@ -177,3 +177,69 @@ corpus_dir() {
         fi
         [ -d "$c" ] && (cd "$c" && pwd)
 }
+
+# ---- hostile-drop checks (attacks.sh, claimrace.sh) ----
+# sentinel_record DIR FILE: write what DIR holds (path, type, sha256 of
+# content, mode, owner, link count) to FILE, sorted, one line a path.
+sentinel_record() {
+        (cd "$1" && find . -printf '%p\t%y\t%m\t%u:%g\t%n\n' | sort | while IFS=$'\t' read -r p y m o n; do
+                sum=-
+                [ "$y" = f ] && sum=$(sha256sum < "$p" | cut -d' ' -f1)
+                printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$y" "$m" "$o" "$n" "$sum"
+        done) > "$2"
+}
+# sentinel_same DIR FILE: DIR still holds exactly what FILE recorded; prints the
+# differences as diag lines otherwise.
+sentinel_same() {
+        local now; now=$(mktemp "$T/sentinel.XXXXXX")
+        sentinel_record "$1" "$now"
+        if ! diff -q "$2" "$now" >/dev/null; then
+                diff "$2" "$now" | head -n 20 | sed 's/^/# sentinel: /'
+                rm -f "$now"
+                return 1
+        fi
+        rm -f "$now"
+}
+# no_token TOKEN DIR...: no file under the DIRs (links not followed) holds TOKEN.
+no_token() {
+        local token=$1 hits; shift
+        hits=$(grep -rlaF -- "$token" "$@" 2>/dev/null | head -n 5)
+        [ -z "$hits" ] && return 0
+        printf '%s\n' "$hits" | sed 's/^/# token found in: /'
+        return 1
+}
+# no_shared_inode REFDIR DIR...: no file under the DIRs is the same inode
+# (dev:inode) as a file under REFDIR.
+no_shared_inode() {
+        local ref=$1 hits; shift
+        hits=$(join -t' ' <(find "$ref" -type f -printf '%D:%i %p\n' | sort -k1,1) \
+                          <(find "$@" -type f -printf '%D:%i %p\n' 2>/dev/null | sort -k1,1) | head -n 5)
+        [ -z "$hits" ] && return 0
+        printf '%s\n' "$hits" | sed 's/^/# same inode: /'
+        return 1
+}
+# no_links_in DIR...: no symbolic link anywhere under the DIRs.
+no_links_in() {
+        local hits; hits=$(find "$@" -type l -printf '%p -> %l\n' 2>/dev/null | head -n 5)
+        [ -z "$hits" ] && return 0
+        printf '%s\n' "$hits" | sed 's/^/# symbolic link: /'
+        return 1
+}
+
+# notify_listen SOCKET FILE: start a reader of sd_notify datagrams on SOCKET
+# that logs "UNIX-TIME PID MESSAGE" lines to FILE; sets NOTIFY_READER_PID.
+notify_listen() {
+        python3 "$top_srcdir/tests/system/notify-reader.py" listen "$1" "$2" &
+        NOTIFY_READER_PID=$!
+        wait_for 10 test -S "$1"
+}
+# watchdog_gap_ms FILE PID SINCE: the longest time in ms without a WATCHDOG=1
+# from PID between SINCE (unix time) and now, with where it was.
+watchdog_gap_ms() { python3 "$top_srcdir/tests/system/notify-reader.py" gap "$@"; }
+now_unix() { date +%s.%N; }
+# bytes_in FILE DIR...: some file under the DIRs has FILE's bytes.
+bytes_in() {
+        local f=$1 want; shift
+        want=$(sha256sum < "$f" | cut -d' ' -f1)
+        find "$@" -type f -size "$(stat -c %s "$f")c" -print0 2>/dev/null | xargs -0r sha256sum | grep -q "^$want "
+}

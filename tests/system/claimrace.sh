@@ -4,7 +4,11 @@
 # daemon's host) is never lost (issue 16): it ends up processed in some batch
 # (its bytes are a job's original in the outbox) or stays in the inbox and is
 # taken as a new drop later. Many tries, with and without a ready marker, the
-# file added at varying moments after <claim>/src.partial appears.
+# file added at varying moments after <claim>/src.partial appears, through a
+# handle on the folder that the writer kept open (as a shell's working
+# directory or a file server does): the daemon hides a drop in its inbox
+# before it copies it, so a write by the folder's name fails outright, and
+# only a kept handle can still add to it.
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
 command -v jq >/dev/null || skip_all "jq not installed"

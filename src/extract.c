@@ -760,11 +760,20 @@ static void write_meta(struct job *job) {
         json_set(ctx, meta, "text_chars", json_integer((json_int_t) job->text.chars));
         json_set(ctx, meta, "damaged_pages", json_incref(job->damaged_pages));
 
+        /* Serialised first, then written with every write checked: jansson's
+         * writer to a descriptor does not report each short write. */
+        char *text = json_dumps(meta, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        if (!text)
+                fz_throw(ctx, FZ_ERROR_MEMORY, "out of memory building meta.json");
         out_file_create(ctx, job->dirfd, &job->meta_file);
-        errno = 0;
-        if (json_dumpfd(meta, job->meta_file.fd, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0 ||
-            write(job->meta_file.fd, "\n", 1) != 1)
-                out_file_throw(ctx, &job->meta_file, errno != 0 ? errno : EIO);
+        fz_try(ctx) {
+                out_file_write(ctx, &job->meta_file, text, strlen(text));
+                out_file_write(ctx, &job->meta_file, "\n", 1);
+        }
+        fz_always(ctx)
+                free(text);
+        fz_catch(ctx)
+                fz_rethrow(ctx);
         out_file_commit(ctx, job->dirfd, &job->meta_file);
 }
 

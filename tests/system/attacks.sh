@@ -353,12 +353,15 @@ since=$(now_unix)
 d=$T/src/race-flip
 mkdir -p "$d"
 for i in 1 2 3 4 5 6; do mkpdf "$d/x$i.pdf" 1 "flip $i"; cp "$d/x$i.pdf" "$T/src/race-flip-x$i.pdf"; done
-python3 "$HELPER" flip "$d" "$T/flip.ready" "$OUTBOX/race-flip/status.json" "$OUTSIDE/secret.pdf" \
+# A folder that keeps changing is not taken while it changes (two walks must
+# agree): the flipper swaps for 10 s at most, so the claim comes in a quiet
+# instant between swaps, or after them.
+FLIP_SECONDS=10 python3 "$HELPER" flip "$d" "$T/flip.ready" "$OUTBOX/race-flip/status.json" "$OUTSIDE/secret.pdf" \
         x1.pdf x2.pdf x3.pdf x4.pdf x5.pdf x6.pdf > "$T/flip.out" 2>&1 &
 flipper=$!
 wait_for 10 test -e "$T/flip.ready" || diag "the flipper did not start"
 mv "$d" "$INBOX/" && ready race-flip
-attack "race: files swapped for links during the claim" race-flip
+WAIT=60 attack "race: files swapped for links during the claim" race-flip
 wait "$flipper"
 diag "flipper: $(cat "$T/flip.out")"
 after "claim race" "$since"

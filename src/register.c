@@ -26,6 +26,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <unistd.h>
 
 /* ---- the registration walk: what is in a drop ---- */
@@ -415,7 +418,13 @@ static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t
         }
 }
 
-int register_claim(struct queue *q, const char *claim) {
+/* What a registering child tells its parent, besides 0 (the batch record is
+ * written) and a transient errno (try again later). */
+#define REGISTER_EXIT_UNPACK 200        /* an archive: unpack it first */
+#define REGISTER_EXIT_NOTHING 201       /* a claim that never got its drop, removed */
+#define REGISTER_EXIT_FAILED 202        /* could not register, said why; the claim stays */
+
+static int register_build(struct queue *q, const char *claim) {
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *rec_path = xasprintf("%s/batch.json", claim_path);
         char *mf_path = xasprintf("%s/manifest.json", claim_path);
@@ -498,7 +507,7 @@ int register_claim(struct queue *q, const char *claim) {
                                 close(srcfd);
                         remove_empty_claim(q, b->claim_path);
                         spool_batch_free(b);
-                        return 0;
+                        return REGISTER_EXIT_NOTHING;
                 }
                 if (r < 0) {
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -r, NULL,
@@ -544,9 +553,8 @@ int register_claim(struct queue *q, const char *claim) {
                         if (!res) {
                                 /* Unpack first, in a child; registration goes on when it ends. */
                                 close(srcfd);
-                                r = claim_unpack_start(q, claim, b->drop);
                                 spool_batch_free(b);
-                                return r;
+                                return REGISTER_EXIT_UNPACK;
                         }
                         id_base = strip_archive_suffix(b->drop);
                         b->kept_drop = xasprintf("src/%s", b->drop);
@@ -654,6 +662,153 @@ int register_claim(struct queue *q, const char *claim) {
         if (srcfd >= 0)
                 close(srcfd);
 
-        return spool_batch_add(b);
+        r = spool_batch_record(b);
+        spool_batch_free(b);
+        return r;
+}
+
+/* ---- the registering child ---- */
+
+#define MAX_REGISTERING 2       /* children at once; the rest wait their turn */
+
+struct registering {
+        struct queue *queue;
+        char *claim;
+        sd_event_source *child;
+        bool started;
+        struct registering *next;
+};
+
+static struct registering *registerings;
+
+bool register_busy(const struct queue *q, const char *claim) {
+        for (const struct registering *r = registerings; r; r = r->next)
+                if (r->queue == q && strcmp(r->claim, claim) == 0)
+                        return true;
+        return false;
+}
+
+static void start_next(void);
+
+static void registering_free(struct registering *reg) {
+        for (struct registering **p = &registerings; *p; p = &(*p)->next)
+                if (*p == reg) {
+                        *p = reg->next;
+                        break;
+                }
+        sd_event_source_disable_unref(reg->child);
+        free(reg->claim);
+        free(reg);
+}
+
+static int on_register_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        struct registering *reg = userdata;
+        struct queue *q = reg->queue;
+        struct log_ctx ctx = { .queue = q->name };
+        char *claim = xstrdup(reg->claim);
+        int code = si->si_code == CLD_EXITED ? si->si_status : -1;
+
+        registering_free(reg);
+        if (q->spool->stopping) {
+                free(claim);
+                return 0;       /* the next start picks it up where it is */
+        }
+        if (code == 0)
+                (void) spool_batch_adopt(q, claim);
+        else if (code == REGISTER_EXIT_UNPACK) {
+                char *src = xasprintf("%s/%s/src", q->claims_path, claim), *drop = NULL;
+                int fd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r = fd < 0 ? -errno : claim_drop_name(fd, &drop);
+                if (fd >= 0)
+                        close(fd);
+                if (r == 0)
+                        r = claim_unpack_start(q, claim, drop);
+                else
+                        (void) spool_defer(q, "cannot read a claim", r);
+                free(drop);
+                free(src);
+        } else if (code == REGISTER_EXIT_NOTHING || code == REGISTER_EXIT_FAILED)
+                ;       /* said by the child */
+        else if (code > 0 && errno_is_transient(code))
+                (void) spool_defer(q, "cannot register a claimed drop", code);
+        else {
+                log_full(LOG_ERR, &ctx, 0, NULL, "registering claim %s ended %s %d; it stays claimed and is retried",
+                         claim, code < 0 ? "by signal" : "with status", code < 0 ? si->si_status : code);
+                (void) spool_defer(q, "cannot register a claimed drop", EIO);
+        }
+        free(claim);
+        start_next();
+        return 0;
+}
+
+static void child_main(struct queue *q, const char *claim) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* Only the daemon speaks to the service manager. */
+        (void) unsetenv("NOTIFY_SOCKET");
+        int r = register_build(q, claim);
+        if (r < 0)
+                _exit(errno_is_transient(r) ? -r : REGISTER_EXIT_FAILED);
+        _exit(r);
+}
+
+static int start_one(struct registering *reg) {
+        struct queue *q = reg->queue;
+        pid_t pid = fork();
+        int r;
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                child_main(q, reg->claim);
+        r = sd_event_add_child(q->spool->event, &reg->child, pid, WEXITED, on_register_exit, reg);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        reg->started = true;
+        return 0;
+}
+
+static void start_next(void) {
+        size_t running = 0;
+
+        for (struct registering *reg = registerings; reg; reg = reg->next)
+                running += reg->started;
+        for (struct registering *reg = registerings, *next; reg && running < MAX_REGISTERING; reg = next) {
+                next = reg->next;
+                if (reg->started)
+                        continue;
+                struct queue *q = reg->queue;
+                int r = start_one(reg);
+                if (r < 0) {
+                        /* No process to be had now: the claim stays, and is retried. */
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                                 "cannot start registering claim %s: %s", reg->claim, strerror(-r));
+                        registering_free(reg);
+                        (void) spool_defer(q, "cannot start registering a claimed drop", r);
+                        continue;
+                }
+                running++;
+        }
+}
+
+int register_claim(struct queue *q, const char *claim) {
+        if (register_busy(q, claim))
+                return 0;
+        if (!q->spool->event)
+                return register_build(q, claim) == 0 ? spool_batch_adopt(q, claim) : -EIO;
+        struct registering *reg = xcalloc(1, sizeof(*reg)), **p = &registerings;
+        reg->queue = q;
+        reg->claim = xstrdup(claim);
+        while (*p)
+                p = &(*p)->next;
+        *p = reg;       /* in order: claims are registered as they came */
+        start_next();
+        return 0;
 }
 

@@ -405,9 +405,11 @@ static void batch_count(struct batch *b) {
         }
 }
 
-/* A batch made from a claim (register.c) becomes part of the spool: its jobs
- * that already ended and its record are written, then what readers see. */
-int spool_batch_add(struct batch *b) {
+static int load_batch(struct queue *q, const char *claim, struct batch **ret);
+
+/* The record of a batch that register.c made from a claim: its jobs, the ones
+ * that ended at registration among them. Written once; B stays the caller's. */
+int spool_batch_record(struct batch *b) {
         struct queue *q = b->queue;
         int r = 0;
 
@@ -415,7 +417,6 @@ int spool_batch_add(struct batch *b) {
         if (mkdir(jobs_dir, 0700) < 0 && errno != EEXIST)
                 r = -errno;
         free(jobs_dir);
-        /* Jobs that ended at registration are in the batch record itself. */
         if (r == 0)
                 r = spool_write_record(b->claim_path, "batch.json", batch_record(b), true);
         if (r < 0) {
@@ -423,11 +424,21 @@ int spool_batch_add(struct batch *b) {
                          "cannot record the batch in %s: %s; it stays claimed and is retried", b->claim_path,
                          strerror(-r));
                 (void) unlinkat(q->outbox_fd, b->id, AT_REMOVEDIR);
-                (void) spool_defer(q, "cannot record a batch", r);
-                spool_batch_free(b);
+        }
+        return r;
+}
+
+/* A claim whose batch record registration just wrote becomes part of the
+ * spool: loaded, shown in the outbox, handed to the scheduler. */
+int spool_batch_adopt(struct queue *q, const char *claim) {
+        struct batch *b;
+        int r = load_batch(q, claim, &b);
+
+        if (r < 0) {
+                if (errno_is_transient(r))
+                        (void) spool_defer(q, "cannot read a new batch's record", r);
                 return r;
         }
-        batch_count(b);
         write_projection(b);
         log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id, .state = "queued" }, 0,
                  MSGID_BATCH_ACCEPTED, "batch accepted: %zu PDF%s, %zu skipped", b->n_jobs,
@@ -646,7 +657,7 @@ static int recover_queue(struct queue *q) {
                 char *claim_path = xasprintf("%s/%s", q->claims_path, names[i]);
                 char *rec = xasprintf("%s/batch.json", claim_path);
                 struct stat st;
-                if (batch_loaded(q, names[i]) || claim_unpacking(q, names[i]))
+                if (batch_loaded(q, names[i]) || claim_unpacking(q, names[i]) || register_busy(q, names[i]))
                         ;
                 else if (stat(rec, &st) < 0) {
                         if (errno == ENOENT) {

@@ -179,9 +179,12 @@ void spool_retry_queue(struct queue *q);
 void spool_queue_set_config(struct queue *q, const struct queue_config *qc);
 /* Write a state record DIR/NAME (compact JSON, 0600) atomically; takes J's reference. */
 int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_dir);
-/* Record a batch that register.c made from a claim: the jobs that already
- * ended, the batch record, then the outbox. Takes B (freed on failure). */
-int spool_batch_add(struct batch *b);
+/* Write the record of a batch that register.c made from a claim (in the
+ * registering child); B stays the caller's. */
+int spool_batch_record(struct batch *b);
+/* Load the batch whose record registration wrote for CLAIM and make it part of
+ * the spool: the outbox, the log, the scheduler. */
+int spool_batch_adopt(struct queue *q, const char *claim);
 void spool_batch_free(struct batch *b);
 /* The files a worker writes for a job. NULL-terminated. */
 extern const char *const spool_job_outputs[];

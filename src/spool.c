@@ -273,56 +273,73 @@ static int keep_in_outbox(struct batch *b, int claim, const char *src_rel, const
 static int on_projection_slice(sd_event_source *src, void *userdata);
 static void batch_finish_if_done(struct batch *b);
 
+/* The rest in the next loop pass: true if it is scheduled. */
+static bool projection_yield(struct batch *b) {
+        struct queue *q = b->queue;
+        int r = 0;
+
+        if (!q->spool->event)
+                return false;
+        if (!b->projection_source)
+                r = sd_event_add_defer(q->spool->event, &b->projection_source, on_projection_slice, b);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(b->projection_source, SD_EVENT_ONESHOT);
+        return r >= 0;
+}
+
+/* Step projection_next walks the kept drop (0), the kept skipped files
+ * (1..n_skipped), then each job's status (n_skipped + 1 ...). */
 static void write_projection(struct batch *b) {
         struct queue *q = b->queue;
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + PROJECTION_SLICE_USEC;
-        int r = 0, k;
+        size_t first_job = b->n_skipped + 1;
+        bool copied = false;
+        int r = 0, k, claim = -1;
 
         b->projection_pending = true;
         if (b->projection_next == 0) {
                 if (mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode) < 0 && errno != EEXIST)
                         r = -errno;
-                /* Open once: a drop of many skipped files is copied file after file. */
-                int claim = open_claim(b);
                 if (r == 0 && b->kept_drop) {
+                        claim = open_claim(b);
                         r = keep_in_outbox(b, claim, b->kept_drop, &b->kept_drop_taken, b->kept_drop_as, true);
                         if (r < 0 && !errno_is_transient(r))
                                 r = 0; /* not the outbox's fault: said, and left at that */
+                        if (r > 0)
+                                r = 0;
                 }
-                bool copied = false;
-                for (size_t i = 0; r >= 0 && i < b->n_skipped; i++) {
-                        struct skipped *sk = &b->skipped[i];
-                        if (!sk->kept_as)
-                                continue;
-                        char *src = xasprintf("%s/%s", b->root, sk->source);
-                        /* Synced all at once below: one fsync per file would hold the loop
-                         * for minutes on a drop of many small files. */
-                        k = keep_in_outbox(b, claim, src, &sk->taken, sk->kept_as, false);
-                        free(src);
-                        copied = copied || k > 0;
-                        if (k < 0 && errno_is_transient(k))
-                                r = k;
-                        if (i % 4096 == 4095)
-                                notify_progress();
-                }
-                if (r >= 0 && copied && syncfs(q->outbox_fd) < 0)
-                        r = -errno;
-                if (claim >= 0)
-                        close(claim);
-                if (r > 0)
-                        r = 0;
+                if (r == 0)
+                        b->projection_next = 1;
         }
-        for (; r == 0 && b->projection_next < b->n_jobs; b->projection_next++) {
-                struct job *j = &b->jobs[b->projection_next];
-                if (b->projection_next % 64 == 63 && now_usec(CLOCK_MONOTONIC) > deadline && q->spool->event) {
-                        /* The rest in the next loop pass. */
-                        if (!b->projection_source)
-                                r = sd_event_add_defer(q->spool->event, &b->projection_source, on_projection_slice, b);
-                        if (r >= 0)
-                                r = sd_event_source_set_enabled(b->projection_source, SD_EVENT_ONESHOT);
-                        if (r >= 0)
-                                return;
+        for (; r == 0 && b->projection_next < first_job; b->projection_next++) {
+                struct skipped *sk = &b->skipped[b->projection_next - 1];
+                if (b->projection_next % 64 == 63 && now_usec(CLOCK_MONOTONIC) > deadline && q->spool->event)
+                        break;
+                if (!sk->kept_as)
+                        continue;
+                if (claim < 0 && (claim = open_claim(b)) < 0) {
+                        r = claim;
+                        break;
                 }
+                char *src = xasprintf("%s/%s", b->root, sk->source);
+                /* Synced once a slice: one fsync per file would take minutes on a
+                 * drop of many small files. */
+                k = keep_in_outbox(b, claim, src, &sk->taken, sk->kept_as, false);
+                free(src);
+                copied = copied || k > 0;
+                if (k < 0 && errno_is_transient(k))
+                        r = k;
+        }
+        if (claim >= 0)
+                close(claim);
+        if (r == 0 && copied && syncfs(q->outbox_fd) < 0)
+                r = -errno;
+        if (r == 0 && b->projection_next < first_job && projection_yield(b))
+                return;
+        for (; r == 0 && b->projection_next < first_job + b->n_jobs; b->projection_next++) {
+                struct job *j = &b->jobs[b->projection_next - first_job];
+                if (b->projection_next % 64 == 63 && now_usec(CLOCK_MONOTONIC) > deadline && projection_yield(b))
+                        return;
                 if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
                         char *st = xasprintf("%s/%s/" STATUS_FILE, b->id, j->name);
                         k = faccessat(q->outbox_fd, st, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;

@@ -192,17 +192,26 @@ static void get_taken(const json_t *rec, const char *key, struct fs_ident *ret) 
 }
 
 static json_t *batch_record(const struct batch *b) {
-        json_t *jobs = json_array(), *skipped = json_array();
+        json_t *jobs = json_array(), *skipped = json_array(), *errors = json_array(), *error_index = json_object();
 
         for (size_t i = 0; i < b->n_jobs; i++) {
                 json_t *e = json_pack("{s:o,s:o,s:o}", "source", names_to_json_exact(b->jobs[i].source),
                                       "name", names_to_json_exact(b->jobs[i].name),
                                       "original", names_to_json_exact(b->jobs[i].original));
                 /* Ended before it started (a manifest's missing file, a checksum
-                 * mismatch): recorded here, not in a job record of its own. */
-                if (b->jobs[i].state == JOB_FAILED)
-                        json_object_set_new(e, "failed", json_pack("{s:s,s:I}", "error", b->jobs[i].error,
-                                                                   "finished", (json_int_t) b->jobs[i].finished));
+                 * mismatch): recorded here, not in a job record of its own; each
+                 * reason once, in "errors" (100,000 missing files share one). */
+                if (b->jobs[i].state == JOB_FAILED) {
+                        const char *why = b->jobs[i].error ? b->jobs[i].error : "failed";
+                        json_t *at = json_object_get(error_index, why);
+                        if (!at) {
+                                at = json_integer((json_int_t) json_array_size(errors));
+                                json_object_set_new(error_index, why, at);
+                                json_array_append_new(errors, json_string(why));
+                        }
+                        json_object_set_new(e, "failed", json_pack("{s:O,s:I}", "e", at, "finished",
+                                                                   (json_int_t) b->jobs[i].finished));
+                }
                 set_taken(e, "taken", &b->jobs[i].taken);
                 json_array_append_new(jobs, e);
         }
@@ -226,6 +235,8 @@ static json_t *batch_record(const struct batch *b) {
         }
         if (b->labels)
                 json_object_set(rec, "labels", b->labels);
+        json_object_set_new(rec, "errors", errors);
+        json_decref(error_index);
         return rec;
 }
 
@@ -292,7 +303,7 @@ static bool projection_yield(struct batch *b) {
 static void write_projection(struct batch *b) {
         struct queue *q = b->queue;
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + PROJECTION_SLICE_USEC;
-        size_t first_job = b->n_skipped + 1;
+        size_t first_job = b->n_skipped + 1, started_at = b->projection_next;
         bool copied = false;
         int r = 0, k, claim = -1;
 
@@ -313,7 +324,7 @@ static void write_projection(struct batch *b) {
         }
         for (; r == 0 && b->projection_next < first_job; b->projection_next++) {
                 struct skipped *sk = &b->skipped[b->projection_next - 1];
-                if (b->projection_next % 64 == 63 && now_usec(CLOCK_MONOTONIC) > deadline && q->spool->event)
+                if (b->projection_next > started_at && now_usec(CLOCK_MONOTONIC) > deadline && q->spool->event)
                         break;
                 if (!sk->kept_as)
                         continue;
@@ -338,7 +349,7 @@ static void write_projection(struct batch *b) {
                 return;
         for (; r == 0 && b->projection_next < first_job + b->n_jobs; b->projection_next++) {
                 struct job *j = &b->jobs[b->projection_next - first_job];
-                if (b->projection_next % 64 == 63 && now_usec(CLOCK_MONOTONIC) > deadline && projection_yield(b))
+                if (b->projection_next > started_at && now_usec(CLOCK_MONOTONIC) > deadline && projection_yield(b))
                         return;
                 if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
                         char *st = xasprintf("%s/%s/" STATUS_FILE, b->id, j->name);
@@ -482,6 +493,34 @@ static int compare_strings(const void *a, const void *b) {
 
 /* ---- loading what a previous run left ---- */
 
+/* Which jobs of B have a record in jobs/ (N.json): HAS[N] set. */
+static int list_job_records(const struct batch *b, bool *has) {
+        char *path = xasprintf("%s/jobs", b->claim_path);
+        DIR *d = opendir(path);
+        struct dirent *de;
+        int r = 0;
+
+        free(path);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        for (;;) {
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        r = errno != 0 ? -errno : 0;
+                        break;
+                }
+                char *end;
+                errno = 0;
+                unsigned long n = strtoul(de->d_name, &end, 10);
+                if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && errno == 0 && strcmp(end, ".json") == 0 &&
+                    n < b->n_jobs)
+                        has[n] = true;
+        }
+        closedir(d);
+        return r;
+}
+
 static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *path = xasprintf("%s/batch.json", claim_path);
@@ -524,6 +563,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(rec, "job_timeout_usec"));
         b->created = (uint64_t) json_integer_value(json_object_get(rec, "created"));
         json_t *jobs = json_object_get(rec, "jobs"), *skipped = json_object_get(rec, "skipped");
+        json_t *errors = json_object_get(rec, "errors");
         b->n_jobs = json_array_size(jobs);
         b->jobs = xcalloc(b->n_jobs, sizeof(struct job));
         for (size_t i = 0; i < b->n_jobs; i++) {
@@ -539,8 +579,11 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                         r = -EBADMSG;
                 json_t *failed = json_object_get(e, "failed");
                 if (failed) {
+                        json_t *at = json_object_get(failed, "e");
+                        const char *why = at ? json_string_value(json_array_get(errors, (size_t) json_integer_value(at)))
+                                             : json_string_value(json_object_get(failed, "error"));
                         j->state = JOB_FAILED;
-                        j->error = xstrdup(json_string_value(json_object_get(failed, "error")) ?: "failed");
+                        j->error = xstrdup(why ?: "failed");
                         j->finished = (uint64_t) json_integer_value(json_object_get(failed, "finished"));
                 }
         }
@@ -564,15 +607,27 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                 return -EBADMSG;
         }
 
-        /* Each job's latest state. */
+        /* Each job's latest state: the records there are, listed once (a new
+         * batch of 100,000 jobs has none, and must not cost 100,000 opens). */
+        bool *has_record = xcalloc(b->n_jobs + 1, sizeof(bool));
+        r = list_job_records(b, has_record);
+        if (r < 0) {
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
+                         "cannot list the job records in %s/jobs: %s", b->claim_path, strerror(-r));
+                free(has_record);
+                spool_batch_free(b);
+                return r;
+        }
         for (size_t i = 0; i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
+                if (!has_record[i] || j->state == JOB_FAILED)
+                        continue; /* never started, or ended at registration */
                 char *jp = xasprintf("%s/jobs/%zu.json", b->claim_path, i);
                 char *jtext = NULL;
                 int k = fs_read_file(AT_FDCWD, jp, 1 << 20, &jtext, NULL);
                 free(jp);
-                if (k == -ENOENT || j->state == JOB_FAILED)
-                        continue; /* never started, or ended at registration */
+                if (k == -ENOENT)
+                        continue;
                 json_t *jr = k < 0 ? NULL : json_loads(jtext, 0, &err);
                 free(jtext);
                 if (!jr) {
@@ -582,6 +637,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -k, NULL,
                                  "cannot read job record %s/jobs/%zu.json: %s", b->claim_path, i,
                                  k == -EBADMSG ? err.text : strerror(-k));
+                        free(has_record);
                         spool_batch_free(b);
                         return k;
                 }
@@ -611,6 +667,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                 if (j->started && (!b->started || j->started < b->started))
                         b->started = j->started;
         }
+        free(has_record);
         batch_count(b);
         *ret = b;
         return 0;

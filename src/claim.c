@@ -529,9 +529,24 @@ static int move_listed(struct queue *q, const char *claim_path, const char *path
         if (r == -EINVAL)
                 r = faccessat(to, last, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST
                                                                           : (renameat(from, last, to, last) < 0 ? -errno : 0);
+        struct stat in_claim, in_inbox;
+        if (r == -EXDEV && fstatat(to, last, &in_claim, AT_SYMLINK_NOFOLLOW) == 0) {
+                /* Copied by an earlier try (rename says EXDEV before it looks for the
+                 * source). If that try could not remove the source, finish it: the
+                 * same regular file, as the copy keeps its size and mtime. */
+                r = -EEXIST;
+                if (fstatat(from, last, &in_inbox, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(in_inbox.st_mode) &&
+                    S_ISREG(in_claim.st_mode) && in_inbox.st_nlink == 1 && in_inbox.st_size == in_claim.st_size &&
+                    in_inbox.st_mtim.tv_sec == in_claim.st_mtim.tv_sec &&
+                    in_inbox.st_mtim.tv_nsec == in_claim.st_mtim.tv_nsec && unlinkat(from, last, 0) < 0 &&
+                    errno != ENOENT)
+                        r = -errno;
+        } else if (r == -EXDEV && errno != ENOENT)
+                r = -errno;
         if (r == -EXDEV) {
                 /* Copy, then remove from the inbox only what was copied and has not
-                 * changed since; what arrived meanwhile stays there. */
+                 * changed since; what arrived meanwhile stays there. The copy is
+                 * new (checked above), so a failed one is ours to remove. */
                 struct copy c = { .taken = json_object(), .left_out = json_array() };
                 r = copy_entry(&c, from, last, to, last, "", 0);
                 if (r == 0 && fsync(to) < 0)

@@ -588,6 +588,16 @@ static void manifest_take(struct queue *q, const char *name) {
         char *error = NULL;
         int r = manifest_load(path, &m, &error);
 
+        if (r < 0 && errno_is_transient(r)) {
+                /* Could not read it now: not a broken manifest. It stays in the inbox
+                 * and is looked at again when the queue's deferral is over. */
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -r, NULL, "cannot read manifest %s: %s",
+                         path, error ? error : strerror(-r));
+                (void) spool_defer(q, "cannot read a manifest", r);
+                free(error);
+                free(path);
+                return;
+        }
         if (r < 0) {
                 /* Show the file by its name in the inbox, not the server's path. */
                 size_t n = strlen(q->cfg->inbox);

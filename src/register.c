@@ -369,7 +369,7 @@ static int compare_want(const void *a, const void *b) {
         return strcmp(((const struct want_sha256 *) a)->path, ((const struct want_sha256 *) b)->path);
 }
 
-static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t timeout_usec) {
+static int check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t timeout_usec) {
         json_t *files = json_object_get(mf, "files"), *missing = json_object_get(mf, "missing"), *e;
         struct want_sha256 *wants = xcalloc(json_array_size(files) + 1, sizeof(*wants));
         size_t i, n_wants = 0;
@@ -393,6 +393,13 @@ static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t
                 unsigned char got[32];
                 char hex[65];
                 int r = manifest_sha256_file(srcfd, w->path, got);
+                if (r < 0 && errno_is_transient(r)) {
+                        /* Could not read it now (no descriptors, an I/O error): not the file's fault. */
+                        for (i = 0; i < n_wants; i++)
+                                free(wants[i].path);
+                        free(wants);
+                        return r;
+                }
                 if (r == 0)
                         manifest_sha256_hex(got, hex);
                 if (r < 0 || strcasecmp(hex, w->hex) != 0) {
@@ -416,6 +423,7 @@ static void check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t
                 free(why);
                 free(path);
         }
+        return 0;
 }
 
 /* What a registering child tells its parent, besides 0 (the batch record is
@@ -616,7 +624,7 @@ static int register_build(struct queue *q, const char *claim) {
                          w.error_path, b->claim_path, strerror(-r));
         }
         if (mf && r == 0)
-                check_manifest_jobs(b, srcfd, mf, q->cfg->manifest_timeout_usec);
+                r = check_manifest_jobs(b, srcfd, mf, q->cfg->manifest_timeout_usec);
         json_decref(mf);
 
         if (r == 0)

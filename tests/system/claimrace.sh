@@ -44,6 +44,8 @@ CLAIMS=$(ls -d "$STATE"/test/claims/*/ 2>/dev/null | head -n 1)
 # settled NAME: nothing of the try is left in the inbox, every batch of it done.
 settled() {
         [ ! -e "$INBOX/$1" ] || return 1
+        # a claim not finished yet (taken, still registering or running) is not settled
+        [ -z "$(ls -A "$STATE"/test/claims/*/ 2>/dev/null)" ] || return 1
         local f
         for f in "$OUTBOX/$1"/status.json "$OUTBOX/$1"-*/status.json; do
                 [ -f "$f" ] || continue

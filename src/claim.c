@@ -8,11 +8,12 @@
  * claim, in a child process with the worker's memory limit: libarchive parses
  * untrusted bytes and must not be able to take the daemon down. */
 #include "claim.h"
+#include "classify.h"
 #include "fsutil.h"
 #include "log.h"
 #include "names.h"
 #include "notify.h"
-#include "register.h"
+#include "spool.h"
 #include "unpack.h"
 #include "util.h"
 
@@ -356,7 +357,7 @@ static int claim_cross_fs(struct queue *q, const char *claim_path, const char *n
 }
 
 static char *hidden_name(const char *claim) {
-        return xasprintf(CLAIM_HIDDEN_PREFIX "%s", claim);
+        return xasprintf(CLASSIFY_DAEMON_PREFIX "%s", claim);
 }
 
 /* Finish or undo what an interrupted claim left (not a manifest's). */
@@ -417,7 +418,7 @@ static char *new_claim_name(const struct spool *s) {
                          s->instance, (int) getpid(), rnd);
 }
 
-int claim_drop(struct queue *q, const char *name) {
+int claim_drop(struct queue *q, const char *name, char **ret_claim) {
         char *claim = new_claim_name(q->spool);
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *hidden = hidden_name(claim);
@@ -475,8 +476,9 @@ int claim_drop(struct queue *q, const char *name) {
         }
         (void) fs_fsync_dir(AT_FDCWD, src);
         (void) fs_fsync_dir(AT_FDCWD, q->cfg->inbox);
-        /* Claimed: a registration that fails is retried from the claim (spool_defer). */
-        (void) register_claim(q, claim);
+        /* Claimed: the caller registers it (and a failed registration is retried from the claim). */
+        *ret_claim = claim;
+        claim = NULL;
         r = 0;
         goto finish;
 undo:
@@ -627,7 +629,7 @@ static int move_manifest_files(struct queue *q, const char *claim_path, json_t *
 }
 
 int claim_manifest(struct queue *q, const char *name, const struct manifest *m, char *const *missing,
-                   size_t n_missing) {
+                   size_t n_missing, char **ret_claim) {
         char *claim = new_claim_name(q->spool);
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *src = xasprintf("%s/src", claim_path);
@@ -651,8 +653,10 @@ int claim_manifest(struct queue *q, const char *name, const struct manifest *m, 
                 (void) fs_fsync_dir(AT_FDCWD, q->cfg->inbox);
                 if (r < 0)
                         (void) spool_defer(q, "cannot move a manifest's files into its claim", r);
-                else
-                        (void) register_claim(q, claim);
+                else {
+                        *ret_claim = claim;
+                        claim = NULL;
+                }
                 r = 0; /* claimed: what is left is retried from the claim */
         }
         json_decref(rec);
@@ -667,6 +671,8 @@ int claim_manifest(struct queue *q, const char *name, const struct manifest *m, 
 struct unpacking {
         struct queue *queue;
         char *claim;
+        claim_unpacked_fn done;
+        void *userdata;
         sd_event_source *child;
         struct unpacking *next;
 };
@@ -677,6 +683,13 @@ static struct unpacking *unpackings;
 bool claim_unpacking(const struct queue *q, const char *claim) {
         for (const struct unpacking *u = unpackings; u; u = u->next)
                 if (u->queue == q && strcmp(u->claim, claim) == 0)
+                        return true;
+        return false;
+}
+
+bool claim_queue_unpacking(const struct queue *q) {
+        for (const struct unpacking *u = unpackings; u; u = u->next)
+                if (u->queue == q)
                         return true;
         return false;
 }
@@ -749,7 +762,7 @@ static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                         break;
                 }
         if (!q->spool->stopping && !retry)
-                (void) register_claim(q, u->claim);
+                u->done(q, u->claim, u->userdata);
         sd_event_source_disable_unref(u->child);
         free(result);
         free(claim_path);
@@ -758,7 +771,8 @@ static int on_unpack_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
-int claim_unpack_start(struct queue *q, const char *claim, const char *drop) {
+int claim_unpack_start(struct queue *q, const char *claim, const char *drop, claim_unpacked_fn done,
+                       void *userdata) {
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *dest = xasprintf("%s/unpacked", claim_path);
         int r;
@@ -778,6 +792,8 @@ int claim_unpack_start(struct queue *q, const char *claim, const char *drop) {
         struct unpacking *u = xcalloc(1, sizeof(*u));
         u->queue = q;
         u->claim = xstrdup(claim);
+        u->done = done;
+        u->userdata = userdata;
         r = sd_event_add_child(q->spool->event, &u->child, pid, WEXITED, on_unpack_exit, u);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
@@ -794,6 +810,38 @@ finish:
                 (void) spool_defer(q, "cannot start unpacking an archive", r);
         free(dest);
         free(claim_path);
+        return r;
+}
+
+/* The one entry of a claim's src/ (a folder, a file, an archive) in *RET;
+ * -ENOENT when src/ is positively empty, another -errno when it cannot be read. */
+int claim_drop_name(int srcfd, char **ret) {
+        int fd = openat(srcfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        struct dirent *de;
+        int r = -ENOENT;
+
+        if (!d) {
+                r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        for (;;) {
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                r = -errno;
+                        break;
+                }
+                if (!fs_dot_or_dotdot(de->d_name)) {
+                        *ret = xstrdup(de->d_name);
+                        r = 0;
+                        break;
+                }
+        }
+        closedir(d);
         return r;
 }
 

@@ -5,12 +5,12 @@
  * fingerprint (names, sizes, mtimes, ctimes, inodes) for the settle period and
  * no process holds one of its files open for writing. */
 #include "intake.h"
-#include "claim.h"
+#include "classify.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
 #include "names.h"
-#include "pool.h"
+#include "spool.h"
 #include "status.h"
 #include "unpack.h"
 #include "util.h"
@@ -27,7 +27,18 @@
 
 #define MIN_CHECK_USEC (100 * USEC_PER_MSEC)
 #define MAX_CHECK_USEC (1 * USEC_PER_SEC)
-#define SNIFF_BYTES 1024
+
+/* One queue's intake: what settles in its inbox, and how it reports. */
+struct intake {
+        struct queue *queue;
+        const struct intake_handlers *h;
+        void *userdata;
+        struct watch *watch;
+        struct drop *drops;    /* drops seen in the inbox, not yet taken */
+        struct pending_manifest *manifests; /* manifests waiting for the files they list */
+        char *hold_reason;     /* non-NULL: the inbox is missing, nothing is taken until it is back */
+        bool said_no_writer_check; /* logged once that leases do not work here */
+};
 
 struct drop {
         struct queue *queue;
@@ -40,63 +51,6 @@ struct drop {
         bool said_incomplete;   /* logged once that it waits for a file that looks cut short */
         struct drop *next;
 };
-
-bool intake_is_ignored(const struct queue_config *qc, const char *name) {
-        /* The daemon's own names in an inbox (a drop being claimed across file
-         * systems) are never a drop, whatever the configuration ignores. */
-        if (strncmp(name, CLAIM_HIDDEN_PREFIX, strlen(CLAIM_HIDDEN_PREFIX)) == 0)
-                return true;
-        for (size_t i = 0; i < qc->n_ignore; i++)
-                if (fnmatch(qc->ignore[i], name, 0) == 0)
-                        return true;
-        return false;
-}
-
-/* Why a directory entry that is not a regular file is not taken; NULL if it is one. */
-static const char *special_file_reason(const struct stat *st) {
-        if (S_ISREG(st->st_mode))
-                return NULL;
-        if (S_ISLNK(st->st_mode))
-                return "symbolic link: not followed";
-        if (S_ISFIFO(st->st_mode))
-                return "named pipe (FIFO): not a regular file";
-        if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
-                return "device node: not a regular file";
-        if (S_ISSOCK(st->st_mode))
-                return "socket: not a regular file";
-        return "not a regular file";
-}
-
-enum file_kind intake_classify(int dirfd, const char *name, const struct stat *st, const char **ret_reason) {
-        char buf[SNIFF_BYTES];
-        ssize_t n;
-        int fd;
-
-        *ret_reason = special_file_reason(st);
-        if (*ret_reason)
-                return FILE_SKIP;
-        if (st->st_nlink > 1) {
-                *ret_reason = INTAKE_REASON_HARD_LINK;
-                return FILE_SKIP;
-        }
-        if (st->st_size == 0) {
-                *ret_reason = "empty file (0 bytes)";
-                return FILE_SKIP;
-        }
-        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                /* Unreadable: it becomes a job, so that its status says why it failed. */
-                return FILE_PDF;
-        n = read(fd, buf, sizeof(buf));
-        close(fd);
-        if (n < 0)
-                return FILE_PDF;
-        /* Readers accept junk before the header; so does mupdf within the first KiB. */
-        if (memmem(buf, (size_t) n, "%PDF-", 5))
-                return FILE_PDF;
-        *ret_reason = "not a PDF";
-        return FILE_SKIP;
-}
 
 /* ---- fingerprints ---- */
 
@@ -194,7 +148,7 @@ static void fingerprint_dir(const struct queue_config *qc, int fd, struct finger
                         continue;
                 if (depth == 0 && qc->ready_marker && strcmp(de->d_name, qc->ready_marker) == 0)
                         fp->ready_marker = true;
-                if (intake_is_ignored(qc, de->d_name))
+                if (classify_is_ignored(qc, de->d_name))
                         continue;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                         fingerprint_failed(fp, errno);
@@ -251,7 +205,7 @@ static int fingerprint_drop(struct queue *q, const char *name, bool check_writer
 /* ---- drops ---- */
 
 static struct drop *drop_find(struct queue *q, const char *name) {
-        for (struct drop *d = q->drops; d; d = d->next)
+        for (struct drop *d = q->intake->drops; d; d = d->next)
                 if (strcmp(d->name, name) == 0)
                         return d;
         return NULL;
@@ -259,7 +213,7 @@ static struct drop *drop_find(struct queue *q, const char *name) {
 
 static void drop_forget(struct drop *d) {
         struct queue *q = d->queue;
-        for (struct drop **p = &q->drops; *p; p = &(*p)->next)
+        for (struct drop **p = &q->intake->drops; *p; p = &(*p)->next)
                 if (*p == d) {
                         *p = d->next;
                         break;
@@ -281,16 +235,37 @@ static void drop_schedule(struct drop *d, uint64_t delay) {
         (void) sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
 }
 
-static uint64_t check_interval(const struct drop *d) {
-        uint64_t i = d->queue->cfg->settle_usec / 4;
+static uint64_t interval_for(const struct queue_config *qc, uint64_t walk_usec) {
+        uint64_t i = qc->settle_usec / 4;
         if (i < MIN_CHECK_USEC)
                 i = MIN_CHECK_USEC;
         if (i > MAX_CHECK_USEC)
                 i = MAX_CHECK_USEC;
         /* A big drop is walked less often, so walking never eats the loop. */
-        if (i < 4 * d->walk_usec)
-                i = 4 * d->walk_usec;
+        if (i < 4 * walk_usec)
+                i = 4 * walk_usec;
         return i;
+}
+
+static uint64_t check_interval(const struct drop *d) {
+        return interval_for(d->queue->cfg, d->walk_usec);
+}
+
+uint64_t intake_wait(const struct queue_config *qc, const struct intake_look *look, uint64_t now) {
+        uint64_t next = interval_for(qc, look->walk_usec);
+        uint64_t quiet = now > look->stable_since ? now - look->stable_since : 0;
+        /* A manifest is the commit marker: it only has to be quiet for one look. */
+        uint64_t settle = look->manifest ? MIN_CHECK_USEC : qc->settle_usec;
+
+        if (!look->ready_marker && quiet < settle)
+                return settle - quiet < next ? settle - quiet : next;
+        /* Quiet long enough; but a writer that holds a file open is not done. */
+        if (look->writer)
+                return next;
+        /* Quiet and closed, but cut short: give the uploader a chance to resume. */
+        if (look->incomplete && quiet < qc->incomplete_wait_usec)
+                return qc->incomplete_wait_usec - quiet < next ? qc->incomplete_wait_usec - quiet : next;
+        return 0;
 }
 
 /* A top-level file that is not a PDF, a manifest nor an archive leaves the inbox,
@@ -358,7 +333,7 @@ static void reject_file(struct queue *q, const char *name, const char *reason, b
                                 log_full(LOG_WARNING, &ctx, -r, NULL, "cannot copy rejected file %s into %s: %s", name,
                                          dir, strerror(-r));
                 } else if (fd >= 0 && S_ISREG(st.st_mode))
-                        reason = INTAKE_REASON_HARD_LINK;
+                        reason = CLASSIFY_REASON_HARD_LINK;
                 if (fd >= 0)
                         close(fd);
                 if (hfd >= 0)
@@ -410,7 +385,7 @@ struct pending_manifest {
 
 static void pending_free(struct pending_manifest *p) {
         struct queue *q = p->queue;
-        for (struct pending_manifest **pp = &q->manifests; *pp; pp = &(*pp)->next_pending)
+        for (struct pending_manifest **pp = &q->intake->manifests; *pp; pp = &(*pp)->next_pending)
                 if (*pp == p) {
                         *pp = p->next_pending;
                         break;
@@ -424,7 +399,7 @@ static void pending_free(struct pending_manifest *p) {
 }
 
 static struct pending_manifest *pending_find(struct queue *q, const char *name) {
-        for (struct pending_manifest *p = q->manifests; p; p = p->next_pending)
+        for (struct pending_manifest *p = q->intake->manifests; p; p = p->next_pending)
                 if (strcmp(p->name, name) == 0)
                         return p;
         return NULL;
@@ -432,7 +407,7 @@ static struct pending_manifest *pending_find(struct queue *q, const char *name) 
 
 /* Is the top-level NAME part of what a waiting manifest lists? Then it is not a drop of its own. */
 static bool held_by_manifest(struct queue *q, const char *name) {
-        for (struct pending_manifest *p = q->manifests; p; p = p->next_pending)
+        for (struct pending_manifest *p = q->intake->manifests; p; p = p->next_pending)
                 if (p->tops && name_set_contains(p->tops, name))
                         return true;
         return false;
@@ -504,7 +479,7 @@ static int on_manifest_check(sd_event_source *s, uint64_t usec, void *userdata) 
         struct queue *q = p->queue;
         uint64_t now;
 
-        if (q->hold || q->spool->stopping)
+        if (q->intake->hold_reason || q->spool->stopping)
                 return 0;
         int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int err = inbox < 0 ? errno : 0;
@@ -562,11 +537,11 @@ static int on_manifest_check(sd_event_source *s, uint64_t usec, void *userdata) 
                 p->missing = NULL;
                 /* Out of the pending list first: the claim must not see its own files held. */
                 pending_free(p);
-                (void) claim_manifest(q, name, man, missing, n_missing);
+                struct intake *in = q->intake;
+                (void) in->h->manifest_ready(q, name, man, missing, n_missing, in->userdata);
                 manifest_free(man);
                 free(name);
                 free(missing);
-                pool_kick(q->spool);
                 return 0;
         }
         if (!p->said_waiting) {
@@ -623,8 +598,8 @@ static void manifest_take(struct queue *q, const char *name) {
                 free(top);
         }
         p->since = now_usec(CLOCK_MONOTONIC);
-        p->next_pending = q->manifests;
-        q->manifests = p;
+        p->next_pending = q->intake->manifests;
+        q->intake->manifests = p;
         if (sd_event_add_time_relative(q->spool->event, &p->timer, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC,
                                        on_manifest_check, p) >= 0)
                 (void) sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
@@ -639,7 +614,7 @@ static void drop_take(struct drop *d, const struct stat *st) {
                 /* Another name for it exists elsewhere (perhaps someone else's file): not
                  * taken as a PDF, an archive nor a manifest, and kept out of the outbox. */
                 drop_forget(d);
-                reject_file(q, name, INTAKE_REASON_HARD_LINK, false);
+                reject_file(q, name, CLASSIFY_REASON_HARD_LINK, false);
                 free(name);
                 return;
         }
@@ -651,7 +626,7 @@ static void drop_take(struct drop *d, const struct stat *st) {
         }
         if (S_ISREG(st->st_mode)) {
                 int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                enum file_kind k = inbox >= 0 ? intake_classify(inbox, name, st, &reason) : FILE_PDF;
+                enum file_kind k = inbox >= 0 ? classify_file(inbox, name, st, &reason) : FILE_PDF;
                 int sniff = k != FILE_PDF && inbox >= 0 ? unpack_sniff(inbox, name) : 0;
                 bool archive = sniff == 1;
                 if (inbox >= 0)
@@ -670,20 +645,19 @@ static void drop_take(struct drop *d, const struct stat *st) {
                 }
         } else if (!S_ISDIR(st->st_mode)) {
                 drop_forget(d);
-                reject_file(q, name, special_file_reason(st), false);
+                reject_file(q, name, classify_special_reason(st), false);
                 free(name);
                 return;
         }
-        int r = claim_drop(q, name);
+        int r = q->intake->h->drop_ready(q, name, q->intake->userdata);
         if (r < 0 && r != -ENOENT) {
                 /* Still in the inbox, untouched: it is taken when the queue's work may go on. */
                 d->said_incomplete = false;
-                drop_schedule(d, spool_queue_deferred(q) ? q->defer_until - now_usec(CLOCK_REALTIME)
+                drop_schedule(d, queue_deferred(q) ? q->defer_until - now_usec(CLOCK_REALTIME)
                                                          : 10 * check_interval(d));
         } else
                 drop_forget(d);
         free(name);
-        pool_kick(q->spool);
 }
 
 static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -693,7 +667,7 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         struct stat st;
         uint64_t start = now_usec(CLOCK_MONOTONIC);
 
-        if (q->hold || q->spool->stopping)
+        if (q->intake->hold_reason || q->spool->stopping)
                 return 0;
         int r = fingerprint_drop(q, d->name, false, &fp, &st);
         if (r == -ENOENT) {
@@ -720,15 +694,18 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
                 drop_schedule(d, check_interval(d));
                 return 0;
         }
-        /* A manifest is the commit marker: it only has to be quiet for one look. */
-        uint64_t settle = S_ISREG(st.st_mode) && manifest_is_name(d->name) ? MIN_CHECK_USEC : q->cfg->settle_usec;
-        if (!fp.ready_marker && now - d->stable_since < settle) {
-                uint64_t left = settle - (now - d->stable_since);
-                uint64_t next = check_interval(d);
-                drop_schedule(d, left < next ? left : next);
+        struct intake_look look = {
+                .ready_marker = fp.ready_marker,
+                .manifest = S_ISREG(st.st_mode) && manifest_is_name(d->name),
+                .stable_since = d->stable_since,
+                .walk_usec = d->walk_usec,
+        };
+        uint64_t wait = intake_wait(q->cfg, &look, now);
+        free(fp.incomplete); /* judged after the writer check */
+        if (wait > 0) {
+                drop_schedule(d, wait);
                 return 0;
         }
-        /* Quiet long enough; but a writer that holds a file open is not done. */
         r = fingerprint_drop(q, d->name, true, &fp, &st);
         if (r == -ENOENT) {
                 drop_forget(d);
@@ -739,35 +716,38 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
                 drop_schedule(d, 10 * check_interval(d));
                 return 0;
         }
-        if (fp.writer_unknown && !q->said_no_writer_check) {
+        if (fp.writer_unknown && !q->intake->said_no_writer_check) {
                 log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, -fp.writer_unknown, NULL,
                          "cannot tell whether a writer still has files of the inbox open (%s%s); completion "
                          "relies on the settle period and on files that look cut short",
                          strerror(-fp.writer_unknown),
                          fp.writer_unknown == -EACCES ? ": the daemon needs CAP_LEASE for files of other users" : "");
-                q->said_no_writer_check = true;
+                q->intake->said_no_writer_check = true;
         }
-        if (fp.writer || fp.hash != d->fingerprint) {
-                if (fp.hash != d->fingerprint) {
-                        d->fingerprint = fp.hash;
-                        d->stable_since = now_usec(CLOCK_MONOTONIC);
-                }
+        now = now_usec(CLOCK_MONOTONIC);
+        if (fp.hash != d->fingerprint) {
+                /* Changed between the two looks: not quiet after all (ready marker or not). */
+                d->fingerprint = fp.hash;
+                d->stable_since = now;
                 free(fp.incomplete);
                 drop_schedule(d, check_interval(d));
                 return 0;
         }
-        /* Quiet and closed, but cut short: give the uploader a chance to resume. */
-        now = now_usec(CLOCK_MONOTONIC);
-        if (fp.incomplete && now - d->stable_since < q->cfg->incomplete_wait_usec) {
-                uint64_t left = q->cfg->incomplete_wait_usec - (now - d->stable_since);
+        look.stable_since = d->stable_since;
+        look.writer = fp.writer;
+        wait = intake_wait(q->cfg, &look, now);
+        look.incomplete = fp.incomplete != NULL;
+        if (wait == 0 && (wait = intake_wait(q->cfg, &look, now)) > 0) {
+                /* Only the cut-short rule holds it back: say so once. */
                 if (!d->said_incomplete)
                         log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
                                  "waiting for %s: %s; taken as it is after %.0f s without change", d->name,
                                  fp.incomplete, (double) q->cfg->incomplete_wait_usec / USEC_PER_SEC);
                 d->said_incomplete = true;
+        }
+        if (wait > 0) {
                 free(fp.incomplete);
-                uint64_t next = check_interval(d);
-                drop_schedule(d, left < next ? left : next);
+                drop_schedule(d, wait);
                 return 0;
         }
         free(fp.incomplete);
@@ -775,18 +755,18 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-void intake_event(struct queue *q, const char *name) {
+static void intake_event(struct queue *q, const char *name) {
         struct drop *d;
 
-        if (intake_is_ignored(q->cfg, name) || pending_find(q, name))
+        if (classify_is_ignored(q->cfg, name) || pending_find(q, name))
                 return;
         d = drop_find(q, name);
         if (!d) {
                 d = xcalloc(1, sizeof(*d));
                 d->queue = q;
                 d->name = xstrdup(name);
-                d->next = q->drops;
-                q->drops = d;
+                d->next = q->intake->drops;
+                q->intake->drops = d;
                 d->fingerprint = 0;
         }
         d->stable_since = now_usec(CLOCK_MONOTONIC);
@@ -802,7 +782,7 @@ void intake_rescan(struct queue *q, const char *reason) {
         DIR *dir;
         struct dirent *de;
 
-        if (q->hold)
+        if (q->intake->hold_reason)
                 return;
         if (reason)
                 log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL, "rescanning inbox %s: %s",
@@ -813,11 +793,11 @@ void intake_rescan(struct queue *q, const char *reason) {
                          q->cfg->inbox);
                 return;
         }
-        for (struct drop *d = q->drops; d; d = d->next)
+        for (struct drop *d = q->intake->drops; d; d = d->next)
                 d->seen = false;
         while ((de = readdir(dir))) {
                 if (fs_dot_or_dotdot(de->d_name) ||
-                    intake_is_ignored(q->cfg, de->d_name))
+                    classify_is_ignored(q->cfg, de->d_name))
                         continue;
                 struct drop *d = drop_find(q, de->d_name);
                 if (d) {
@@ -829,11 +809,11 @@ void intake_rescan(struct queue *q, const char *reason) {
                                 drop_schedule(d, MIN_CHECK_USEC);
                 } else if (!pending_find(q, de->d_name)) {
                         intake_event(q, de->d_name);
-                        q->drops->seen = true;
+                        q->intake->drops->seen = true;
                 }
         }
         closedir(dir);
-        for (struct pending_manifest *p = q->manifests; p; p = p->next_pending) {
+        for (struct pending_manifest *p = q->intake->manifests; p; p = p->next_pending) {
                 int enabled = SD_EVENT_OFF;
                 (void) sd_event_source_get_enabled(p->timer, &enabled);
                 if (enabled == SD_EVENT_OFF) {
@@ -841,25 +821,65 @@ void intake_rescan(struct queue *q, const char *reason) {
                         (void) sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
                 }
         }
-        for (struct drop *d = q->drops, *next; d; d = next) {
+        for (struct drop *d = q->intake->drops, *next; d; d = next) {
                 next = d->next;
                 if (!d->seen)
                         drop_forget(d);
         }
 }
 
-int intake_start(struct queue *q) {
-        int r = watch_start(q);
-        if (r < 0)
+static void on_changed(const char *name, void *userdata) {
+        intake_event(userdata, name);
+}
+
+static void on_rescan(const char *reason, void *userdata) {
+        intake_rescan(userdata, reason);
+}
+
+static void on_hold(const char *reason, void *userdata) {
+        struct queue *q = userdata;
+        free(q->intake->hold_reason);
+        q->intake->hold_reason = reason ? xstrdup(reason) : NULL;
+}
+
+static const struct watch_handlers watch_handlers = {
+        .changed = on_changed,
+        .rescan = on_rescan,
+        .hold = on_hold,
+};
+
+int intake_start(struct queue *q, const struct intake_handlers *h, void *userdata) {
+        struct intake *in = xcalloc(1, sizeof(*in));
+
+        in->queue = q;
+        in->h = h;
+        in->userdata = userdata;
+        q->intake = in;
+        int r = watch_new(q->spool->event, q->cfg, q->spool->config->rescan_interval_usec, &watch_handlers, q,
+                          &in->watch);
+        if (r < 0) {
+                intake_stop(q);
                 return r;
+        }
         intake_rescan(q, NULL);
         return 0;
 }
 
 void intake_stop(struct queue *q) {
-        watch_stop(q);
-        while (q->drops)
-                drop_forget(q->drops);
-        while (q->manifests)
-                pending_free(q->manifests);
+        struct intake *in = q->intake;
+
+        if (!in)
+                return;
+        watch_free(in->watch);
+        while (in->drops)
+                drop_forget(in->drops);
+        while (in->manifests)
+                pending_free(in->manifests);
+        free(in->hold_reason);
+        free(in);
+        q->intake = NULL;
+}
+
+const char *intake_hold_reason(const struct queue *q) {
+        return q->intake ? q->intake->hold_reason : NULL;
 }

@@ -1,30 +1,53 @@
-/* intake.h: when is a drop complete, what kind of thing is it, and taking it.
+/* intake.h: when is a drop complete, and what kind of thing is it.
  *
  * A drop is an entry at the top of an inbox: a folder, or a single file. It is
  * complete when nothing in it has changed (names, sizes, mtimes, ctimes) for
  * the queue's settle period and no process holds one of its files open for
- * writing; a folder holding the ready marker is complete at once. */
+ * writing; a folder holding the ready marker is complete at once. A manifest
+ * is complete when the files it lists are (or its timeout passed).
+ *
+ * Intake takes nothing itself: it reports a complete drop or manifest to its
+ * owner through the handlers the owner gave, and rejects what is no drop
+ * (outbox/rejected/). It watches the inbox through watch.c. */
 #pragma once
 #include <stdbool.h>
-#include <sys/stat.h>
-#include "spool.h"
+#include <stddef.h>
+#include <stdint.h>
 
-enum file_kind {
-        FILE_PDF,
-        FILE_SKIP,              /* not processed; the reason says why */
+#include "manifest.h"
+#include "model.h"
+
+struct intake_handlers {
+        /* NAME at the top of the inbox (a folder, a PDF, an archive) is complete:
+         * take it. Returns 0 (taken, or left to the spool's recovery), -ENOENT
+         * (it vanished) or another -errno (still in the inbox: looked at again). */
+        int (*drop_ready)(struct queue *q, const char *name, void *userdata);
+        /* Manifest NAME and the files it lists are complete (those in MISSING
+         * never came before its timeout). Returns like drop_ready. */
+        int (*manifest_ready)(struct queue *q, const char *name, const struct manifest *m, char *const *missing,
+                              size_t n_missing, void *userdata);
 };
 
-#define INTAKE_REASON_HARD_LINK "hard link to a file that also exists elsewhere: not taken"
-
-/* Is NAME (one path component) junk that the queue ignores? */
-bool intake_is_ignored(const struct queue_config *qc, const char *name);
-/* Judge a file in a drop by its content. On FILE_SKIP *ret_reason is a static string. */
-enum file_kind intake_classify(int dirfd, const char *name, const struct stat *st, const char **ret_reason);
-
-/* Start watching every queue's inbox and take the drops already there. */
-int intake_start(struct queue *q);
+/* Make Q's intake (Q->intake), watch its inbox and look at what is there
+ * already. H and USERDATA must outlive it. */
+int intake_start(struct queue *q, const struct intake_handlers *h, void *userdata);
+/* Stop watching and forget what settles; Q->intake is NULL after. Accepts a
+ * queue without intake. */
 void intake_stop(struct queue *q);
-/* Something happened to NAME at the top of the inbox. */
-void intake_event(struct queue *q, const char *name);
-/* Look at the whole inbox again (overflow, a missed event, the safety timer). */
+/* Look at the whole inbox again (after a deferral, a missed event). */
 void intake_rescan(struct queue *q, const char *reason);
+/* Why Q takes nothing now (its inbox is missing...), or NULL. */
+const char *intake_hold_reason(const struct queue *q);
+
+/* The completion rule, for one look at a drop (pure: the clock is the caller's).
+ * NOW and STABLE_SINCE are CLOCK_MONOTONIC usec; returns 0 when the drop may be
+ * taken, else how long to wait before looking again (usec, > 0). */
+struct intake_look {
+        bool ready_marker;      /* the folder holds the ready marker */
+        bool manifest;          /* a manifest file: the commit marker, quiet for one look is enough */
+        bool writer;            /* a process holds one of its files open for writing */
+        bool incomplete;        /* a file looks cut short */
+        uint64_t stable_since;  /* when its fingerprint last changed */
+        uint64_t walk_usec;     /* how long a look takes (spaces the looks out) */
+};
+uint64_t intake_wait(const struct queue_config *qc, const struct intake_look *look, uint64_t now);

@@ -1,4 +1,5 @@
-/* pdfspoold.c: options, start-up order, the loop, reload, and shutdown order.
+/* pdfspoold.c: options, the state directory's lock, signals, the loop, and the
+ * service manager (sd_notify). The spool's work is sequenced by daemon.c.
  *
  * Start-up: config, logging, the state directory's lock, signals, spool directories, recovery of what a
  * previous run left, workers, inbox watches and the startup scan; only then
@@ -15,82 +16,33 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "intake.h"
+#include "daemon.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
-#include "spool.h"
 #include "statelock.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/pdfspool/pdfspool.yaml"
 
-struct daemon {
+struct main_state {
         sd_event *event;
-        struct spool *spool;
-        struct pool *pool;
-        struct config **old_configs;   /* kept: batches of removed queues still point into them */
-        size_t n_old_configs;
-        char *config_path;
-        char *reload_error;
+        struct daemon *daemon;
+        const char *config_path;
+        char *reload_error;     /* why the last reload was refused, shown in STATUS= */
         sd_event_source *status_timer;
-        uint64_t last_pages, last_tick;
+        bool stopping;
 };
 
-static void update_status(struct daemon *d) {
-        struct spool *s = d->spool;
-        size_t batches = 0, total = 0, ended = 0, failed = 0;
+static void update_status(struct main_state *m) {
         char text[1024];
-        size_t pos = 0;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-        /* pages/s, smoothed over a few seconds */
-        if (d->last_tick && now > d->last_tick) {
-                double inst = (double) (s->pages_done - d->last_pages) / ((double) (now - d->last_tick) / USEC_PER_SEC);
-                s->pages_per_second = 0.6 * s->pages_per_second + 0.4 * inst;
-                if (s->pages_per_second < 0.05)
-                        s->pages_per_second = 0;
+        daemon_status_text(m->daemon, text, sizeof(text));
+        if (m->reload_error) {
+                size_t n = strlen(text);
+                snprintf(text + n, sizeof(text) - n, "; reload refused: %s", m->reload_error);
         }
-        d->last_tick = now;
-        d->last_pages = s->pages_done;
-
-        for (struct queue *q = s->queues; q; q = q->next)
-                for (struct batch *b = q->batches; b; b = b->next) {
-                        batches++;
-                        total += b->n_jobs;
-                        ended += b->counts[JOB_DONE] + b->counts[JOB_FAILED] + b->counts[JOB_CANCELED];
-                        failed += b->counts[JOB_FAILED];
-                }
-        if (s->stopping)
-                pos += (size_t) snprintf(text + pos, sizeof(text) - pos, "Stopping: %u job%s still running; ",
-                                         d->pool ? pool_busy(d->pool) : 0, d->pool && pool_busy(d->pool) == 1 ? "" : "s");
-        if (batches > 0)
-                pos += (size_t) snprintf(text + pos, sizeof(text) - pos,
-                                         "%zu batch%s, %zu/%zu jobs done, %zu failed, %.1f pages/s", batches,
-                                         batches == 1 ? "" : "es", ended, total, failed, s->pages_per_second);
-        else
-                pos += (size_t) snprintf(text + pos, sizeof(text) - pos,
-                                         "Idle: %" PRIu64 " jobs done, %" PRIu64 " failed since start", s->jobs_done,
-                                         s->jobs_failed);
-        for (struct queue *q = s->queues; q && pos < sizeof(text); q = q->next)
-                if (q->hold && !q->removed)
-                        pos += (size_t) snprintf(text + pos, sizeof(text) - pos, "; queue %s on hold: %s", q->name,
-                                                 q->hold_reason);
-                else if (spool_queue_deferred(q) && q->defer_reason)
-                        pos += (size_t) snprintf(text + pos, sizeof(text) - pos, "; queue %s waits: %s", q->name,
-                                                 q->defer_reason);
-        if (d->reload_error && pos < sizeof(text))
-                pos += (size_t) snprintf(text + pos, sizeof(text) - pos, "; reload refused: %s", d->reload_error);
         notify_status(text);
-}
-
-/* A queue's deferral is over: pick up claims that wait, look at the inbox
- * again (a drop whose claim failed), and hand out jobs. */
-static void on_queue_retry(struct queue *q, void *userdata) {
-        spool_retry_queue(q);
-        if (!q->removed)
-                intake_rescan(q, NULL);
-        pool_kick(q->spool);
 }
 
 static int on_status_tick(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -100,112 +52,50 @@ static int on_status_tick(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void on_pool_stopped(struct pool *p, void *userdata) {
-        struct daemon *d = userdata;
-        (void) sd_event_exit(d->event, 0);
+static void on_stopped(void *userdata) {
+        struct main_state *m = userdata;
+        (void) sd_event_exit(m->event, 0);
 }
 
 static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
-        struct daemon *d = userdata;
-        uint64_t grace = d->spool->config->stop_grace_usec;
+        struct main_state *m = userdata;
+        uint64_t grace = daemon_config(m->daemon)->stop_grace_usec;
 
-        if (d->spool->stopping)
+        if (m->stopping)
                 return 0;
+        m->stopping = true;
         log_info("stopping on SIG%s: no new jobs; running jobs get %.0f s to finish", sigabbrev_np((int) si->ssi_signo),
                  (double) grace / USEC_PER_SEC);
         notify_stopping();
         notify_extend_timeout(grace + 10 * USEC_PER_SEC);
-        d->spool->stopping = true;
-        for (struct queue *q = d->spool->queues; q; q = q->next)
-                intake_stop(q);
-        update_status(d);
-        pool_stop(d->pool, grace, on_pool_stopped, d);
+        daemon_stop(m->daemon, on_stopped, m);
+        update_status(m);
         return 0;
 }
 
-static bool queue_config_equal(const struct queue_config *a, const struct queue_config *b) {
-        if (strcmp(a->inbox, b->inbox) || strcmp(a->outbox, b->outbox) || a->watch != b->watch ||
-            a->poll_interval_usec != b->poll_interval_usec)
-                return false;
-        return true;
-}
-
 static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
-        struct daemon *d = userdata;
-        struct spool *s = d->spool;
+        struct main_state *m = userdata;
         struct config *nc = NULL;
         char *error = NULL;
 
         notify_reloading();
-        int r = config_load(d->config_path, &nc, &error);
+        int r = config_load(m->config_path, &nc, &error);
+        if (r == 0)
+                r = daemon_reload(m->daemon, nc, &error);
         if (r < 0) {
                 log_full(LOG_ERR, NULL, 0, MSGID_CONFIG_RELOADED, "reload refused, the old configuration stays in force: %s",
                          error ? error : strerror(-r));
-                free(d->reload_error);
-                d->reload_error = error;
-                update_status(d);
-                notify_ready();
-                return 0;
+                free(m->reload_error);
+                m->reload_error = error ? error : xstrdup(strerror(-r));
+        } else {
+                const struct config *c = daemon_config(m->daemon);
+                free(m->reload_error);
+                m->reload_error = NULL;
+                log_full(LOG_NOTICE, NULL, 0, MSGID_CONFIG_RELOADED,
+                         "configuration reloaded from %s: %zu queue%s, %u workers", m->config_path, c->n_queues,
+                         c->n_queues == 1 ? "" : "s", c->workers);
         }
-        if (strcmp(nc->state_dir, s->config->state_dir) != 0) {
-                /* Batches live in the state directory: moving it under them would strand them. */
-                free(d->reload_error);
-                d->reload_error = xasprintf("%s: state_dir cannot change on reload (%s -> %s); restart the service",
-                                            d->config_path, s->config->state_dir, nc->state_dir);
-                log_full(LOG_ERR, NULL, 0, MSGID_CONFIG_RELOADED, "reload refused, the old configuration stays in force: %s",
-                         d->reload_error);
-                config_free(nc);
-                update_status(d);
-                notify_ready();
-                return 0;
-        }
-        if (nc->log != s->config->log)
-                log_warning("the new log setting takes effect at the next start");
-        free(d->reload_error);
-        d->reload_error = NULL;
-
-        struct config *old = s->config;
-        /* Queues that stay take their new settings. A queue that is gone, or whose
-         * outbox moved, is retired: it takes no drops and its running batches
-         * finish where they are; a new queue object takes the name and new drops. */
-        for (struct queue *q = s->queues; q; q = q->next) {
-                if (q->removed)
-                        continue;
-                const struct queue_config *qc = config_find_queue(nc, q->name);
-                if (!qc || strcmp(qc->outbox, q->cfg->outbox) != 0) {
-                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                                 "%s: no new drops here; running batches finish",
-                                 qc ? "outbox changed" : "queue removed from the configuration");
-                        intake_stop(q);
-                        q->removed = true;
-                        continue;
-                }
-                bool rewatch = !queue_config_equal(q->cfg, qc);
-                if (rewatch)
-                        intake_stop(q);
-                spool_queue_set_config(q, qc);
-                if (rewatch)
-                        (void) intake_start(q);
-        }
-        s->config = nc;
-        for (size_t i = 0; i < nc->n_queues; i++) {
-                bool have = false;
-                for (struct queue *q = s->queues; q; q = q->next)
-                        have = have || (!q->removed && strcmp(q->name, nc->queues[i].name) == 0);
-                if (have)
-                        continue;
-                struct queue *q = spool_queue_new(s, &nc->queues[i]);
-                if (q) {
-                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL, "queue added");
-                        (void) intake_start(q);
-                }
-        }
-        d->old_configs = xrealloc(d->old_configs, (d->n_old_configs + 1) * sizeof(struct config *));
-        d->old_configs[d->n_old_configs++] = old;
-        pool_resize(d->pool, nc->workers);
-        log_full(LOG_NOTICE, NULL, 0, MSGID_CONFIG_RELOADED, "configuration reloaded from %s: %zu queue%s, %u workers",
-                 d->config_path, nc->n_queues, nc->n_queues == 1 ? "" : "s", nc->workers);
-        update_status(d);
+        update_status(m);
         notify_ready();
         return 0;
 }
@@ -228,7 +118,7 @@ int main(int argc, char **argv) {
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
-        struct daemon d = { .config_path = (char *) DEFAULT_CONFIG };
+        struct main_state m = { .config_path = DEFAULT_CONFIG };
         struct config *config = NULL;
         bool check_only = false;
         char *error = NULL;
@@ -236,7 +126,7 @@ int main(int argc, char **argv) {
 
         while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
                 switch (c) {
-                case 'c': d.config_path = optarg; break;
+                case 'c': m.config_path = optarg; break;
                 case 'C': check_only = true; break;
                 case 'h': usage(stdout); return 0;
                 case 'V': puts(PACKAGE_STRING); return 0;
@@ -247,14 +137,14 @@ int main(int argc, char **argv) {
                 return EX_USAGE;
         }
 
-        r = config_load(d.config_path, &config, &error);
+        r = config_load(m.config_path, &config, &error);
         if (r < 0) {
                 fprintf(stderr, "pdfspoold: %s\n", error ? error : strerror(-r));
                 free(error);
                 return EX_CONFIG;
         }
         if (check_only) {
-                printf("%s: configuration OK (%zu queue%s, %u workers)\n", d.config_path, config->n_queues,
+                printf("%s: configuration OK (%zu queue%s, %u workers)\n", m.config_path, config->n_queues,
                        config->n_queues == 1 ? "" : "s", config->workers);
                 config_free(config);
                 return 0;
@@ -293,64 +183,47 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
-        r = sd_event_default(&d.event);
+        r = sd_event_default(&m.event);
         if (r >= 0)
-                r = sd_event_add_signal(d.event, NULL, SIGTERM, on_terminate, &d);
+                r = sd_event_add_signal(m.event, NULL, SIGTERM, on_terminate, &m);
         if (r >= 0)
-                r = sd_event_add_signal(d.event, NULL, SIGINT, on_terminate, &d);
+                r = sd_event_add_signal(m.event, NULL, SIGINT, on_terminate, &m);
         if (r >= 0)
-                r = sd_event_add_signal(d.event, NULL, SIGHUP, on_reload, &d);
+                r = sd_event_add_signal(m.event, NULL, SIGHUP, on_reload, &m);
         if (r >= 0)
-                r = sd_event_set_watchdog(d.event, true);
+                r = sd_event_set_watchdog(m.event, true);
         if (r < 0) {
                 log_error("cannot set up the event loop: %s", strerror(-r));
                 return EXIT_FAILURE;
         }
 
-        r = spool_new(config, d.event, &d.spool);
-        if (r < 0)
-                return EXIT_FAILURE;
-        d.spool->on_retry = on_queue_retry;
-        d.spool->on_retry_userdata = &d;
-        for (size_t i = 0; i < config->n_queues; i++)
-                if (!spool_queue_new(d.spool, &config->queues[i]))
-                        return EXIT_FAILURE;
-        (void) spool_recover(d.spool);
-
         char *worker = pool_find_worker();
-        r = pool_new(d.spool, worker, &d.pool);
+        r = daemon_new(config, m.event, worker, &m.daemon);
         free(worker);
         if (r < 0)
                 return EXIT_FAILURE;
-        for (struct queue *q = d.spool->queues; q; q = q->next)
-                (void) intake_start(q);
+        r = daemon_start(m.daemon);
+        if (r < 0)
+                return EXIT_FAILURE;
 
-        (void) sd_event_add_time_relative(d.event, &d.status_timer, CLOCK_MONOTONIC, USEC_PER_SEC,
-                                          USEC_PER_SEC / 10, on_status_tick, &d);
-        (void) sd_event_source_set_enabled(d.status_timer, SD_EVENT_ON);
-        update_status(&d);
-        for (struct queue *q = d.spool->queues; q; q = q->next)
-                log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name }, 0, NULL, "queue ready: inbox %s, outbox %s",
-                         q->cfg->inbox, q->cfg->outbox);
+        (void) sd_event_add_time_relative(m.event, &m.status_timer, CLOCK_MONOTONIC, USEC_PER_SEC,
+                                          USEC_PER_SEC / 10, on_status_tick, &m);
+        (void) sd_event_source_set_enabled(m.status_timer, SD_EVENT_ON);
+        update_status(&m);
+        for (size_t i = 0; i < config->n_queues; i++)
+                log_full(LOG_INFO, &(struct log_ctx) { .queue = config->queues[i].name }, 0, NULL,
+                         "queue ready: inbox %s, outbox %s", config->queues[i].inbox, config->queues[i].outbox);
         notify_ready();
         log_info("pdfspoold %s started: %zu queue%s, %u workers, state in %s", PACKAGE_VERSION, config->n_queues,
                  config->n_queues == 1 ? "" : "s", config->workers, config->state_dir);
-        pool_kick(d.spool);
 
-        r = sd_event_loop(d.event);
+        r = sd_event_loop(m.event);
 
-        spool_flush_status(d.spool);
         log_info("stopped");
-        sd_event_source_disable_unref(d.status_timer);
-        pool_free(d.pool);
-        config = d.spool->config;
-        spool_free(d.spool);
-        config_free(config);
-        for (size_t i = 0; i < d.n_old_configs; i++)
-                config_free(d.old_configs[i]);
-        free(d.old_configs);
-        free(d.reload_error);
-        sd_event_unref(d.event);
+        sd_event_source_disable_unref(m.status_timer);
+        daemon_free(m.daemon);
+        free(m.reload_error);
+        sd_event_unref(m.event);
         (void) close(lock_fd); /* last: the state directory is left as it should be */
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

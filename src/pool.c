@@ -322,9 +322,22 @@ static void dispatch(struct pool *p) {
                 struct job *j = sched_next(p->spool);
                 if (!j)
                         return;
-                char *pdf, *out;
-                int r = spool_job_start(j, &pdf, &out);
+                /* The job's timeout first: a job never runs without one. Disabled
+                 * until the job is handed over. */
+                uint64_t timeout = j->batch->job_timeout_usec ? j->batch->job_timeout_usec
+                                                              : p->spool->config->job_timeout_usec;
+                int r = sd_event_add_time_relative(p->spool->event, &w->timeout, CLOCK_MONOTONIC, timeout,
+                                                   USEC_PER_SEC / 10, on_timeout, w);
                 if (r < 0) {
+                        w->timeout = NULL;
+                        spool_job_defer(j, "cannot arm the job's timeout, so it does not start", r);
+                        continue;
+                }
+                (void) sd_event_source_set_enabled(w->timeout, SD_EVENT_OFF);
+                char *pdf, *out;
+                r = spool_job_start(j, &pdf, &out);
+                if (r < 0) {
+                        w->timeout = sd_event_source_disable_unref(w->timeout);
                         /* Not the PDF's fault: the job waits, its queue starts nothing for a while. */
                         spool_job_defer(j, "cannot prepare the job's temp folder in the outbox", r);
                         i--;
@@ -335,6 +348,7 @@ static void dispatch(struct pool *p) {
                 const char *why;
                 int pdf_fd = spool_job_open_source(j, &why);
                 if (pdf_fd < 0) {
+                        w->timeout = sd_event_source_disable_unref(w->timeout);
                         free(pdf);
                         free(out);
                         if (errno_is_transient(pdf_fd)) {
@@ -369,16 +383,16 @@ static void dispatch(struct pool *p) {
                                                     : "the worker could not be reached");
                         continue;
                 }
-                w->timeout_usec = j->batch->job_timeout_usec ? j->batch->job_timeout_usec
-                                                             : p->spool->config->job_timeout_usec;
-                (void) sd_event_add_time_relative(p->spool->event, &w->timeout, CLOCK_MONOTONIC, w->timeout_usec,
-                                                  USEC_PER_SEC / 10, on_timeout, w);
+                /* Counted from the hand-over. */
+                w->timeout_usec = timeout;
+                (void) sd_event_source_set_time_relative(w->timeout, timeout);
+                (void) sd_event_source_set_enabled(w->timeout, SD_EVENT_ONESHOT);
         }
 }
 
-void pool_kick(struct spool *s) {
-        if (s->pool)
-                dispatch(s->pool);
+void pool_kick(struct pool *p) {
+        if (p)
+                dispatch(p);
 }
 
 int pool_new(struct spool *s, const char *worker_path, struct pool **ret) {
@@ -397,7 +411,6 @@ int pool_new(struct spool *s, const char *worker_path, struct pool **ret) {
                 pool_free(p);
                 return r;
         }
-        s->pool = p;
         spawn_missing(p);
         *ret = p;
         return 0;
@@ -478,8 +491,6 @@ void pool_free(struct pool *p) {
                 }
                 worker_clear(w);
         }
-        if (p->spool && p->spool->pool == p)
-                p->spool->pool = NULL;
         sd_event_source_disable_unref(p->respawn_timer);
         sd_event_source_disable_unref(p->grace_timer);
         free(p->workers);

@@ -9,7 +9,7 @@ struct pool;
 int pool_new(struct spool *s, const char *worker_path, struct pool **ret);
 void pool_free(struct pool *p);
 /* Hand queued jobs to idle workers. Cheap; call after anything that may add work. */
-void pool_kick(struct spool *s);
+void pool_kick(struct pool *p);
 unsigned pool_busy(const struct pool *p);
 /* Change the number of workers (reload). */
 void pool_resize(struct pool *p, unsigned n);

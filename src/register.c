@@ -4,17 +4,17 @@
  * child: claim.c) or a manifest's set of files. Registration walks it without
  * following links, judges each file by its content, gives every job a name in
  * the batch's outbox that is unique whatever was dropped, checks a manifest's
- * checksums and turns its missing files into failed jobs; then the spool
- * records the batch (spool_batch_add). */
+ * checksums and turns its missing files into failed jobs; then the store
+ * writes the batch record (spool_batch_record), all in a child process. */
 #include "register.h"
 #include "claim.h"
+#include "classify.h"
 #include "fsutil.h"
-#include "intake.h"
 #include "log.h"
+#include "spool.h"
 #include "manifest.h"
 #include "names.h"
 #include "notify.h"
-#include "status.h"
 #include "unpack.h"
 #include "util.h"
 
@@ -118,7 +118,7 @@ static void walk_dir(struct walk *w, int fd, const char *prefix, int depth) {
                                          NULL);
                         break;
                 }
-                if (intake_is_ignored(w->qc, de->d_name))
+                if (classify_is_ignored(w->qc, de->d_name))
                         continue;
                 char *path = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
                 walk_entry(w, dirfd(d), de->d_name, path, depth);
@@ -138,7 +138,7 @@ static void walk_entry(struct walk *w, int dirfd, const char *name, const char *
         }
         if (fs_is_hardlink_marker(dirfd, name, &st)) {
                 /* A claim across file systems left a hard-linked file out (fs_copy_tree). */
-                walk_add_skipped(w, path, INTAKE_REASON_HARD_LINK, NULL);
+                walk_add_skipped(w, path, CLASSIFY_REASON_HARD_LINK, NULL);
                 return;
         }
         if (S_ISDIR(st.st_mode)) {
@@ -161,7 +161,7 @@ static void walk_entry(struct walk *w, int dirfd, const char *name, const char *
                                           "handed back as it is", &st);
                 return;
         }
-        if (intake_classify(dirfd, name, &st, &reason) == FILE_PDF)
+        if (classify_file(dirfd, name, &st, &reason) == FILE_PDF)
                 walk_add_pdf(w, path, &st);
         else
                 walk_add_skipped(w, path, reason, &st);
@@ -226,38 +226,6 @@ static char *strip_archive_suffix(const char *name) {
                 if (str_has_suffix_nocase(name, suffixes[i]) && strlen(name) > strlen(suffixes[i]))
                         return xstrndup(name, strlen(name) - strlen(suffixes[i]));
         return xstrdup(name);
-}
-
-/* The one entry of a claim's src/ (a folder, a file, an archive) in *RET;
- * -ENOENT when src/ is positively empty, another -errno when it cannot be read. */
-static int claim_drop_name(int srcfd, char **ret) {
-        int fd = openat(srcfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = fd < 0 ? NULL : fdopendir(fd);
-        struct dirent *de;
-        int r = -ENOENT;
-
-        if (!d) {
-                r = -errno;
-                if (fd >= 0)
-                        close(fd);
-                return r;
-        }
-        for (;;) {
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                r = -errno;
-                        break;
-                }
-                if (!fs_dot_or_dotdot(de->d_name)) {
-                        *ret = xstrdup(de->d_name);
-                        r = 0;
-                        break;
-                }
-        }
-        closedir(d);
-        return r;
 }
 
 /* A claim that never got its drop (the drop vanished, or a crash came between
@@ -651,10 +619,10 @@ static int register_build(struct queue *q, const char *claim) {
                 struct job *j = &b->jobs[i];
                 const char *orig = basename_of(j->source);
                 bool clash = strcmp(orig, STATUS_FILE) == 0;
-                for (size_t k = 0; spool_job_outputs[k]; k++)
-                        clash = clash || strcmp(orig, spool_job_outputs[k]) == 0;
+                for (size_t k = 0; model_job_outputs[k]; k++)
+                        clash = clash || strcmp(orig, model_job_outputs[k]) == 0;
                 j->original = clash ? xasprintf("original-%s", orig) : xstrdup(orig);
-                const char *extras[] = { "meta.json", "text.txt", "thumb.png", STATUS_FILE, j->original, NULL };
+                const char *extras[] = { MODEL_JOB_OUTPUTS, STATUS_FILE, j->original, NULL };
                 char *stem = strip_pdf(j->source);
                 j->name = name_set_claim_unique(names, stem, extras, false);
                 free(stem);
@@ -682,6 +650,8 @@ static int register_build(struct queue *q, const char *claim) {
 struct registering {
         struct queue *queue;
         char *claim;
+        const struct register_handlers *h;
+        void *userdata;
         sd_event_source *child;
         bool started;
         struct registering *next;
@@ -692,6 +662,13 @@ static struct registering *registerings;
 bool register_busy(const struct queue *q, const char *claim) {
         for (const struct registering *r = registerings; r; r = r->next)
                 if (r->queue == q && strcmp(r->claim, claim) == 0)
+                        return true;
+        return false;
+}
+
+bool register_queue_busy(const struct queue *q) {
+        for (const struct registering *r = registerings; r; r = r->next)
+                if (r->queue == q)
                         return true;
         return false;
 }
@@ -709,12 +686,14 @@ static void registering_free(struct registering *reg) {
         free(reg);
 }
 
-static int on_register_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        struct registering *reg = userdata;
+static int on_register_exit(sd_event_source *s, const siginfo_t *si, void *reg_ptr) {
+        struct registering *reg = reg_ptr;
         struct queue *q = reg->queue;
         struct log_ctx ctx = { .queue = q->name };
         char *claim = xstrdup(reg->claim);
         int code = si->si_code == CLD_EXITED ? si->si_status : -1;
+        const struct register_handlers *h = reg->h;
+        void *userdata = reg->userdata;
 
         registering_free(reg);
         if (q->spool->stopping) {
@@ -722,7 +701,7 @@ static int on_register_exit(sd_event_source *s, const siginfo_t *si, void *userd
                 return 0;       /* the next start picks it up where it is */
         }
         if (code == 0)
-                (void) spool_batch_adopt(q, claim);
+                h->registered(q, claim, userdata);
         else if (code == REGISTER_EXIT_UNPACK) {
                 char *src = xasprintf("%s/%s/src", q->claims_path, claim), *drop = NULL;
                 int fd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -730,7 +709,7 @@ static int on_register_exit(sd_event_source *s, const siginfo_t *si, void *userd
                 if (fd >= 0)
                         close(fd);
                 if (r == 0)
-                        r = claim_unpack_start(q, claim, drop);
+                        h->needs_unpack(q, claim, drop, userdata);
                 else
                         (void) spool_defer(q, "cannot read a claim", r);
                 free(drop);
@@ -805,14 +784,14 @@ static void start_next(void) {
         }
 }
 
-int register_claim(struct queue *q, const char *claim) {
+int register_claim(struct queue *q, const char *claim, const struct register_handlers *h, void *userdata) {
         if (register_busy(q, claim))
                 return 0;
-        if (!q->spool->event)
-                return register_build(q, claim) == 0 ? spool_batch_adopt(q, claim) : -EIO;
         struct registering *reg = xcalloc(1, sizeof(*reg)), **p = &registerings;
         reg->queue = q;
         reg->claim = xstrdup(claim);
+        reg->h = h;
+        reg->userdata = userdata;
         while (*p)
                 p = &(*p)->next;
         *p = reg;       /* in order: claims are registered as they came */

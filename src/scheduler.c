@@ -15,7 +15,7 @@ struct job *sched_next(struct spool *s) {
         struct batch *best = NULL;
 
         for (struct queue *q = s->queues; q; q = q->next) {
-                if (spool_queue_deferred(q))
+                if (queue_deferred(q))
                         continue;
                 for (struct batch *b = q->batches; b; b = b->next)
                         if (b->counts[JOB_QUEUED] > 0 && next_queued(b) && (!best || b->last_served < best->last_served))

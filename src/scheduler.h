@@ -1,6 +1,6 @@
 /* scheduler.h: which job runs next. */
 #pragma once
-#include "spool.h"
+#include "model.h"
 
 /* The next queued job, fair across batches (the batch served longest ago
  * first), or NULL. Does not change the job's state. */

@@ -1,14 +1,12 @@
-/* spool.c: the on-disk state machine: claim, register, job transitions,
- * finish, and recovery after a stop or a crash. See spool.h for the layout. */
+/* spool.c: the store: batch and job records in the state directory, loading
+ * them, job transitions, finishing a batch, and the outbox projection. It calls
+ * nothing above it: the orchestrator (daemon.c) sequences claims, registration
+ * and the pool around it. See spool.h for the layout. */
 #include "spool.h"
 #include "fsutil.h"
-#include "claim.h"
-#include "intake.h"
 #include "log.h"
-#include "register.h"
 #include "names.h"
 #include "notify.h"
-#include "pool.h"
 #include "status.h"
 #include "util.h"
 
@@ -25,43 +23,6 @@
 
 #define MAX_INTERRUPTED_ATTEMPTS 3
 #define STATUS_DELAY_USEC (250 * USEC_PER_MSEC)
-const char *const spool_job_outputs[] = { "meta.json", "text.txt", "thumb.png", NULL };
-
-static const char *const job_state_names[_JOB_STATE_MAX] = {
-        [JOB_QUEUED] = "queued", [JOB_PROCESSING] = "processing", [JOB_DONE] = "done",
-        [JOB_FAILED] = "failed", [JOB_CANCELED] = "canceled",
-};
-
-const char *job_state_to_string(enum job_state s) {
-        return s < _JOB_STATE_MAX ? job_state_names[s] : "unknown";
-}
-
-static int job_state_from_string(const char *s) {
-        for (int i = 0; i < _JOB_STATE_MAX; i++)
-                if (s && strcmp(s, job_state_names[i]) == 0)
-                        return i;
-        return -EINVAL;
-}
-
-const char *batch_state_to_string(enum batch_state s) {
-        switch (s) {
-        case BATCH_QUEUED: return "queued";
-        case BATCH_PROCESSING: return "processing";
-        case BATCH_DONE: return "done";
-        case BATCH_CANCELED: return "canceled";
-        }
-        return "unknown";
-}
-
-enum batch_state batch_state(const struct batch *b) {
-        size_t ended = b->counts[JOB_DONE] + b->counts[JOB_FAILED] + b->counts[JOB_CANCELED];
-        if (ended == b->n_jobs)
-                return b->counts[JOB_CANCELED] > 0 && b->counts[JOB_DONE] + b->counts[JOB_FAILED] == 0
-                        ? BATCH_CANCELED : BATCH_DONE;
-        if (b->started)
-                return BATCH_PROCESSING;
-        return BATCH_QUEUED;
-}
 
 /* ---- paths ---- */
 
@@ -483,7 +444,6 @@ int spool_batch_adopt(struct queue *q, const char *claim) {
                          "%zu more jobs failed before they started; each job's status says why", said - 10);
         batch_link(q, b);
         batch_finish_if_done(b);
-        pool_kick(q->spool);
         return 0;
 }
 
@@ -674,7 +634,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
 }
 
 
-static int claim_dirs(const char *path, char ***ret, size_t *ret_n) {
+static int list_claims(const char *path, char ***ret, size_t *ret_n) {
         DIR *d = opendir(path);
         struct dirent *de;
         char **names = NULL;
@@ -707,69 +667,51 @@ static int claim_dirs(const char *path, char ***ret, size_t *ret_n) {
         return 0;
 }
 
-static bool batch_loaded(const struct queue *q, const char *claim) {
+int spool_claims(struct queue *q, char ***ret, size_t *ret_n) {
+        return list_claims(q->claims_path, ret, ret_n);
+}
+
+bool spool_batch_loaded(const struct queue *q, const char *claim) {
         for (const struct batch *b = q->batches; b; b = b->next)
                 if (strcmp(b->claim, claim) == 0)
                         return true;
         return false;
 }
 
-/* Every claim of this instance that is not in memory yet: resume its batch, or
- * finish its claim and register it. Idempotent: at start, and again whenever
- * work was deferred, so that a claim whose registration failed is retried. */
-static int recover_queue(struct queue *q) {
-        char **names = NULL;
-        size_t n = 0;
-        int r = claim_dirs(q->claims_path, &names, &n);
+int spool_claim_registered(const struct queue *q, const char *claim) {
+        char *rec = xasprintf("%s/%s/batch.json", q->claims_path, claim);
+        struct stat st;
+        int r = stat(rec, &st) == 0 ? 1 : errno == ENOENT ? 0 : -errno;
+
+        free(rec);
+        return r;
+}
+
+int spool_batch_resume(struct queue *q, const char *claim) {
+        struct batch *b;
+        int r = load_batch(q, claim, &b);
 
         if (r < 0) {
-                if (r != -ENOENT)
-                        (void) spool_defer(q, "cannot read the queue's claims", r);
+                if (errno_is_transient(r))
+                        (void) spool_defer(q, "cannot read a batch's records", r);
                 return r;
         }
-        for (size_t i = 0; i < n; i++) {
-                char *claim_path = xasprintf("%s/%s", q->claims_path, names[i]);
-                char *rec = xasprintf("%s/batch.json", claim_path);
-                struct stat st;
-                if (batch_loaded(q, names[i]) || claim_unpacking(q, names[i]) || register_busy(q, names[i]))
-                        ;
-                else if (stat(rec, &st) < 0) {
-                        if (errno == ENOENT) {
-                                if (claim_recover(q, names[i]) == 0)
-                                        (void) register_claim(q, names[i]);
-                        } else
-                                (void) spool_defer(q, "cannot look at a claim's batch record", errno);
-                } else {
-                        struct batch *b;
-                        int k = load_batch(q, names[i], &b);
-                        if (k < 0 && errno_is_transient(k))
-                                (void) spool_defer(q, "cannot read a batch's records", k);
-                        if (k == 0) {
-                                /* Temp files of atomic writes a crash interrupted: the daemon's own. */
-                                char *jobs_dir = xasprintf("%s/jobs", b->claim_path);
-                                /* depth 64: these two folders only, never the drop in src/ */
-                                remove_stale_temp(AT_FDCWD, b->claim_path, 64);
-                                remove_stale_temp(AT_FDCWD, jobs_dir, 64);
-                                free(jobs_dir);
-                                remove_stale_temp(q->outbox_fd, b->id, 0);
-                                write_projection(b);
-                                log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
-                                         "batch resumed: %zu of %zu jobs still to do", b->counts[JOB_QUEUED],
-                                         b->n_jobs);
-                                batch_link(q, b);
-                                batch_finish_if_done(b);
-                        }
-                }
-                free(rec);
-                free(claim_path);
-                free(names[i]);
-                notify_progress();
-        }
-        free(names);
+        /* Temp files of atomic writes a crash interrupted: the daemon's own. */
+        char *jobs_dir = xasprintf("%s/jobs", b->claim_path);
+        /* depth 64: these two folders only, never the drop in src/ */
+        remove_stale_temp(AT_FDCWD, b->claim_path, 64);
+        remove_stale_temp(AT_FDCWD, jobs_dir, 64);
+        free(jobs_dir);
+        remove_stale_temp(q->outbox_fd, b->id, 0);
+        write_projection(b);
+        log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
+                 "batch resumed: %zu of %zu jobs still to do", b->counts[JOB_QUEUED], b->n_jobs);
+        batch_link(q, b);
+        batch_finish_if_done(b);
         return 0;
 }
 
-void spool_retry_queue(struct queue *q) {
+void spool_queue_refresh(struct queue *q) {
         /* Outbox folders not complete yet; batches that ended but could not be put away. */
         for (struct batch *b = q->batches, *next; b; b = next) {
                 next = b->next;
@@ -780,7 +722,6 @@ void spool_retry_queue(struct queue *q) {
                         write_projection(b);
                 batch_finish_if_done(b);
         }
-        (void) recover_queue(q);
 }
 
 /* ---- job transitions ---- */
@@ -924,8 +865,8 @@ static int prepare_outputs(struct job *j, enum job_state state, const char *tmp,
         if (fd >= 0)
                 close(fd);
         free(path);
-        for (size_t k = 0; state != JOB_DONE && spool_job_outputs[k]; k++) {
-                char *p = xasprintf("%s/%s", tmp, spool_job_outputs[k]);
+        for (size_t k = 0; state != JOB_DONE && model_job_outputs[k]; k++) {
+                char *p = xasprintf("%s/%s", tmp, model_job_outputs[k]);
                 if (unlinkat(q->outbox_fd, p, 0) < 0 && errno != ENOENT && r == 0) {
                         r = -errno;
                         *ret_what = "cannot remove a failed job's partial output";
@@ -1112,12 +1053,8 @@ const char *spool_defer(struct queue *q, const char *what, int err) {
         return q->defer_reason;
 }
 
-bool spool_queue_deferred(const struct queue *q) {
-        return q->defer_until && q->defer_until > now_usec(CLOCK_REALTIME);
-}
-
 void spool_queue_succeeded(struct queue *q) {
-        if (spool_queue_deferred(q))
+        if (queue_deferred(q))
                 return;
         q->defer_count = 0;
         q->defer_until = 0;
@@ -1145,13 +1082,26 @@ static void batch_finish_if_done(struct batch *b) {
                          b->counts[JOB_FAILED], b->n_skipped, b->pages_done);
                 ctx.state = NULL;
         }
-        /* The status must say so before the batch leaves memory: until both steps
-         * worked, it stays, and a deferral tries again. */
-        r = status_write_batch(b);
+        /* The status must say so, durably, before the batch leaves memory; and the
+         * claim keeps a copy (final.json), so that recovery can check the outbox
+         * against it (spool_check_finished). Until every step worked, it stays,
+         * and a deferral tries again. */
+        json_t *final = status_batch_json(b, now_usec(CLOCK_REALTIME));
+        char *path = xasprintf("%s/" STATUS_FILE, b->id);
+        const char *what = "cannot write a finished batch's status file";
+        r = fs_write_json(q->outbox_fd, path, final, q->cfg->file_mode, q->gid, true, true);
+        free(path);
+        if (r == 0) {
+                what = "cannot record a finished batch's status in its claim";
+                r = spool_write_record(b->claim_path, "final.json",
+                                       json_pack("{s:o,s:O}", "id", names_to_json_exact(b->id), "status", final),
+                                       true);
+        }
+        json_decref(final);
         if (r < 0) {
-                log_full(LOG_WARNING, &ctx, -r, NULL, "cannot write the batch status file: %s", strerror(-r));
+                log_full(LOG_WARNING, &ctx, -r, NULL, "%s: %s", what, strerror(-r));
                 b->status_dirty = true;
-                (void) spool_defer(q, "cannot write a finished batch's status file", r);
+                (void) spool_defer(q, what, r);
                 return;
         }
         b->status_dirty = false;
@@ -1159,6 +1109,11 @@ static void batch_finish_if_done(struct batch *b) {
         /* Out of the claims: recovery never looks at it again. */
         char *to = xasprintf("%s/finished/%s", q->state_path, b->claim);
         r = rename(b->claim_path, to) < 0 ? -errno : 0;
+        if (r == 0) {
+                char *finished = xasprintf("%s/finished", q->state_path);
+                (void) fs_fsync_dir(AT_FDCWD, finished);
+                free(finished);
+        }
         if (r < 0) {
                 log_full(LOG_WARNING, &ctx, -r, NULL, "cannot move the finished batch to %s: %s", to, strerror(-r));
                 (void) spool_defer(q, "cannot move a finished batch out of the claims", r);
@@ -1312,16 +1267,6 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc) {
         return q;
 }
 
-int spool_recover(struct spool *s) {
-        int r = 0;
-        for (struct queue *q = s->queues; q; q = q->next) {
-                int k = recover_queue(q);
-                if (k < 0 && r == 0)
-                        r = k;
-        }
-        return r;
-}
-
 static void queue_free(struct queue *q) {
         while (q->batches) {
                 struct batch *b = q->batches;
@@ -1330,7 +1275,6 @@ static void queue_free(struct queue *q) {
         }
         if (q->outbox_fd >= 0)
                 close(q->outbox_fd);
-        free(q->hold_reason);
         free(q->defer_reason);
         sd_event_source_disable_unref(q->defer_timer);
         free(q->name);
@@ -1339,13 +1283,79 @@ static void queue_free(struct queue *q) {
         free(q);
 }
 
+void spool_queue_remove(struct queue *q) {
+        for (struct queue **p = &q->spool->queues; *p; p = &(*p)->next)
+                if (*p == q) {
+                        *p = q->next;
+                        break;
+                }
+        queue_free(q);
+}
+
+/* One finished batch: does its outbox status say what final.json recorded? */
+static void check_finished(struct queue *q, const char *finished, const char *claim) {
+        struct log_ctx ctx = { .queue = q->name };
+        char *path = xasprintf("%s/%s/final.json", finished, claim), *text = NULL, *id = NULL, *st_path = NULL;
+        json_t *rec = NULL, *now = NULL;
+        int r = fs_read_file(AT_FDCWD, path, 256 << 20, &text, NULL);
+
+        if (r < 0)
+                goto out; /* ENOENT: finished by an older version, nothing to check against */
+        rec = json_loads(text, 0, NULL);
+        free(text);
+        text = NULL;
+        id = rec ? names_from_json_exact(json_object_get(rec, "id")) : NULL;
+        json_t *status = rec ? json_object_get(rec, "status") : NULL;
+        if (!id || !json_is_object(status))
+                goto out;
+        ctx.batch = id;
+        struct stat st;
+        if (fstatat(q->outbox_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                goto out; /* the folder is gone (removed by a person), or cannot be looked at: left alone */
+        st_path = xasprintf("%s/" STATUS_FILE, id);
+        r = fs_read_file(q->outbox_fd, st_path, 256 << 20, &text, NULL);
+        if (r < 0 && r != -ENOENT)
+                goto out; /* could not look: no answer */
+        now = r == 0 ? json_loads(text, 0, NULL) : NULL;
+        if (now && json_equal(json_object_get(now, "state"), json_object_get(status, "state")) &&
+            json_equal(json_object_get(now, "jobs"), json_object_get(status, "jobs")))
+                goto out;
+        r = status_write_json(q->outbox_fd, st_path, status, q->cfg->file_mode, q->gid);
+        log_full(r < 0 ? LOG_WARNING : LOG_NOTICE, &ctx, -r, NULL,
+                 r < 0 ? "the outbox status of a finished batch disagrees with its record and cannot be rewritten: %s"
+                       : "the outbox status of a finished batch %s its record: rewritten",
+                 r < 0 ? strerror(-r) : now ? "disagreed with" : "was missing or unreadable against");
+out:
+        json_decref(now);
+        json_decref(rec);
+        free(st_path);
+        free(text);
+        free(id);
+        free(path);
+}
+
+int spool_check_finished(struct queue *q) {
+        char *finished = xasprintf("%s/finished", q->state_path);
+        char **names = NULL;
+        size_t n = 0;
+        int r = list_claims(finished, &names, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                check_finished(q, finished, names[i]);
+                free(names[i]);
+                notify_progress();
+        }
+        free(names);
+        free(finished);
+        return r == -ENOENT ? 0 : r;
+}
+
 void spool_free(struct spool *s) {
         if (!s)
                 return;
         while (s->queues) {
                 struct queue *q = s->queues;
                 s->queues = q->next;
-                intake_stop(q);
                 queue_free(q);
         }
         sd_event_source_unref(s->status_timer);

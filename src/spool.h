@@ -52,128 +52,28 @@
 
 #include "config.h"
 #include "fsutil.h"
+#include "model.h"
 
-enum job_state { JOB_QUEUED, JOB_PROCESSING, JOB_DONE, JOB_FAILED, JOB_CANCELED, _JOB_STATE_MAX };
-enum batch_state { BATCH_QUEUED, BATCH_PROCESSING, BATCH_DONE, BATCH_CANCELED };
-
-struct batch;
-struct queue;
-
-struct job {
-        struct batch *batch;
-        unsigned index;
-        char *source;          /* path inside the drop, bytes (e.g. "sub/LM317.pdf") */
-        char *name;            /* path of the job's folder in the batch's outbox */
-        char *original;        /* file name the original gets in the job's folder */
-        struct fs_ident taken; /* the file registration took; every later open checks it */
-        enum job_state state;
-        unsigned attempts;
-        char *error;           /* NULL, or a reason a person understands */
-        unsigned pages;
-        uint64_t started, finished; /* realtime usec, 0 = not yet */
-        double seconds;
-};
-
-struct skipped {
-        char *source;          /* path inside the drop */
-        char *reason;
-        char *kept_as;         /* path in the batch's outbox, NULL if not kept */
-        struct fs_ident taken; /* known for a regular file with one link: what is kept */
-};
-
-struct batch {
-        struct queue *queue;
-        char *id;              /* the outbox folder name; what pdfspoolctl takes */
-        char *claim;           /* claim directory name */
-        char *claim_path;      /* absolute path of the claim directory */
-        char *drop;            /* the drop's name in the inbox */
-        char *root;            /* where the jobs' sources are, relative to the claim: "src/<drop>",
-                                * "src" (a single file, a manifest's files) or "unpacked" (an archive) */
-        char *kept_drop;       /* a dropped file kept at the top of the batch's outbox (an
-                                * archive, a manifest), relative to the claim; NULL for folders */
-        char *kept_drop_as;    /* its name there */
-        struct fs_ident kept_drop_taken;
-        json_t *labels;        /* a manifest's labels, copied into the batch status; NULL if none */
-        unsigned thumbnail_size;   /* a manifest's options; 0 = the configuration's */
-        uint64_t job_timeout_usec;
-        struct job *jobs;
-        size_t n_jobs;
-        struct skipped *skipped;
-        size_t n_skipped;
-        size_t counts[_JOB_STATE_MAX];
-        uint64_t pages_done;
-        uint64_t created, started, finished; /* realtime usec */
-        size_t next_job;       /* scheduler cursor: jobs before it are not queued */
-        uint64_t last_served;  /* scheduler: when a job of this batch was last handed out */
-        bool status_dirty;
-        bool projection_pending; /* its outbox folder is not written in full yet (slices, or a deferral) */
-        size_t projection_next;  /* the next job whose status the projection writes */
-        sd_event_source *projection_source;
-        struct batch *next;    /* in the queue's list, oldest first */
-};
-
-struct drop;
-
-struct queue {
-        struct spool *spool;
-        const struct queue_config *cfg;
-        char *name;
-        char *state_path;      /* <state_dir>/<queue> */
-        char *claims_path;     /* <state_dir>/<queue>/claims/<instance> */
-        int outbox_fd;
-        gid_t gid;             /* outbox group, (gid_t) -1 to leave it */
-        struct batch *batches; /* active (unfinished) batches, oldest first */
-        /* intake */
-        struct drop *drops;    /* drops seen in the inbox, not yet claimed */
-        struct pending_manifest *manifests; /* manifests waiting for the files they list */
-        sd_event_source *inotify_source;
-        sd_event_source *poll_timer;
-        sd_event_source *rescan_timer;
-        bool hold;             /* inbox missing: nothing is taken until it is back */
-        bool said_no_writer_check; /* logged once that leases do not work here */
-        char *hold_reason;
-        /* Deferral: a fault of the spool's own resources (disk full, descriptors, an
-         * I/O error) sends work back to waiting; nothing of this queue is started
-         * again before defer_until, and the delay grows while the fault persists. */
-        uint64_t defer_until;  /* CLOCK_REALTIME usec, 0 = not deferred */
-        unsigned defer_count;  /* deferrals since the last success */
-        char *defer_reason;    /* what failed, for STATUS= and status files */
-        sd_event_source *defer_timer;
-        bool removed;          /* dropped from the config by a reload: finish, then go */
-        struct queue *next;
-};
-
-struct spool {
-        struct config *config;
-        sd_event *event;
-        char *instance;
-        struct queue *queues;
-        sd_event_source *status_timer;
-        struct pool *pool;
-        /* The orchestrator's handler, called when a queue's deferral is over:
-         * retry what waits (claims, registrations, jobs). */
-        void (*on_retry)(struct queue *q, void *userdata);
-        void *on_retry_userdata;
-        bool stopping;
-        /* totals for STATUS= */
-        uint64_t jobs_done, jobs_failed, pages_done;
-        uint64_t pages_window_start, pages_window_count; /* for pages/s */
-        double pages_per_second;
-};
-
-const char *job_state_to_string(enum job_state s);
-const char *batch_state_to_string(enum batch_state s);
-enum batch_state batch_state(const struct batch *b);
 
 int spool_new(struct config *config, sd_event *event, struct spool **ret);
 void spool_free(struct spool *s);
 struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc);
-/* Load every batch this instance claimed and did not finish; register claims
- * that were made but not registered. Called before READY=1. */
-int spool_recover(struct spool *s);
-/* Pick up what waits in Q's claims and is not in memory: batches to resume,
- * claims to register (after a deferral, or one that failed). */
-void spool_retry_queue(struct queue *q);
+/* Recovery, step by step (the orchestrator sequences them, daemon.c):
+ * the claims of Q's instance (sorted: oldest first), whether one has a batch
+ * record (1), not (0) or could not be looked at (-errno), whether its batch is
+ * in memory, and loading a registered one that a previous run left. */
+int spool_claims(struct queue *q, char ***ret, size_t *ret_n);
+int spool_claim_registered(const struct queue *q, const char *claim);
+bool spool_batch_loaded(const struct queue *q, const char *claim);
+int spool_batch_resume(struct queue *q, const char *claim);
+/* Finished batches whose outbox status disagrees with the status recorded
+ * when they finished (final.json: a crash, a person's edit) get it back. */
+int spool_check_finished(struct queue *q);
+/* Free Q (retired by a reload, no batch left) and take it off the spool. */
+void spool_queue_remove(struct queue *q);
+/* Finish what waits in Q's batches: outbox folders not complete yet, batches
+ * that ended but could not be put away (after a deferral). */
+void spool_queue_refresh(struct queue *q);
 /* Settings of a queue (at start, and from a reload): the outbox group is looked
  * up and tried once, and said when it cannot be given. */
 void spool_queue_set_config(struct queue *q, const struct queue_config *qc);
@@ -186,8 +86,6 @@ int spool_batch_record(struct batch *b);
  * the spool: the outbox, the log, the scheduler. */
 int spool_batch_adopt(struct queue *q, const char *claim);
 void spool_batch_free(struct batch *b);
-/* The files a worker writes for a job. NULL-terminated. */
-extern const char *const spool_job_outputs[];
 
 /* Transitions, each persisted before it returns. */
 int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir);
@@ -207,8 +105,6 @@ void spool_job_defer(struct job *j, const char *what, int err);
  * spool->on_retry runs. Logged once per deferral (rate-limited). Returns the
  * reason as shown to people (owned by Q). */
 const char *spool_defer(struct queue *q, const char *what, int err);
-/* True while Q's work waits for a deferral to pass. */
-bool spool_queue_deferred(const struct queue *q);
 /* Work of Q succeeded: the next fault starts again with a short delay. */
 void spool_queue_succeeded(struct queue *q);
 

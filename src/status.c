@@ -72,7 +72,7 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
         if (unlisted > 0)
                 json_object_set_new(j, "failures_not_listed", json_integer((json_int_t) unlisted));
         /* Why nothing moves, when the spool's own resources are at fault. */
-        if (spool_queue_deferred(b->queue) && b->queue->defer_reason)
+        if (queue_deferred(b->queue) && b->queue->defer_reason)
                 json_object_set_new(j, "deferred", json_string(b->queue->defer_reason));
         return j;
 }

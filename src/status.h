@@ -4,9 +4,8 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "spool.h"
+#include "model.h"
 
-#define STATUS_FILE "status.json"
 /* A batch status lists this many failed jobs at most ("failures_not_listed" counts the rest). */
 #define STATUS_MAX_FAILURES_LISTED 1000
 

@@ -1,11 +1,26 @@
 /* watch.h: seeing changes at the top of an inbox: inotify where the kernel
- * sees the writes, polling where it cannot (NFS, SMB/CIFS, FUSE, 9p, ...). */
+ * sees the writes, polling where it cannot (NFS, SMB/CIFS, FUSE, 9p, ...).
+ * It reports to its owner (intake) through handlers and knows nothing else. */
 #pragma once
 #include <stdbool.h>
-#include "spool.h"
+#include <stdint.h>
+#include <systemd/sd-event.h>
 
-/* Watch Q's inbox; calls intake_event() per changed name and intake_rescan()
- * on overflow, loss of the watch and on every poll. Puts the queue on hold
- * while the inbox is missing and resumes when it is back. */
-int watch_start(struct queue *q);
-void watch_stop(struct queue *q);
+#include "config.h"
+
+struct watch_handlers {
+        void (*changed)(const char *name, void *userdata);     /* NAME at the top changed */
+        /* Look at everything again: REASON says why (overflow, the inbox is
+         * back), NULL for a routine poll or safety rescan. */
+        void (*rescan)(const char *reason, void *userdata);
+        /* The inbox is gone (REASON) or back (NULL). */
+        void (*hold)(const char *reason, void *userdata);
+};
+
+struct watch;
+
+/* Watch QC's inbox; a safety rescan every RESCAN_USEC (0: none). A missing
+ * inbox is a hold (reported), not an error. */
+int watch_new(sd_event *e, const struct queue_config *qc, uint64_t rescan_usec, const struct watch_handlers *h,
+              void *userdata, struct watch **ret);
+void watch_free(struct watch *w); /* accepts NULL */

@@ -1,0 +1,393 @@
+/* daemon.c: the orchestrator: the one place that sequences the spool's work.
+ *
+ *   pdfspoold.c   options, signals, sd_notify; calls daemon_*
+ *     daemon.c    owns the spool, the pool, each queue's intake; sequences
+ *       intake.c    is a drop complete? (watch.c under it) -> drop_ready / manifest_ready
+ *       claim.c     take it into a claim; unpack an archive (child) -> unpacked
+ *       register.c  claim -> batch record (child) -> registered / needs_unpack
+ *       pool.c      workers: hand out jobs, time out, reap (scheduler.c picks)
+ *         spool.c   the store: records, load, job transitions, finish, projection
+ *           status.c, model.c, fsutil.c, names.c, log.c, util.c ...
+ *
+ * Calls go down only: a module below reports upward through the handlers
+ * given here (intake_handlers, register_handlers, claim_unpacked_fn,
+ * spool->on_retry), never by calling up. A drop travels: intake says it is
+ * ready -> claim_drop -> register_claim -> (child) -> registered ->
+ * spool_batch_adopt -> pool_kick -> pool -> spool_job_start/finish. */
+#include "daemon.h"
+#include "claim.h"
+#include "intake.h"
+#include "log.h"
+#include "notify.h"
+#include "pool.h"
+#include "register.h"
+#include "spool.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct daemon {
+        sd_event *event;
+        struct spool *spool;
+        struct pool *pool;
+        char *worker_path;
+        struct config **old_configs;   /* replaced by reloads, still used by a retired queue */
+        size_t n_old_configs;
+        sd_event_source *collect_timer; /* frees retired queues once their batches are done */
+        void (*stop_done)(void *userdata);
+        void *stop_userdata;
+        uint64_t last_pages, last_tick;
+};
+
+/* ---- a drop on its way: intake -> claim -> register -> spool -> pool ---- */
+
+static void on_registered(struct queue *q, const char *claim, void *userdata);
+static void on_needs_unpack(struct queue *q, const char *claim, const char *drop, void *userdata);
+
+static const struct register_handlers register_handlers = {
+        .registered = on_registered,
+        .needs_unpack = on_needs_unpack,
+};
+
+static void take_claim(struct daemon *d, struct queue *q, const char *claim) {
+        (void) register_claim(q, claim, &register_handlers, d);
+}
+
+static int on_drop_ready(struct queue *q, const char *name, void *userdata) {
+        char *claim = NULL;
+        int r = claim_drop(q, name, &claim);
+
+        if (claim)
+                take_claim(userdata, q, claim);
+        free(claim);
+        return r;
+}
+
+static int on_manifest_ready(struct queue *q, const char *name, const struct manifest *m, char *const *missing,
+                             size_t n_missing, void *userdata) {
+        char *claim = NULL;
+        int r = claim_manifest(q, name, m, missing, n_missing, &claim);
+
+        if (claim)
+                take_claim(userdata, q, claim);
+        free(claim);
+        return r;
+}
+
+static const struct intake_handlers intake_handlers = {
+        .drop_ready = on_drop_ready,
+        .manifest_ready = on_manifest_ready,
+};
+
+static void on_unpacked(struct queue *q, const char *claim, void *userdata) {
+        take_claim(userdata, q, claim);
+}
+
+static void on_needs_unpack(struct queue *q, const char *claim, const char *drop, void *userdata) {
+        (void) claim_unpack_start(q, claim, drop, on_unpacked, userdata);
+}
+
+static void on_registered(struct queue *q, const char *claim, void *userdata) {
+        struct daemon *d = userdata;
+
+        if (spool_batch_adopt(q, claim) == 0)
+                pool_kick(d->pool);
+}
+
+/* ---- recovery ---- */
+
+/* Every claim of Q that is not in memory yet: resume its batch, or finish its
+ * claim and register it. Idempotent: at start, and again whenever a deferral
+ * is over, so that a claim whose registration failed is retried. */
+static int recover_queue(struct daemon *d, struct queue *q) {
+        char **names = NULL;
+        size_t n = 0;
+        int r = spool_claims(q, &names, &n);
+
+        if (r < 0) {
+                if (r != -ENOENT)
+                        (void) spool_defer(q, "cannot read the queue's claims", r);
+                return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *claim = names[i];
+                if (spool_batch_loaded(q, claim) || claim_unpacking(q, claim) || register_busy(q, claim))
+                        ;
+                else {
+                        int k = spool_claim_registered(q, claim);
+                        if (k == 0 && claim_recover(q, claim) == 0)
+                                take_claim(d, q, claim);
+                        else if (k > 0)
+                                (void) spool_batch_resume(q, claim);
+                        else if (k < 0)
+                                (void) spool_defer(q, "cannot look at a claim's batch record", -k);
+                }
+                free(names[i]);
+                notify_progress();
+        }
+        free(names);
+        return 0;
+}
+
+/* A queue's deferral is over: finish what waits in its batches, pick up claims
+ * that wait, look at the inbox again (a drop whose claim failed), hand out jobs. */
+static void on_queue_retry(struct queue *q, void *userdata) {
+        struct daemon *d = userdata;
+
+        spool_queue_refresh(q);
+        (void) recover_queue(d, q);
+        if (q->intake)
+                intake_rescan(q, NULL);
+        pool_kick(d->pool);
+}
+
+/* ---- life cycle ---- */
+
+int daemon_new(struct config *config, sd_event *event, const char *worker_path, struct daemon **ret) {
+        struct daemon *d = xcalloc(1, sizeof(*d));
+        int r = spool_new(config, event, &d->spool);
+
+        if (r < 0) {
+                free(d);
+                config_free(config);
+                return r;
+        }
+        d->event = sd_event_ref(event);
+        d->worker_path = xstrdup(worker_path);
+        d->spool->on_retry = on_queue_retry;
+        d->spool->on_retry_userdata = d;
+        for (size_t i = 0; i < config->n_queues; i++)
+                if (!spool_queue_new(d->spool, &config->queues[i])) {
+                        daemon_free(d);
+                        return -EIO;
+                }
+        *ret = d;
+        return 0;
+}
+
+int daemon_start(struct daemon *d) {
+        struct spool *s = d->spool;
+        int r;
+
+        /* What a previous run left, before any worker or new drop: claims finished
+         * or undone and registered, batches loaded, finished batches' status checked. */
+        for (struct queue *q = s->queues; q; q = q->next) {
+                (void) recover_queue(d, q);
+                (void) spool_check_finished(q);
+        }
+        r = pool_new(s, d->worker_path, &d->pool);
+        if (r < 0)
+                return r;
+        for (struct queue *q = s->queues; q; q = q->next)
+                (void) intake_start(q, &intake_handlers, d);
+        pool_kick(d->pool);
+        return 0;
+}
+
+const struct config *daemon_config(const struct daemon *d) {
+        return d->spool->config;
+}
+
+static void on_pool_stopped(struct pool *p, void *userdata) {
+        struct daemon *d = userdata;
+
+        if (d->stop_done)
+                d->stop_done(d->stop_userdata);
+}
+
+void daemon_stop(struct daemon *d, void (*done)(void *userdata), void *userdata) {
+        struct spool *s = d->spool;
+
+        if (s->stopping)
+                return;
+        s->stopping = true;
+        d->stop_done = done;
+        d->stop_userdata = userdata;
+        for (struct queue *q = s->queues; q; q = q->next)
+                intake_stop(q);
+        if (d->pool)
+                pool_stop(d->pool, s->config->stop_grace_usec, on_pool_stopped, d);
+        else if (done)
+                done(userdata);
+}
+
+static bool config_in_use(const struct daemon *d, const struct config *c) {
+        if (d->spool->config == c)
+                return true;
+        for (const struct queue *q = d->spool->queues; q; q = q->next)
+                if (q->cfg >= c->queues && q->cfg < c->queues + c->n_queues)
+                        return true;
+        return false;
+}
+
+/* Retired queues whose last batch is done go, and so do configurations no
+ * queue uses any more. Runs every second while something is retired. */
+static int on_collect(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct daemon *d = userdata;
+        bool waiting = false;
+
+        for (struct queue *q = d->spool->queues, *next; q; q = next) {
+                next = q->next;
+                if (!q->removed)
+                        continue;
+                if (q->batches || q->intake || register_queue_busy(q) || claim_queue_unpacking(q)) {
+                        waiting = true;
+                        continue;
+                }
+                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                         "retired queue freed: its last batch is done");
+                spool_queue_remove(q);
+        }
+        for (size_t i = 0; i < d->n_old_configs;) {
+                if (config_in_use(d, d->old_configs[i])) {
+                        i++;
+                        continue;
+                }
+                config_free(d->old_configs[i]);
+                d->old_configs[i] = d->old_configs[--d->n_old_configs];
+        }
+        waiting = waiting || d->n_old_configs > 0;
+        if (waiting)
+                (void) sd_event_source_set_time_relative(src, USEC_PER_SEC);
+        (void) sd_event_source_set_enabled(src, waiting ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
+        return 0;
+}
+
+static bool queue_config_equal(const struct queue_config *a, const struct queue_config *b) {
+        if (strcmp(a->inbox, b->inbox) || strcmp(a->outbox, b->outbox) || a->watch != b->watch ||
+            a->poll_interval_usec != b->poll_interval_usec)
+                return false;
+        return true;
+}
+
+int daemon_reload(struct daemon *d, struct config *nc, char **ret_error) {
+        struct spool *s = d->spool;
+
+        if (strcmp(nc->state_dir, s->config->state_dir) != 0) {
+                /* Batches live in the state directory: moving it under them would strand them. */
+                *ret_error = xasprintf("%s: state_dir cannot change on reload (%s -> %s); restart the service",
+                                       nc->path ? nc->path : "the configuration", s->config->state_dir,
+                                       nc->state_dir);
+                config_free(nc);
+                return -EINVAL;
+        }
+        if (nc->log != s->config->log)
+                log_warning("the new log setting takes effect at the next start");
+
+        struct config *old = s->config;
+        /* Queues that stay take their new settings. A queue that is gone, or whose
+         * outbox moved, is retired: it takes no drops and its running batches
+         * finish where they are; a new queue object takes the name and new drops. */
+        for (struct queue *q = s->queues; q; q = q->next) {
+                if (q->removed)
+                        continue;
+                const struct queue_config *qc = config_find_queue(nc, q->name);
+                if (!qc || strcmp(qc->outbox, q->cfg->outbox) != 0) {
+                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                 "%s: no new drops here; running batches finish",
+                                 qc ? "outbox changed" : "queue removed from the configuration");
+                        intake_stop(q);
+                        q->removed = true;
+                        continue;
+                }
+                bool rewatch = !queue_config_equal(q->cfg, qc);
+                if (rewatch)
+                        intake_stop(q);
+                spool_queue_set_config(q, qc);
+                if (rewatch)
+                        (void) intake_start(q, &intake_handlers, d);
+        }
+        s->config = nc;
+        for (size_t i = 0; i < nc->n_queues; i++) {
+                bool have = false;
+                for (struct queue *q = s->queues; q; q = q->next)
+                        have = have || (!q->removed && strcmp(q->name, nc->queues[i].name) == 0);
+                if (have)
+                        continue;
+                struct queue *q = spool_queue_new(s, &nc->queues[i]);
+                if (q) {
+                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL, "queue added");
+                        (void) recover_queue(d, q); /* a queue that comes back finds its claims */
+                        (void) intake_start(q, &intake_handlers, d);
+                }
+        }
+        d->old_configs = xrealloc(d->old_configs, (d->n_old_configs + 1) * sizeof(struct config *));
+        d->old_configs[d->n_old_configs++] = old;
+        if (!d->collect_timer)
+                (void) sd_event_add_time_relative(d->event, &d->collect_timer, CLOCK_MONOTONIC, 0,
+                                                  USEC_PER_SEC / 10, on_collect, d);
+        if (d->collect_timer) {
+                (void) sd_event_source_set_time_relative(d->collect_timer, 0);
+                (void) sd_event_source_set_enabled(d->collect_timer, SD_EVENT_ONESHOT);
+        }
+        if (d->pool)
+                pool_resize(d->pool, nc->workers);
+        pool_kick(d->pool);
+        return 0;
+}
+
+void daemon_free(struct daemon *d) {
+        if (!d)
+                return;
+        if (d->spool)
+                spool_flush_status(d->spool);
+        pool_free(d->pool);
+        for (struct queue *q = d->spool ? d->spool->queues : NULL; q; q = q->next)
+                intake_stop(q);
+        struct config *config = d->spool ? d->spool->config : NULL;
+        spool_free(d->spool);
+        config_free(config);
+        for (size_t i = 0; i < d->n_old_configs; i++)
+                config_free(d->old_configs[i]);
+        free(d->old_configs);
+        sd_event_source_disable_unref(d->collect_timer);
+        free(d->worker_path);
+        sd_event_unref(d->event);
+        free(d);
+}
+
+void daemon_status_text(struct daemon *d, char *text, size_t size) {
+        struct spool *s = d->spool;
+        size_t batches = 0, total = 0, ended = 0, failed = 0, pos = 0;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        unsigned busy = d->pool ? pool_busy(d->pool) : 0;
+
+        /* pages/s, smoothed over a few calls */
+        if (d->last_tick && now > d->last_tick) {
+                double inst = (double) (s->pages_done - d->last_pages) / ((double) (now - d->last_tick) / USEC_PER_SEC);
+                s->pages_per_second = 0.6 * s->pages_per_second + 0.4 * inst;
+                if (s->pages_per_second < 0.05)
+                        s->pages_per_second = 0;
+        }
+        d->last_tick = now;
+        d->last_pages = s->pages_done;
+
+        for (struct queue *q = s->queues; q; q = q->next)
+                for (struct batch *b = q->batches; b; b = b->next) {
+                        batches++;
+                        total += b->n_jobs;
+                        ended += b->counts[JOB_DONE] + b->counts[JOB_FAILED] + b->counts[JOB_CANCELED];
+                        failed += b->counts[JOB_FAILED];
+                }
+        text[0] = 0;
+#define ADD(...) do { if (pos < size) pos += (size_t) snprintf(text + pos, size - pos, __VA_ARGS__); } while (0)
+        if (s->stopping)
+                ADD("Stopping: %u job%s still running; ", busy, busy == 1 ? "" : "s");
+        if (batches > 0)
+                ADD("%zu batch%s, %zu/%zu jobs done, %zu failed, %.1f pages/s", batches, batches == 1 ? "" : "es",
+                    ended, total, failed, s->pages_per_second);
+        else
+                ADD("Idle: %" PRIu64 " jobs done, %" PRIu64 " failed since start", s->jobs_done, s->jobs_failed);
+        for (struct queue *q = s->queues; q; q = q->next) {
+                const char *hold = q->removed ? NULL : intake_hold_reason(q);
+                if (hold)
+                        ADD("; queue %s on hold: %s", q->name, hold);
+                else if (queue_deferred(q) && q->defer_reason)
+                        ADD("; queue %s waits: %s", q->name, q->defer_reason);
+        }
+#undef ADD
+}

@@ -161,9 +161,10 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                         const char *resource = json_string_value(json_object_get(msg, "resource_error"));
                         int err = (int) json_integer_value(json_object_get(msg, "errno"));
                         unsigned pages = (unsigned) json_integer_value(json_object_get(msg, "pages"));
-                        if (!ok && resource && errno_is_transient(err)) {
+                        if (!ok && resource && (errno_is_transient(err) || err == ENOENT)) {
                                 /* The worker could not write its outputs (disk full, I/O
-                                 * error): not the PDF's fault, so the job waits. */
+                                 * error, its folder removed from the outbox while it ran):
+                                 * not the PDF's fault, so the job waits and runs again. */
                                 struct job *j = w->job;
                                 w->job = NULL;
                                 w->timeout = sd_event_source_disable_unref(w->timeout);

@@ -99,21 +99,32 @@ int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode, gid
         return fs_write_json(dirfd, name, j, mode, gid, false, true);
 }
 
-int status_write_batch(const struct batch *b) {
-        char *path = xasprintf("%s/" STATUS_FILE, b->id);
-        json_t *j = status_batch_json(b, now_usec(CLOCK_REALTIME));
-        int r = status_write_json(b->queue->outbox_fd, path, j, b->queue->cfg->file_mode, b->queue->gid);
-        json_decref(j);
+/* DIR/status.json in Q's outbox. The folders there are the daemon's to keep:
+ * one that a person removed while its batch runs is made again, so that what
+ * is still to come has a place (pdfspoold(8): the outbox). */
+static int write_status_in(const struct queue *q, const char *dir, json_t *j) {
+        char *path = xasprintf("%s/" STATUS_FILE, dir);
+        int r = status_write_json(q->outbox_fd, path, j, q->cfg->file_mode, q->gid);
+
+        if (r == -ENOENT) {
+                r = fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
+                if (r == 0)
+                        r = status_write_json(q->outbox_fd, path, j, q->cfg->file_mode, q->gid);
+        }
         free(path);
         return r;
 }
 
+int status_write_batch(const struct batch *b) {
+        json_t *j = status_batch_json(b, now_usec(CLOCK_REALTIME));
+        int r = write_status_in(b->queue, b->id, j);
+        json_decref(j);
+        return r;
+}
+
 int status_write_job(const struct job *j, const char *dir) {
-        char *path = xasprintf("%s/" STATUS_FILE, dir);
         json_t *js = status_job_json(j, now_usec(CLOCK_REALTIME));
-        int r = status_write_json(j->batch->queue->outbox_fd, path, js, j->batch->queue->cfg->file_mode,
-                                  j->batch->queue->gid);
+        int r = write_status_in(j->batch->queue, dir, js);
         json_decref(js);
-        free(path);
         return r;
 }

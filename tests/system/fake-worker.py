@@ -2,7 +2,9 @@
 # A stand-in for pdfspool-worker that misbehaves on purpose, to test how the
 # daemon's pool handles workers that crash, hang or are killed for memory.
 # It speaks the real protocol (src/proto.h) on fd 3; files whose names start
-# with crash / hang / oom / garble trigger the failure; other files succeed.
+# with crash / hang / oom / garble trigger the failure; files whose names start
+# with gate wait until the file named by $FAKE_WORKER_GATE exists; other files
+# succeed. Like the real worker, it says so when it cannot write its outputs.
 import json, os, signal, socket, time
 
 s = socket.socket(fileno=3)
@@ -34,8 +36,17 @@ while True:
     if name.startswith("garble"):
         s.send(b"this is not json")
         time.sleep(3600)
+    if name.startswith("gate"):
+        while not os.path.exists(os.environ.get("FAKE_WORKER_GATE", "/")):
+            time.sleep(0.02)
     out = path(msg["out"])
-    for f in ("meta.json", "text.txt", "thumb.png"):
-        with open(os.path.join(out, f), "w") as fh:
-            fh.write("{}" if f.endswith(".json") else "x")
+    try:
+        for f in ("meta.json", "text.txt", "thumb.png"):
+            with open(os.path.join(out, f), "w") as fh:
+                fh.write("{}" if f.endswith(".json") else "x")
+    except OSError as e:
+        s.send(json.dumps({"v": V, "type": "result", "id": msg["id"], "ok": False, "pages": 0,
+                           "error": "cannot write %s: %s" % (f, e.strerror), "resource_error": e.strerror,
+                           "errno": e.errno}).encode())
+        continue
     s.send(json.dumps({"v": V, "type": "result", "id": msg["id"], "ok": True, "pages": 1, "error": None}).encode())

@@ -15,6 +15,7 @@
  *       batch.json         the batch record, written once: id, jobs, skipped files, and
  *                          for each file taken its identity ("taken": dev, ino, size)
  *       jobs/<n>.json      each job's latest state (processing, done, failed)
+ *       final.json         written as the batch finishes: its id and final outbox status
  *   <state_dir>/<queue>/finished/<claim>/                 the same, once every job ended
  *
  * <claim> is <unix-seconds>.<usec>.<host>.<pid>.<random>; <instance> is the host name.

@@ -37,7 +37,7 @@ for n in gate1 gate2; do
                 -a -s "$OUTBOX/held/$n/thumb.png" -a -s "$OUTBOX/held/$n/$n.pdf"
 done
 check "(a) the batch status says 4 done, 0 failed" jq -e '.jobs.done == 4 and .jobs.failed == 0' "$OUTBOX/held/status.json"
-check "(a) the log says the outputs were made again" grep -q "removed from the outbox\|No such file or directory" "$LOG"
+check "(a) the log says the jobs wait and run again" grep -q "No such file or directory; the job waits and is retried" "$LOG"
 
 # (b) one more finished batch, then the outbox is changed behind the daemon's back.
 mkdir -p "$T/src/other"

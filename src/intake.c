@@ -782,7 +782,7 @@ void intake_rescan(struct queue *q, const char *reason) {
         DIR *dir;
         struct dirent *de;
 
-        if (q->intake->hold_reason)
+        if (!q->intake || q->intake->hold_reason)
                 return;
         if (reason)
                 log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL, "rescanning inbox %s: %s",

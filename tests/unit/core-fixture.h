@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,6 +107,11 @@ static void fx_setup(struct fixture *f, const char *name, unsigned workers, cons
         char tmpl[PATH_MAX];
         char *error = NULL;
 
+        /* sd-event watches children only with SIGCHLD blocked, as the daemon does. */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        (void) sigprocmask(SIG_BLOCK, &chld, NULL);
         snprintf(tmpl, sizeof(tmpl), "/tmp/%s.XXXXXX", name);
         if (!mkdtemp(tmpl))
                 bail_out("mkdtemp: %m");

@@ -621,6 +621,11 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                                                      j->attempts);
                                 j->finished = now_usec(CLOCK_REALTIME);
                                 (void) write_job_record(j);
+                                /* The projection leaves an ended job's status file as it is:
+                                 * the one there still says processing. */
+                                char *dir = job_dir(j);
+                                (void) status_write_job(j, dir);
+                                free(dir);
                         } else
                                 j->state = JOB_QUEUED;
                 }

@@ -274,6 +274,12 @@ static void test_recovery(struct fixture *f) {
         fx_make_claim(f, C_DIRREC, "R6", files);
         (void) fx_register(f, C_DIRREC, "R6", files);
 
+        /* A job that was running at 3 crashes in a row: not tried a 4th time. */
+        p = xasprintf("%s/" C_PROC "/jobs/1.json", f->q->claims_path);
+        fx_write(p, "{\"state\":\"processing\",\"attempts\":3,\"error\":null,\"pages\":0,\"started\":1,"
+                    "\"finished\":0,\"seconds\":0}");
+        free(p);
+
         fx_reopen_spool(f);
         p = xasprintf("%s/" C_GARBLED "/jobs/1.json", f->q->claims_path);
         fx_write(p, "{\"state\": \"done\", \"att");
@@ -310,6 +316,11 @@ static void test_recovery(struct fixture *f) {
         ok(!fx_exists(p), "stale temp file in jobs/ removed");
         free(p);
         ok(str_eq(job_status(f, "R3", "x", "state"), "queued"), "its outbox status says queued");
+        ok(b && b->jobs[1].state == JOB_FAILED, "a job interrupted 3 times is failed, not run again");
+        ok(b && b->jobs[1].error && strstr(b->jobs[1].error, "interrupted 3 times"), "saying so: %s",
+           b && b->jobs[1].error ? b->jobs[1].error : "(none)");
+        ok(str_eq(job_record(f, C_PROC, 1, "state"), "failed"), "and its record says failed");
+        ok(str_eq(job_status(f, "R3", "y", "state"), "failed"), "and its outbox status");
 
         is_int(resume(f, C_ENDED), 0, "resume: records say done and failed");
         b = fx_batch(f, C_ENDED);

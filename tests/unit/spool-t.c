@@ -224,6 +224,70 @@ static void test_check_finished(struct fixture *f) {
         free(p);
 }
 
+/* The batch status cannot be written when the batch ends: it stays a batch
+ * (in memory and in the claims) until the status is in place, then finishes. */
+static void test_finish_blocked(struct fixture *f) {
+        const char *files[] = { "k.pdf", NULL };
+        const char *claim = "1500.000001.h.1.a";
+        char *out, *p, *st = fx_path(f, "outbox/FB/" STATUS_FILE);
+
+        fx_make_claim(f, claim, "FB", files);
+        struct batch *b = fx_register(f, claim, "FB", files);
+        if (!b || start(&b->jobs[0], &out) < 0)
+                bail_out("cannot start FB's job");
+        fx_write_outputs(out);
+        free(out);
+        /* A non-empty folder where the status file goes: no rename can replace it. */
+        (void) unlink(st);
+        p = xasprintf("%s/blocker", st);
+        fx_write(p, "");
+        is_int(spool_job_finish(&b->jobs[0], JOB_DONE, 1, NULL), 0, "the last job is done");
+        ok(fx_batch(f, claim) != NULL, "the batch stays while its final status cannot be written");
+        ok(queue_deferred(f->q), "the queue is deferred");
+        char *fin = fx_path(f, "state/q/finished/%s", claim), *cp = fx_claim_path(f, claim);
+        ok(!fx_exists(fin) && fx_exists(cp), "it is still among the claims, not in finished/");
+        (void) unlink(p);
+        (void) rmdir(st);
+        end_deferral(f->q);
+        spool_queue_refresh(f->q);
+        ok(fx_batch(f, claim) == NULL, "after the fault, spool_queue_refresh finishes it");
+        ok(fx_exists(fin) && !fx_exists(cp), "moved to finished/");
+        ok(str_eq(fx_json_str(st, "state"), "done"), "its outbox status says done");
+        free(fin);
+        free(cp);
+        free(p);
+        free(st);
+}
+
+/* A person removes the batch's outbox folder while a job runs: the job is not
+ * recorded done without its outputs; run again, it is done and its folder is back. */
+static void test_outbox_removed(struct fixture *f) {
+        const char *files[] = { "m.pdf", NULL };
+        const char *claim = "1600.000001.h.1.a";
+        char *out, *p;
+
+        fx_make_claim(f, claim, "OR", files);
+        struct batch *b = fx_register(f, claim, "OR", files);
+        struct job *j = b ? &b->jobs[0] : NULL;
+        if (!j || start(j, &out) < 0)
+                bail_out("cannot start OR's job");
+        p = fx_path(f, "outbox/OR");
+        ok(fs_remove_tree(AT_FDCWD, p) == 0, "the batch's outbox folder removed while its job runs");
+        (void) spool_job_finish(j, JOB_DONE, 1, NULL); /* the worker's outputs went with the folder */
+        ok(j->state != JOB_DONE, "the job is not done without its outputs (state %s)", job_state_to_string(j->state));
+        free(out);
+        end_deferral(f->q);
+        is_int(start(j, &out), 0, "started again");
+        fx_write_outputs(out);
+        free(out);
+        is_int(spool_job_finish(j, JOB_DONE, 1, NULL), 0, "and finished");
+        is_int(j->state, JOB_DONE, "done");
+        char *text = fx_path(f, "outbox/OR/m/" OUTPUT_TEXT);
+        ok(fx_exists(text), "its outputs are in the recreated folder");
+        free(text);
+        free(p);
+}
+
 /* ---- recovery: a restart at each on-disk state ---- */
 
 #define C_UNREG "2000.000001.h.1.a"
@@ -348,6 +412,8 @@ int main(void) {
         test_transitions(&f);
         test_batch_finish(&f);
         test_check_finished(&f);
+        test_finish_blocked(&f);
+        test_outbox_removed(&f);
         test_recovery(&f);
         fx_teardown(&f);
         return done_testing();

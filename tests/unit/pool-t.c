@@ -1,14 +1,14 @@
 /* pool-t.c: the worker pool (pool.c) on a real spool, with
  * tests/system/fake-worker.py as its worker (no mupdf): every job of a batch
- * ends done; and a job never runs without its timeout timer: when the timer
- * cannot be armed, the job stays queued, says it waits, a log line says why,
- * and it runs once the timer can be armed again.
+ * ends done; a worker that crashes or hangs fails only its job; and a job
+ * never runs without its timeout timer: when the timer cannot be armed, the
+ * job stays queued, says it waits, a log line says why, and it runs once the
+ * timer can be armed again.
  *
  * The timer's failure is made here: this binary defines
  * sd_event_add_time_relative, which fails with -ENOMEM for a job's timeout
  * (a timer of job_timeout) while fail_job_timer is set, and otherwise calls
  * libsystemd's. */
-
 #include <dlfcn.h>
 
 #include "tap.h"
@@ -121,6 +121,27 @@ static void test_no_job_without_timer(struct fixture *f, const char *log) {
         ok(status_is(f, "T", "t", "state", "done"), "job t done");
 }
 
+/* A worker that crashes or hangs fails only its own job, with the reason. */
+static void test_worker_faults(struct fixture *f) {
+        const char *files[] = { "crash.pdf", "hang.pdf", "fine.pdf", NULL };
+        const char *claim = "3000.000003.h.1.a";
+        struct batch *b;
+
+        fx_make_claim(f, claim, "W", files);
+        b = fx_register(f, claim, "W", files);
+        ok(b != NULL, "batch W adopted");
+        if (!b)
+                return;
+        b->job_timeout_usec = USEC_PER_SEC; /* as a manifest's job_timeout would */
+        pool_kick(pool);
+        ok(fx_run_until(f, batch_gone, (void *) claim, 15 * USEC_PER_SEC), "batch W finished within 15 s");
+        ok(status_is(f, "W", "crash", "state", "failed"), "the crashing job failed");
+        ok(status_is(f, "W", "crash", "error", "SIGSEGV"), "saying the worker was killed by SIGSEGV");
+        ok(status_is(f, "W", "hang", "state", "failed"), "the hanging job failed");
+        ok(status_is(f, "W", "hang", "error", "timed out"), "saying it timed out");
+        ok(status_is(f, "W", "fine", "state", "done"), "the good job is done");
+}
+
 int main(void) {
         const char *top = getenv("top_srcdir");
         char *worker = xasprintf("%s/tests/system/fake-worker.py", top && *top ? top : ".");
@@ -148,6 +169,7 @@ int main(void) {
 
         test_all_done(&f);
         test_no_job_without_timer(&f, log);
+        test_worker_faults(&f);
 
         pool_free(pool);
         if (tap_failed) {

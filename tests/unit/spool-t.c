@@ -280,8 +280,9 @@ static void test_outbox_removed(struct fixture *f) {
         is_int(start(j, &out), 0, "started again");
         fx_write_outputs(out);
         free(out);
-        is_int(spool_job_finish(j, JOB_DONE, 1, NULL), 0, "and finished");
-        is_int(j->state, JOB_DONE, "done");
+        is_int(spool_job_finish(j, JOB_DONE, 1, NULL), 0, "and finished"); /* J and B are freed: the batch ended */
+        ok(fx_batch(f, claim) == NULL, "its batch ended");
+        ok(str_eq(job_status(f, "OR", "m", "state"), "done"), "the job's status says done");
         char *text = fx_path(f, "outbox/OR/m/" OUTPUT_TEXT);
         ok(fx_exists(text), "its outputs are in the recreated folder");
         free(text);

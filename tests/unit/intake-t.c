@@ -1,7 +1,8 @@
 /* intake-t.c: when is a drop complete (intake.c). The rule, intake_wait(), with
  * the clock given by the test; then a real inbox watched on a real loop with a
- * short settle period: a ready folder is reported once, a stray top-level
- * file is rejected with a status, the daemon's own hidden names never count. */
+ * short settle period: a ready folder is reported once, a manifest with the
+ * folder it lists once, a stray top-level file is rejected with a status, the
+ * daemon's own hidden names never count. */
 #include "tap.h"
 #include "core-fixture.h"
 #include "classify.h"
@@ -87,8 +88,22 @@ static int on_drop_ready(struct queue *q, const char *name, void *userdata) {
         return r;
 }
 
+static unsigned manifest_missing = 99;
+
+/* Like claim_manifest: the listed files' top folders go too, then the manifest. */
 static int on_manifest_ready(struct queue *q, const char *name, const struct manifest *m, char *const *missing,
                              size_t n_missing, void *userdata) {
+        struct seen *s = userdata;
+
+        manifest_missing = (unsigned) n_missing;
+        for (size_t i = 0; i < m->n_files; i++) {
+                char *top = xstrndup(m->files[i].path, strcspn(m->files[i].path, "/"));
+                char *from = xasprintf("%s/%s", q->cfg->inbox, top), *to = xasprintf("%s/%s", s->taken_dir, top);
+                (void) rename(from, to);
+                free(from);
+                free(to);
+                free(top);
+        }
         return on_drop_ready(q, name, userdata);
 }
 
@@ -108,7 +123,8 @@ struct expect {
 
 static bool all_arrived(struct fixture *f, void *arg) {
         struct expect *e = arg;
-        return times_seen(e->seen, "F") > 0 && times_seen(e->seen, "G") > 0 && fx_exists(e->rejected_status);
+        return times_seen(e->seen, "F") > 0 && times_seen(e->seen, "G") > 0 && times_seen(e->seen, "r.batch.yaml") > 0 &&
+               fx_exists(e->rejected_status);
 }
 
 static bool never(struct fixture *f, void *arg) {
@@ -144,9 +160,16 @@ static void test_loop(void) {
         fx_write(p, "%PDF-1.4\n%%EOF\n");
         free(p);
         uint64_t g_made = now_usec(CLOCK_MONOTONIC);
+        /* A manifest and the folder it lists: one batch, the folder no drop of its own. */
+        p = fx_path(&f, "inbox/M/x.pdf");
+        fx_write(p, "%PDF-1.4\n%%EOF\n");
+        free(p);
+        p = fx_path(&f, "inbox/r.batch.yaml");
+        fx_write(p, "batch: r\nfiles:\n  - path: M/x.pdf\n");
+        free(p);
 
         struct expect e = { .seen = &seen, .rejected_status = fx_path(&f, "outbox/rejected/notes.txt.status.json") };
-        ok(fx_run_until(&f, all_arrived, &e, 10 * S), "F, G reported and notes.txt rejected");
+        ok(fx_run_until(&f, all_arrived, &e, 10 * S), "F, G, the manifest reported and notes.txt rejected");
         uint64_t took = now_usec(CLOCK_MONOTONIC) - t0;
         diag("took %" PRIu64 " ms", took / MS);
         /* A little longer than a settle period more: nothing is reported twice. */
@@ -159,7 +182,10 @@ static void test_loop(void) {
                            " ms)", (seen.at[i] - g_made) / MS);
         is_int(times_seen(&seen, "notes.txt"), 0, "the .txt file is not reported as a drop");
         is_int(times_seen(&seen, CLASSIFY_DAEMON_PREFIX "1000.1.h.1.a"), 0, "a hidden claim name is never reported");
-        is_int(seen.n, 2, "nothing else reported");
+        is_int(times_seen(&seen, "r.batch.yaml"), 1, "the manifest is reported once");
+        is_int(manifest_missing, 0, "with none of its files missing");
+        is_int(times_seen(&seen, "M"), 0, "the folder it lists is not a drop of its own");
+        is_int(seen.n, 3, "nothing else reported");
         char *state = fx_json_str(e.rejected_status, "state"), *reason = fx_json_str(e.rejected_status, "reason");
         is_str(state, "rejected", "the rejected file's status says rejected");
         ok(reason && *reason, "and why: %s", reason ? reason : "(none)");

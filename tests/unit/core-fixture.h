@@ -28,8 +28,8 @@ struct fixture {
         struct queue *q;
 };
 
-static char *fx_path(const struct fixture *f, const char *fmt, ...) TAP_PRINTF(2, 3);
-static char *fx_path(const struct fixture *f, const char *fmt, ...) {
+static inline char *fx_path(const struct fixture *f, const char *fmt, ...) TAP_PRINTF(2, 3);
+static inline char *fx_path(const struct fixture *f, const char *fmt, ...) {
         va_list ap;
         char *rel, *p;
 
@@ -43,7 +43,7 @@ static char *fx_path(const struct fixture *f, const char *fmt, ...) {
 }
 
 /* Write CONTENT to PATH, making its parent folders. */
-static void fx_write(const char *path, const char *content) {
+static inline void fx_write(const char *path, const char *content) {
         char *parent = xstrdup(path);
         char *slash = strrchr(parent, '/');
         FILE *fp;
@@ -57,13 +57,13 @@ static void fx_write(const char *path, const char *content) {
         free(parent);
 }
 
-static bool fx_exists(const char *path) {
+static inline bool fx_exists(const char *path) {
         struct stat st;
         return lstat(path, &st) == 0;
 }
 
 /* The string KEY of the JSON object in PATH (a copy), or NULL. */
-static char *fx_json_str(const char *path, const char *key) {
+static inline char *fx_json_str(const char *path, const char *key) {
         json_t *j = json_load_file(path, 0, NULL);
         const char *v = json_string_value(json_object_get(j, key));
         char *r = v ? xstrdup(v) : NULL;
@@ -72,7 +72,7 @@ static char *fx_json_str(const char *path, const char *key) {
         return r;
 }
 
-static bool fx_file_contains(const char *path, const char *needle) {
+static inline bool fx_file_contains(const char *path, const char *needle) {
         char *text = NULL;
         bool found = fs_read_file(AT_FDCWD, path, 64 << 20, &text, NULL) == 0 && strstr(text, needle);
 
@@ -81,7 +81,7 @@ static bool fx_file_contains(const char *path, const char *needle) {
 }
 
 /* Entries of DIR whose name starts with PREFIX (-1: cannot read it). */
-static int fx_count(const char *dir, const char *prefix) {
+static inline int fx_count(const char *dir, const char *prefix) {
         DIR *d = opendir(dir);
         struct dirent *de;
         int n = 0;
@@ -94,7 +94,7 @@ static int fx_count(const char *dir, const char *prefix) {
         return n;
 }
 
-static void fx_open_spool(struct fixture *f) {
+static inline void fx_open_spool(struct fixture *f) {
         if (spool_new(f->config, f->event, &f->spool) < 0)
                 bail_out("spool_new failed");
         f->q = spool_queue_new(f->spool, &f->config->queues[0]);
@@ -103,7 +103,7 @@ static void fx_open_spool(struct fixture *f) {
 }
 
 /* A spool in a new temp dir; QUEUE_YAML is added to queue q's settings. */
-static void fx_setup(struct fixture *f, const char *name, unsigned workers, const char *queue_yaml) {
+static inline void fx_setup(struct fixture *f, const char *name, unsigned workers, const char *queue_yaml) {
         char tmpl[PATH_MAX];
         char *error = NULL;
 
@@ -135,14 +135,14 @@ static void fx_setup(struct fixture *f, const char *name, unsigned workers, cons
 }
 
 /* What a restart does to the store: everything in memory goes, the disk stays. */
-static void fx_reopen_spool(struct fixture *f) {
+static inline void fx_reopen_spool(struct fixture *f) {
         spool_free(f->spool);
         f->spool = NULL;
         f->q = NULL;
         fx_open_spool(f);
 }
 
-static void fx_teardown(struct fixture *f) {
+static inline void fx_teardown(struct fixture *f) {
         spool_free(f->spool);
         sd_event_unref(f->event);
         config_free(f->config);
@@ -153,8 +153,8 @@ static void fx_teardown(struct fixture *f) {
 }
 
 /* Run the loop until DONE(ARG) or TIMEOUT_USEC passed; returns DONE's last answer. */
-static bool fx_run_until(struct fixture *f, bool (*done)(struct fixture *f, void *arg), void *arg,
-                         uint64_t timeout_usec) {
+static inline bool fx_run_until(struct fixture *f, bool (*done)(struct fixture *f, void *arg), void *arg,
+                                uint64_t timeout_usec) {
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
 
         while (!done(f, arg)) {
@@ -166,32 +166,33 @@ static bool fx_run_until(struct fixture *f, bool (*done)(struct fixture *f, void
         return true;
 }
 
-static struct batch *fx_batch(const struct fixture *f, const char *claim) {
+static inline struct batch *fx_batch(const struct fixture *f, const char *claim) {
         for (struct batch *b = f->q->batches; b; b = b->next)
                 if (strcmp(b->claim, claim) == 0)
                         return b;
         return NULL;
 }
 
-static bool projection_written(struct fixture *f, void *claim) {
+static inline bool fx_projection_written(struct fixture *f, void *claim) {
         struct batch *b = fx_batch(f, claim);
         return !b || !b->projection_pending;
 }
 
 /* A big batch's outbox folder is written in slices, one per loop pass (and a
  * slow machine makes any batch big): run the loop until it is all there. */
-static void fx_project(struct fixture *f, const char *claim) {
-        if (!fx_run_until(f, projection_written, (void *) claim, 10 * USEC_PER_SEC))
+static inline void fx_project(struct fixture *f, const char *claim) {
+        if (!fx_run_until(f, fx_projection_written, (void *) claim, 10 * USEC_PER_SEC))
                 bail_out("the outbox folder of %s was not written within 10 s", claim);
 }
 
-static char *fx_claim_path(const struct fixture *f, const char *claim) {
+static inline char *fx_claim_path(const struct fixture *f, const char *claim) {
         return xasprintf("%s/%s", f->q->claims_path, claim);
 }
 
 /* A claim as claim_drop leaves it: src/<drop>/ holding FILES (NULL-terminated),
  * each a tiny PDF whatever its name says. */
-static void fx_make_claim(const struct fixture *f, const char *claim, const char *drop, const char *const *files) {
+static inline void fx_make_claim(const struct fixture *f, const char *claim, const char *drop,
+                                 const char *const *files) {
         char *cp = fx_claim_path(f, claim);
 
         for (size_t i = 0; files[i]; i++) {
@@ -204,7 +205,8 @@ static void fx_make_claim(const struct fixture *f, const char *claim, const char
 
 /* Register the claim the way register.c does (a batch with one job per file,
  * its record written), then adopt it into the store. Returns the adopted batch. */
-static struct batch *fx_register(struct fixture *f, const char *claim, const char *drop, const char *const *files) {
+static inline struct batch *fx_register(struct fixture *f, const char *claim, const char *drop,
+                                        const char *const *files) {
         struct batch *b = xcalloc(1, sizeof(*b));
         size_t n = 0;
 
@@ -243,7 +245,7 @@ static struct batch *fx_register(struct fixture *f, const char *claim, const cha
 }
 
 /* A worker's work: the outputs in the job's temp folder. */
-static void fx_write_outputs(const char *out_dir) {
+static inline void fx_write_outputs(const char *out_dir) {
         for (size_t k = 0; model_job_outputs[k]; k++) {
                 char *p = xasprintf("%s/%s", out_dir, model_job_outputs[k]);
                 fx_write(p, "{}");

@@ -123,8 +123,8 @@ struct expect {
 
 static bool all_arrived(struct fixture *f, void *arg) {
         struct expect *e = arg;
-        return times_seen(e->seen, "F") > 0 && times_seen(e->seen, "G") > 0 && times_seen(e->seen, "r.batch.yaml") > 0 &&
-               fx_exists(e->rejected_status);
+        return times_seen(e->seen, "F") > 0 && times_seen(e->seen, "G") > 0 &&
+               times_seen(e->seen, "r.batch.yaml") > 0 && fx_exists(e->rejected_status);
 }
 
 static bool never(struct fixture *f, void *arg) {

@@ -104,7 +104,8 @@ static void test_no_job_without_timer(struct fixture *f, const char *log) {
         char *tmp = fx_path(f, "outbox/T/.pdfspool-tmp.0");
         ok(!fx_exists(tmp), "no temp folder made for it");
         ok(status_is(f, "T", "t", "state", "queued"), "its status says queued");
-        ok(status_is(f, "T", "t", "error", "deferred: cannot arm the job's timeout"), "its status says it waits, and why");
+        ok(status_is(f, "T", "t", "error", "deferred: cannot arm the job's timeout"),
+           "its status says it waits, and why");
         fflush(stderr);
         ok(fx_file_contains(log, "cannot arm the job's timeout"), "a log line says why");
 

@@ -406,6 +406,44 @@ static void test_recovery(struct fixture *f) {
         end_deferral(f->q);
 }
 
+/* ---- deferral: a fault of the spool's resources holds the queue a while ---- */
+
+static unsigned retries;
+
+static void on_retry(struct queue *q, void *userdata) {
+        retries++;
+}
+
+static bool retried(struct fixture *f, void *arg) {
+        return retries > 0;
+}
+
+static void test_defer(struct fixture *f) {
+        f->spool->on_retry = on_retry;
+        uint64_t t0 = now_usec(CLOCK_REALTIME);
+        const char *why = spool_defer(f->q, "test: cannot write", -EIO);
+        ok(why && strstr(why, "test: cannot write: Input/output error; retry at "), "the reason says what and when: %s",
+           why ? why : "(null)");
+        ok(queue_deferred(f->q), "the queue is deferred");
+        uint64_t until = f->q->defer_until;
+        ok(until >= t0 + 900 * USEC_PER_MSEC && until <= t0 + 1500 * USEC_PER_MSEC, "for about 1 s first");
+        (void) spool_defer(f->q, "test: another fault", -EIO);
+        is_int(f->q->defer_until, until, "a second fault while deferred does not push the retry further out");
+        ok(fx_run_until(f, retried, NULL, 5 * USEC_PER_SEC), "on_retry runs when the deferral is over");
+        ok(now_usec(CLOCK_REALTIME) >= until - 100 * USEC_PER_MSEC, "not before");
+        ok(!queue_deferred(f->q), "the queue is no longer deferred");
+        t0 = now_usec(CLOCK_REALTIME);
+        (void) spool_defer(f->q, "test: the fault again", -EIO);
+        ok(f->q->defer_until >= t0 + 1900 * USEC_PER_MSEC, "a fault that persists waits longer (2 s)");
+        spool_queue_succeeded(f->q);
+        ok(queue_deferred(f->q), "success reported while deferred changes nothing");
+        f->q->defer_until = 0;
+        spool_queue_succeeded(f->q);
+        is_int(f->q->defer_count, 0, "after a success the next fault starts again at 1 s");
+        ok(f->q->defer_reason == NULL, "and the reason is cleared");
+        f->spool->on_retry = NULL;
+}
+
 int main(void) {
         struct fixture f;
 
@@ -416,6 +454,7 @@ int main(void) {
         test_finish_blocked(&f);
         test_outbox_removed(&f);
         test_recovery(&f);
+        test_defer(&f);
         fx_teardown(&f);
         return done_testing();
 }

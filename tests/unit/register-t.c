@@ -1,8 +1,9 @@
 /* register-t.c: turning a claim into a batch record in a child process
  * (register.c), on a real loop: a claimed folder gives one batch with its PDFs
  * as jobs and the rest as skipped; the handler is called once per claim, also
- * when more wait than run at once; an archive asks to be unpacked first; busy while
- * in flight. Tiny "%PDF-1.4" files: no mupdf. */
+ * when more wait than run at once; an archive asks to be unpacked first; a
+ * manifest's checksum mismatch fails its job at registration; busy while in
+ * flight. Tiny "%PDF-1.4" files: no mupdf. */
 #include "tap.h"
 #include "core-fixture.h"
 #include "claim.h"
@@ -157,6 +158,67 @@ static void test_archive(struct fixture *f) {
         calls_clear(&c);
 }
 
+/* A manifest's claim: its files become the jobs; a checksum that does not match
+ * fails that job at registration, with the reason, recorded once in "errors". */
+static void test_manifest(struct fixture *f) {
+        struct calls c = {};
+        struct manifest *m = NULL;
+        char *p, *error = NULL, *claim = NULL;
+        unsigned char sum[32];
+        char hex[65];
+
+        p = fx_path(f, "inbox/.up/good.pdf");
+        fx_write(p, "%PDF-1.4\n%%EOF\n");
+        free(p);
+        p = fx_path(f, "inbox/.up/bad.pdf");
+        fx_write(p, "%PDF-1.4\n%%EOF\n");
+        free(p);
+        int inbox = open(f->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (inbox < 0 || manifest_sha256_file(inbox, ".up/good.pdf", sum) < 0)
+                bail_out("cannot checksum .up/good.pdf");
+        close(inbox);
+        manifest_sha256_hex(sum, hex);
+        p = fx_path(f, "inbox/rev.batch.yaml");
+        char *text = xasprintf("batch: rev\nfiles:\n  - path: .up/good.pdf\n    sha256: %s\n  - path: .up/bad.pdf\n"
+                               "    sha256: %064d\n", hex, 0);
+        fx_write(p, text);
+        free(text);
+        if (manifest_load(p, &m, &error) < 0)
+                bail_out("manifest_load: %s", error ? error : "failed");
+        free(p);
+        if (claim_manifest(f->q, "rev.batch.yaml", m, NULL, 0, &claim) < 0 || !claim)
+                bail_out("claim_manifest failed");
+        manifest_free(m);
+        is_int(register_claim(f->q, claim, &handlers, &c), 0, "register_claim of a manifest's claim");
+        ok(fx_run_until(f, queue_idle, NULL, 10 * USEC_PER_SEC), "registration ended");
+        is_int(c.n_registered, 1, "registered once");
+        p = xasprintf("%s/%s/batch.json", f->q->claims_path, claim);
+        json_t *rec = json_load_file(p, 0, NULL);
+        free(p);
+        json_t *jobs = json_object_get(rec, "jobs");
+        is_int(json_array_size(jobs), 2, "2 jobs, the manifest's files");
+        is_str(exact(json_object_get(rec, "id")), "rev", "the batch is named by the manifest");
+        json_t *bad = NULL, *good = NULL;
+        for (size_t i = 0; i < json_array_size(jobs); i++) {
+                json_t *e = json_array_get(jobs, i);
+                if (strcmp(exact(json_object_get(e, "source")), ".up/bad.pdf") == 0)
+                        bad = e;
+                else
+                        good = e;
+        }
+        ok(good && !json_object_get(good, "failed"), "the matching file is a job to run");
+        ok(bad && json_object_get(bad, "failed"), "the mismatching one failed at registration");
+        const char *why = json_string_value(json_array_get(json_object_get(rec, "errors"), 0));
+        ok(why && strstr(why, "checksum mismatch"), "errors says why: %s", why ? why : "(none)");
+        json_decref(rec);
+        is_int(spool_batch_adopt(f->q, claim), 0, "adopted");
+        fx_project(f, claim);
+        struct batch *b = fx_batch(f, claim);
+        ok(b && b->counts[JOB_FAILED] == 1 && b->counts[JOB_QUEUED] == 1, "the store has 1 failed, 1 queued");
+        free(claim);
+        calls_clear(&c);
+}
+
 int main(void) {
         struct fixture f;
 
@@ -164,6 +226,7 @@ int main(void) {
         test_folder(&f);
         test_order(&f);
         test_archive(&f);
+        test_manifest(&f);
         fx_teardown(&f);
         return done_testing();
 }

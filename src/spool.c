@@ -621,6 +621,11 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                                                      j->attempts);
                                 j->finished = now_usec(CLOCK_REALTIME);
                                 (void) write_job_record(j);
+                                /* The projection leaves an ended job's status file as it is:
+                                 * the one there still says processing. */
+                                char *dir = job_dir(j);
+                                (void) status_write_job(j, dir);
+                                free(dir);
                         } else
                                 j->state = JOB_QUEUED;
                 }
@@ -882,6 +887,19 @@ static int prepare_outputs(struct job *j, enum job_state state, const char *tmp,
         return r;
 }
 
+/* Done needs every output a worker writes: one missing (a worker that said ok
+ * without it, a hand in the temp folder) is retried, never recorded done. */
+static int check_outputs(const struct queue *q, const char *tmp) {
+        for (size_t k = 0; model_job_outputs[k]; k++) {
+                char *p = xasprintf("%s/%s", tmp, model_job_outputs[k]);
+                int r = faccessat(q->outbox_fd, p, F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+                free(p);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const char *error) {
         struct batch *b = j->batch;
         struct queue *q = b->queue;
@@ -938,8 +956,12 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         j->pages = state == JOB_DONE ? pages : 0;
         j->finished = now_usec(CLOCK_REALTIME);
         j->seconds = j->started ? (double) (j->finished - j->started) / USEC_PER_SEC : 0;
-        what = "cannot write the job's status file";
-        r = status_write_job(j, tmp);
+        what = "an output of the worker is missing from the job's temp folder";
+        r = state == JOB_DONE ? check_outputs(q, tmp) : 0;
+        if (r == 0) {
+                what = "cannot write the job's status file";
+                r = status_write_job(j, tmp);
+        }
         if (r == 0) {
                 what = "cannot create the job's folder in the outbox";
                 r = fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);

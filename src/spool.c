@@ -909,22 +909,6 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         const char *what;
         int r;
 
-        /* Done means every output is in place: outputs that vanished before they
-         * were moved (a person removed the batch's folder in the outbox while the
-         * job ran) are made again, never reported done without them. */
-        for (size_t k = 0; state == JOB_DONE && model_job_outputs[k]; k++) {
-                char *p = xasprintf("%s/%s", tmp, model_job_outputs[k]);
-                struct stat st;
-                r = fstatat(q->outbox_fd, p, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-                free(p);
-                if (r < 0) {
-                        spool_job_defer(j, r == -ENOENT ? "the job's outputs were removed from the outbox before "
-                                                          "they were in place; it runs again"
-                                                        : "cannot look at the job's outputs",
-                                        r);
-                        goto finish;
-                }
-        }
         char *why = NULL;
         r = prepare_outputs(j, state, tmp, &what, &why);
         if (r < 0 && !errno_is_transient(r)) {
@@ -956,6 +940,9 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         j->pages = state == JOB_DONE ? pages : 0;
         j->finished = now_usec(CLOCK_REALTIME);
         j->seconds = j->started ? (double) (j->finished - j->started) / USEC_PER_SEC : 0;
+        /* Done means every output is in place: outputs that vanished before they
+         * were moved (a person removed the batch's folder in the outbox while the
+         * job ran) send the job back to run again, never done without them. */
         what = "an output of the worker is missing from the job's temp folder";
         r = state == JOB_DONE ? check_outputs(q, tmp) : 0;
         if (r == 0) {

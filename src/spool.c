@@ -272,6 +272,10 @@ static void write_projection(struct batch *b) {
         if (b->projection_next == 0) {
                 if (mkdirat(q->outbox_fd, b->id, q->cfg->dir_mode) < 0 && errno != EEXIST)
                         r = -errno;
+                /* The batch's own status first: it tells the truth at once (a batch
+                 * resumed at start, before READY=1), the jobs' files follow in slices. */
+                if (r == 0)
+                        r = status_write_batch(b);
                 if (r == 0 && b->kept_drop) {
                         claim = open_claim(b);
                         r = keep_in_outbox(b, claim, b->kept_drop, &b->kept_drop_taken, b->kept_drop_as, true);

@@ -588,10 +588,11 @@ static json_t *manifest_record(const char *name, const struct manifest *m, char 
                 json_array_append_new(miss, names_to_json_exact(missing[i]));
         for (size_t i = 0; i < m->n_labels; i++)
                 json_object_set_new(labels, m->label_keys[i], names_to_json_display(m->label_values[i]));
-        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:I}", "manifest", names_to_json_exact(name),
+        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:I,s:i,s:I}", "manifest", names_to_json_exact(name),
                          "batch", names_to_json_exact(m->batch), "files", files, "missing", miss, "labels", labels,
                          "thumbnail_size", (int) m->thumbnail_size, "job_timeout_usec",
-                         (json_int_t) m->job_timeout_usec);
+                         (json_int_t) m->job_timeout_usec, "priority", m->priority, "not_before_usec",
+                         (json_int_t) m->not_before_usec);
 }
 
 /* Move every listed path that is in the inbox and not yet in the claim. The

@@ -208,7 +208,7 @@ static char *key_label(const char *key, const char *queue) {
 
 enum key_kind {
         KIND_PATH, KIND_DURATION, KIND_SIZE, KIND_UINT, KIND_UINT64, KIND_LOG,
-        KIND_WATCH, KIND_FILE_NAME, KIND_PATTERNS, KIND_GROUP, KIND_MODE, KIND_QUEUES,
+        KIND_WATCH, KIND_FILE_NAME, KIND_PATTERNS, KIND_GROUP, KIND_MODE, KIND_QUEUES, KIND_HOURS,
 };
 
 struct key {
@@ -247,6 +247,7 @@ static const struct key queue_keys[] = {
         { "group", KIND_GROUP, offsetof(struct queue_config, group), 0, 0 },
         { "file_mode", KIND_MODE, offsetof(struct queue_config, file_mode), 0, 0 },
         { "dir_mode", KIND_MODE, offsetof(struct queue_config, dir_mode), 0, 0 },
+        { "hours", KIND_HOURS, offsetof(struct queue_config, hours), 0, 0 },
 };
 
 static const char *const log_names[] = {
@@ -572,6 +573,23 @@ bad:
                        label, got(l, v));
 }
 
+/* "HH:MM-HH:MM", local time; the end may be before the start (over midnight). */
+static int parse_hours(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                       struct hours *ret) {
+        const char *s = yamldoc_scalar(v);
+        unsigned h1, m1, h2, m2;
+        int n = 0;
+
+        if (!s || yamldoc_is_null(v) || sscanf(s, "%2u:%2u-%2u:%2u%n", &h1, &m1, &h2, &m2, &n) != 4 ||
+            (size_t) n != strlen(s) || h1 > 24 || h2 > 24 || m1 > 59 || m2 > 59 || (h1 == 24 && m1) ||
+            (h2 == 24 && m2) || h1 * 60 + m1 == h2 * 60 + m2)
+                return fail_at(l, yamldoc_value_mark(k, v),
+                               "%s must be a daily window of local time like 22:00-06:00 (start-end, HH:MM), "
+                               "got %s", label, got(l, v));
+        *ret = (struct hours) { .set = true, .start = h1 * 60 + m1, .end = h2 * 60 + m2 };
+        return 0;
+}
+
 static void add_path_ref(struct loader *l, const char *role, const char *queue, const char *path,
                          const yaml_mark_t *mark, bool given) {
         struct path_ref *ref;
@@ -750,6 +768,9 @@ static int parse_value(struct loader *l, const struct key *key, void *base, cons
                 break;
         case KIND_QUEUES:
                 r = parse_queues(l, base, k, v);
+                break;
+        case KIND_HOURS:
+                r = parse_hours(l, k, v, label, (struct hours *) field);
                 break;
         default:
                 r = -EINVAL;
@@ -934,4 +955,25 @@ const struct queue_config *config_find_queue(const struct config *c, const char 
                 if (strcmp(c->queues[i].name, name) == 0)
                         return &c->queues[i];
         return NULL;
+}
+
+bool config_hours_open(const struct hours *h, uint64_t realtime_usec, uint64_t *ret_next) {
+        time_t t = (time_t) (realtime_usec / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!h->set) {
+                *ret_next = 0;
+                return true;
+        }
+        localtime_r(&t, &tm);
+        unsigned now = (unsigned) (tm.tm_hour * 60 + tm.tm_min);
+        bool open = h->start < h->end ? now >= h->start && now < h->end : now >= h->start || now < h->end;
+        /* The next change (open -> closed or closed -> open), at a minute boundary. */
+        unsigned at = open ? h->end : h->start;
+        unsigned minutes = (at + 24 * 60 - now) % (24 * 60);
+        if (minutes == 0)
+                minutes = 24 * 60;
+        *ret_next = realtime_usec - (uint64_t) tm.tm_sec * USEC_PER_SEC - realtime_usec % USEC_PER_SEC +
+                    (uint64_t) minutes * 60 * USEC_PER_SEC;
+        return open;
 }

@@ -7,6 +7,12 @@
 enum watch_mode { WATCH_AUTO, WATCH_INOTIFY, WATCH_POLL };
 enum log_target { LOG_TARGET_AUTO, LOG_TARGET_JOURNAL, LOG_TARGET_SYSLOG, LOG_TARGET_STDERR };
 
+/* A daily window of local time, in minutes after midnight; end < start spans midnight. */
+struct hours {
+        bool set;
+        unsigned start, end;
+};
+
 struct queue_config {
         char *name;
         char *inbox;               /* absolute path */
@@ -23,6 +29,7 @@ struct queue_config {
         char *group;               /* outbox group name, NULL = leave as is */
         unsigned file_mode;        /* outbox file mode, default 0644 */
         unsigned dir_mode;         /* outbox dir mode, default 0755 */
+        struct hours hours;        /* jobs start only within it; default: always */
 };
 
 struct config {
@@ -48,6 +55,9 @@ struct config {
  * ret_error is not NULL, a malloc'd message "FILE:LINE:COLUMN: what was expected". */
 int config_load(const char *path, struct config **ret, char **ret_error);
 void config_free(struct config *c);
+/* Is the window H open at REALTIME_USEC (always, when not set)? *RET_NEXT is
+ * when that changes (realtime usec), 0 when never. */
+bool config_hours_open(const struct hours *h, uint64_t realtime_usec, uint64_t *ret_next);
 const struct queue_config *config_find_queue(const struct config *c, const char *name);
 
 /* "2s", "500ms", "5m", "1h", "1d", or a bare number of seconds. */

@@ -388,6 +388,9 @@ void daemon_status_text(struct daemon *d, char *text, size_t size) {
                         ADD("; queue %s on hold: %s", q->name, hold);
                 else if (queue_deferred(q) && q->defer_reason)
                         ADD("; queue %s waits: %s", q->name, q->defer_reason);
+                else if (q->batches && !config_hours_open(&q->cfg->hours, now_usec(CLOCK_REALTIME), &(uint64_t) { 0 }))
+                        ADD("; queue %s waits for its hours (%02u:%02u-%02u:%02u)", q->name, q->cfg->hours.start / 60,
+                            q->cfg->hours.start % 60, q->cfg->hours.end / 60, q->cfg->hours.end % 60);
         }
 #undef ADD
 }

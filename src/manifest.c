@@ -29,7 +29,7 @@ _Static_assert(MANIFEST_MAX_DEPTH == 64 && MANIFEST_PATH_MAX == 4095, "the messa
 
 static const char *const top_keys[] = { "batch", "files", "labels", "options" };
 static const char *const file_keys[] = { "path", "sha256" };
-static const char *const option_keys[] = { "thumbnail_size", "job_timeout" };
+static const char *const option_keys[] = { "thumbnail_size", "job_timeout", "priority", "not_before" };
 static const char *const suffixes[] = { ".batch.yaml", ".batch.yml" };
 
 struct loader {
@@ -373,6 +373,29 @@ static int parse_job_timeout(struct loader *l, const yaml_node_t *k, const yaml_
         return 0;
 }
 
+static int parse_priority(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, int *ret) {
+        const char *s = yamldoc_scalar(v);
+        char *end = NULL;
+        long n = s && !yamldoc_is_null(v) && *s ? strtol(s, &end, 10) : 0;
+
+        if (!end || *end || n < MANIFEST_PRIORITY_MIN || n > MANIFEST_PRIORITY_MAX)
+                return fail_at(l, yamldoc_value_mark(k, v), "\"priority\" must be a whole number from %d to %d "
+                               "(higher runs first, 0 is the default), got %s", MANIFEST_PRIORITY_MIN,
+                               MANIFEST_PRIORITY_MAX, got(l, v));
+        *ret = (int) n;
+        return 0;
+}
+
+static int parse_not_before(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, uint64_t *ret) {
+        const char *s = yamldoc_scalar(v);
+
+        if (!s || yamldoc_is_null(v) || parse_rfc3339(s, ret) < 0)
+                return fail_at(l, yamldoc_value_mark(k, v), "\"not_before\" must be a date and time like "
+                               "2026-12-07T22:00:00Z, 2026-12-07T22:00+01:00 or 2026-12-07 22:00 (local time), "
+                               "got %s", got(l, v));
+        return 0;
+}
+
 static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t *v) {
         yaml_node_pair_t *pairs;
         size_t n;
@@ -381,15 +404,21 @@ static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t
         if (yamldoc_is_null(v))
                 return 0;
         if (v->type != YAML_MAPPING_NODE)
-                return fail_at(l, &v->start_mark, "\"options\" must be a mapping (thumbnail_size, job_timeout), "
+                return fail_at(l, &v->start_mark, "\"options\" must be a mapping (thumbnail_size, job_timeout, "
+                               "priority, not_before), "
                                "got %s", got(l, v));
         r = check_keys(l, v, option_keys, ELEMENTSOF(option_keys), "option", "");
         pairs = v->data.mapping.pairs.start;
         n = (size_t) (v->data.mapping.pairs.top - pairs);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 const yaml_node_t *key = node_at(l, pairs[i].key), *value = node_at(l, pairs[i].value);
-                if (strcmp(yamldoc_scalar(key), "thumbnail_size") == 0)
+                const char *name = yamldoc_scalar(key);
+                if (strcmp(name, "thumbnail_size") == 0)
                         r = parse_thumbnail_size(l, key, value, &m->thumbnail_size);
+                else if (strcmp(name, "priority") == 0)
+                        r = parse_priority(l, key, value, &m->priority);
+                else if (strcmp(name, "not_before") == 0)
+                        r = parse_not_before(l, key, value, &m->not_before_usec);
                 else
                         r = parse_job_timeout(l, key, value, &m->job_timeout_usec);
         }

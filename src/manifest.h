@@ -12,6 +12,8 @@
  *   options:                       # optional overrides of the configuration
  *     thumbnail_size: 512
  *     job_timeout: 10m
+ *     priority: 10                 # -100 .. 100; higher runs first; default 0
+ *     not_before: 2026-12-07T22:00:00Z   # no job starts earlier (RFC 3339; no zone: local time)
  *
  * The file is untrusted: everything is checked here, and a mistake is refused
  * with "FILE:LINE:COLUMN: what was expected", as for the configuration. */
@@ -28,6 +30,8 @@
 #define MANIFEST_MAX_LABELS 100
 #define MANIFEST_LABEL_KEY_MAX 128
 #define MANIFEST_LABEL_VALUE_MAX 1024
+#define MANIFEST_PRIORITY_MIN (-100)
+#define MANIFEST_PRIORITY_MAX 100
 
 struct manifest_file {
         char *path;                 /* relative to the inbox; normalised: no leading "./", no "." or
@@ -45,6 +49,8 @@ struct manifest {
         size_t n_labels;
         unsigned thumbnail_size;    /* 0 = not set; else 16 .. 4096 like the configuration's */
         uint64_t job_timeout_usec;  /* 0 = not set; else up to 365 days */
+        int priority;               /* 0 = default; higher runs first */
+        uint64_t not_before_usec;   /* 0 = not set; else realtime usec */
 };
 
 /* NAME ends in ".batch.yaml" or ".batch.yml" (any case) with something before it. */

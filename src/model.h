@@ -68,6 +68,8 @@ struct batch {
         json_t *labels;        /* a manifest's labels, copied into the batch status; NULL if none */
         unsigned thumbnail_size;   /* a manifest's options; 0 = the configuration's */
         uint64_t job_timeout_usec;
+        int priority;          /* a manifest's; higher runs first, 0 by default */
+        uint64_t not_before;   /* a manifest's: no job starts before (realtime usec), 0 = none */
         struct job *jobs;
         size_t n_jobs;
         struct skipped *skipped;

@@ -49,6 +49,7 @@ struct pool {
         sd_event_source *respawn_timer;
         bool stopping;
         sd_event_source *grace_timer;
+        sd_event_source *wake_timer;    /* a batch that waits for its time (not_before, hours) */
         void (*stop_done)(struct pool *p, void *userdata);
         void *stop_userdata;
 };
@@ -313,6 +314,29 @@ static void spawn_missing(struct pool *p) {
         }
 }
 
+static int on_wake(sd_event_source *s, uint64_t usec, void *userdata) {
+        dispatch(userdata);
+        return 0;
+}
+
+/* Nothing to start now, but a batch waits for its time: look again then. */
+static void arm_wake(struct pool *p) {
+        uint64_t at = sched_wakeup(p->spool);
+
+        if (!at) {
+                (void) sd_event_source_set_enabled(p->wake_timer, SD_EVENT_OFF);
+                return;
+        }
+        int r = p->wake_timer ? sd_event_source_set_time(p->wake_timer, at)
+                              : sd_event_add_time(p->spool->event, &p->wake_timer, CLOCK_REALTIME, at, USEC_PER_SEC,
+                                                  on_wake, p);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(p->wake_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                /* Every finished job and every new batch still look again. */
+                log_error("cannot arm the timer for batches that wait for their time: %s", strerror(-r));
+}
+
 static void dispatch(struct pool *p) {
         if (p->stopping || p->spool->stopping)
                 return;
@@ -321,8 +345,10 @@ static void dispatch(struct pool *p) {
                 if (w->pid <= 0 || !w->hello || w->job || w->retiring || !w->io)
                         continue;
                 struct job *j = sched_next(p->spool);
-                if (!j)
+                if (!j) {
+                        arm_wake(p);
                         return;
+                }
                 /* The job's timeout first: a job never runs without one. Disabled
                  * until the job is handed over. */
                 uint64_t timeout = j->batch->job_timeout_usec ? j->batch->job_timeout_usec
@@ -494,6 +520,7 @@ void pool_free(struct pool *p) {
         }
         sd_event_source_disable_unref(p->respawn_timer);
         sd_event_source_disable_unref(p->grace_timer);
+        sd_event_source_disable_unref(p->wake_timer);
         free(p->workers);
         free(p->worker_path);
         free(p);

@@ -324,6 +324,8 @@ static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk
         b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
         b->thumbnail_size = (unsigned) json_integer_value(json_object_get(mf, "thumbnail_size"));
         b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(mf, "job_timeout_usec"));
+        b->priority = (int) json_integer_value(json_object_get(mf, "priority"));
+        b->not_before = (uint64_t) json_integer_value(json_object_get(mf, "not_before_usec"));
         return *ret_id_base ? 0 : -EBADMSG;
 }
 

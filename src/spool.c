@@ -196,6 +196,10 @@ static json_t *batch_record(const struct batch *b) {
         }
         if (b->labels)
                 json_object_set(rec, "labels", b->labels);
+        if (b->priority)
+                json_object_set_new(rec, "priority", json_integer(b->priority));
+        if (b->not_before)
+                json_object_set_new(rec, "not_before_usec", json_integer((json_int_t) b->not_before));
         json_object_set_new(rec, "errors", errors);
         json_decref(error_index);
         return rec;
@@ -525,6 +529,8 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
         b->thumbnail_size = (unsigned) json_integer_value(json_object_get(rec, "thumbnail_size"));
         b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(rec, "job_timeout_usec"));
+        b->priority = (int) json_integer_value(json_object_get(rec, "priority"));
+        b->not_before = (uint64_t) json_integer_value(json_object_get(rec, "not_before_usec"));
         b->created = (uint64_t) json_integer_value(json_object_get(rec, "created"));
         json_t *jobs = json_object_get(rec, "jobs"), *skipped = json_object_get(rec, "skipped");
         json_t *errors = json_object_get(rec, "errors");

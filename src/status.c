@@ -2,6 +2,7 @@
 #include "status.h"
 #include "fsutil.h"
 #include "names.h"
+#include "scheduler.h"
 #include "util.h"
 
 #include <errno.h>
@@ -71,6 +72,23 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
         json_object_set_new(j, "labels", b->labels ? json_incref(b->labels) : json_object());
         if (unlisted > 0)
                 json_object_set_new(j, "failures_not_listed", json_integer((json_int_t) unlisted));
+        if (b->priority)
+                json_object_set_new(j, "priority", json_integer(b->priority));
+        /* Why no job starts: its time has not come. */
+        uint64_t until;
+        const char *waits = b->counts[JOB_QUEUED] > 0 ? sched_waits(b, now, &until) : NULL;
+        if (waits) {
+                char when[40];
+                format_rfc3339(when, sizeof(when), until);
+                char *why = strcmp(waits, "hours") == 0
+                                    ? xasprintf("outside the queue's hours (%02u:%02u-%02u:%02u): jobs start at %s",
+                                                b->queue->cfg->hours.start / 60, b->queue->cfg->hours.start % 60,
+                                                b->queue->cfg->hours.end / 60, b->queue->cfg->hours.end % 60, when)
+                                    : xasprintf("not before %s (the manifest's not_before)", when);
+                json_object_set_new(j, "waits", json_pack("{s:s,s:s,s:s}", "reason", waits, "until", when,
+                                                          "text", why));
+                free(why);
+        }
         /* Why nothing moves, when the spool's own resources are at fault. */
         if (queue_deferred(b->queue) && b->queue->defer_reason)
                 json_object_set_new(j, "deferred", json_string(b->queue->defer_reason));

@@ -78,6 +78,42 @@ char *format_rfc3339(char *buf, size_t size, uint64_t realtime_usec) {
         return buf;
 }
 
+int parse_rfc3339(const char *s, uint64_t *ret) {
+        struct tm tm = {};
+        const char *p = strptime(s, "%Y-%m-%d", &tm);
+        long offset = 0;
+        bool local = false;
+
+        if (!p || (*p != 'T' && *p != 't' && *p != ' '))
+                return -EINVAL;
+        p = strptime(p + 1, "%H:%M", &tm);
+        if (!p)
+                return -EINVAL;
+        if (*p == ':') {
+                p = strptime(p + 1, "%S", &tm);
+                if (!p)
+                        return -EINVAL;
+        }
+        if (*p == 'Z' || *p == 'z')
+                p++;
+        else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' && strspn(p + 1, "0123456789") == 2 &&
+                 strspn(p + 4, "0123456789") == 2) {
+                offset = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L + ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
+                if (*p == '-')
+                        offset = -offset;
+                p += 6;
+        } else if (*p == 0)
+                local = true;
+        if (*p != 0)
+                return -EINVAL;
+        tm.tm_isdst = -1;
+        time_t t = local ? mktime(&tm) : timegm(&tm);
+        if (t == (time_t) -1 || t - offset < 0)
+                return -EINVAL;
+        *ret = (uint64_t) (t - offset) * USEC_PER_SEC;
+        return 0;
+}
+
 bool str_has_suffix(const char *s, const char *suffix) {
         size_t a = strlen(s), b = strlen(suffix);
         return a >= b && memcmp(s + a - b, suffix, b) == 0;

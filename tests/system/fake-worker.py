@@ -3,7 +3,8 @@
 # daemon's pool handles workers that crash, hang or are killed for memory.
 # It speaks the real protocol (src/proto.h) on fd 3; files whose names start
 # with crash / hang / oom / garble trigger the failure; files whose names start
-# with gate wait until the file named by $FAKE_WORKER_GATE exists; other files
+# with gate wait until the file named by $FAKE_WORKER_GATE exists, with slow
+# take 50 ms; other files
 # succeed. Like the real worker, it says so when it cannot write its outputs.
 import json, os, signal, socket, time
 
@@ -36,6 +37,8 @@ while True:
     if name.startswith("garble"):
         s.send(b"this is not json")
         time.sleep(3600)
+    if name.startswith("slow"):
+        time.sleep(0.05)
     if name.startswith("gate"):
         while not os.path.exists(os.environ.get("FAKE_WORKER_GATE", "/")):
             time.sleep(0.02)

@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -622,6 +623,47 @@ static void cleanup(void) {
         (void) rmdir(tmp);
 }
 
+/* hours: a daily window; when it is open, and when that changes. */
+static void test_hours(void) {
+        struct config *c = NULL;
+        char *error = NULL;
+        int r = load_text("queues:\n  q:\n    inbox: @/h/in\n    outbox: @/h/out\n    hours: 22:00-06:30\n", &c, &error);
+
+        ok(r == 0 && c && c->queues[0].hours.set && c->queues[0].hours.start == 22 * 60 &&
+           c->queues[0].hours.end == 6 * 60 + 30, "hours: 22:00-06:30 is read as minutes 1320-390");
+        if (r == 0) {
+                /* Local noon of today, and 23:00 */
+                time_t t = time(NULL);
+                struct tm tm;
+                localtime_r(&t, &tm);
+                tm.tm_hour = 12, tm.tm_min = 0, tm.tm_sec = 0, tm.tm_isdst = -1;
+                uint64_t noon = (uint64_t) mktime(&tm) * USEC_PER_SEC, next = 0;
+                ok(!config_hours_open(&c->queues[0].hours, noon, &next), "hours 22:00-06:30: closed at noon");
+                is_int((int64_t) ((next - noon) / USEC_PER_SEC / 60), 10 * 60, "... opens 10 hours later");
+                uint64_t late = noon + 11 * 3600 * USEC_PER_SEC;
+                ok(config_hours_open(&c->queues[0].hours, late, &next), "... open at 23:00 (over midnight)");
+                is_int((int64_t) ((next - late) / USEC_PER_SEC / 60), 7 * 60 + 30, "... closes at 06:30");
+        }
+        config_free(c);
+        free(error);
+        struct hours always = {};
+        uint64_t next = 1;
+        ok(config_hours_open(&always, 0, &next) && next == 0, "no hours: always open, never changes");
+        check_error("queues:\n  q:\n    inbox: @/h/in\n    outbox: @/h/out\n    hours: 9-17\n",
+                    "5:12: \"hours\" in queue \"q\" must be a daily window of local time like 22:00-06:00 "
+                    "(start-end, HH:MM), got \"9-17\"", "hours without minutes");
+        check_error("queues:\n  q:\n    inbox: @/h/in\n    outbox: @/h/out\n    hours: 08:00-08:00\n",
+                    "5:12: \"hours\" in queue \"q\" must be a daily window of local time like 22:00-06:00 "
+                    "(start-end, HH:MM), got \"08:00-08:00\"", "an empty window");
+        uint64_t t0 = 0;
+        ok(parse_rfc3339("2026-12-07T22:00:00Z", &t0) == 0 && t0 == 1796680800ULL * USEC_PER_SEC,
+           "parse_rfc3339: UTC");
+        ok(parse_rfc3339("2026-12-07T23:00+01:00", &t0) == 0 && t0 == 1796680800ULL * USEC_PER_SEC,
+           "parse_rfc3339: an offset, no seconds");
+        ok(parse_rfc3339("2026-12-07", &t0) < 0 && parse_rfc3339("tomorrow", &t0) < 0 &&
+           parse_rfc3339("2026-12-07T22:00:00Zjunk", &t0) < 0, "parse_rfc3339: refuses a date alone and junk");
+}
+
 int main(void) {
         const char *tmpdir = getenv("TMPDIR");
 
@@ -638,6 +680,7 @@ int main(void) {
         test_durations();
         test_sizes();
         test_example();
+        test_hours();
 
         cleanup();
         free(conf_path);

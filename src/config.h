@@ -30,6 +30,9 @@ struct queue_config {
         unsigned file_mode;        /* outbox file mode, default 0644 */
         unsigned dir_mode;         /* outbox dir mode, default 0755 */
         struct hours hours;        /* jobs start only within it; default: always */
+        uint64_t max_files;        /* a drop with more files is rejected whole; 0 = no limit */
+        uint64_t max_bytes;        /* ... more bytes; 0 = no limit */
+        unsigned max_batches;      /* unfinished batches at most; more drops wait in the inbox; 0 = no limit */
 };
 
 struct config {

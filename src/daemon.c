@@ -57,8 +57,30 @@ static void take_claim(struct daemon *d, struct queue *q, const char *claim) {
         (void) register_claim(q, claim, &register_handlers, d);
 }
 
+/* A queue with max_batches unfinished batches takes no more drops: they wait
+ * in the inbox (intake looks at them again), said once while it lasts. */
+static bool queue_full(struct queue *q, const char *name) {
+        size_t n = 0;
+
+        for (const struct batch *b = q->batches; b; b = b->next)
+                n++;
+        n += register_queue_busy(q) || claim_queue_unpacking(q); /* one on its way, at least */
+        if (!q->cfg->max_batches || n < q->cfg->max_batches) {
+                q->said_full = false;
+                return false;
+        }
+        if (!q->said_full)
+                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                         "%zu batches are not finished (max_batches): %s and later drops wait in the inbox", n, name);
+        q->said_full = true;
+        return true;
+}
+
 static int on_drop_ready(struct queue *q, const char *name, void *userdata) {
         char *claim = NULL;
+
+        if (queue_full(q, name))
+                return -EAGAIN;
         int r = claim_drop(q, name, &claim);
 
         if (claim)

@@ -104,6 +104,7 @@ struct queue {
         char *defer_reason;    /* what failed, for STATUS= and status files */
         sd_event_source *defer_timer;
         bool removed;          /* dropped from the config by a reload: finish, then go */
+        bool said_full;        /* logged that drops wait for max_batches */
         struct queue *next;
 };
 

@@ -19,6 +19,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -396,6 +397,23 @@ static int check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t 
         return 0;
 }
 
+/* Why B is over its queue's limits (malloc'ed), or NULL. */
+static char *over_limits(const struct queue_config *qc, const struct batch *b) {
+        uint64_t files = b->n_jobs + b->n_skipped, bytes = 0;
+
+        for (size_t i = 0; i < b->n_jobs; i++)
+                bytes += (uint64_t) b->jobs[i].taken.size;
+        for (size_t i = 0; i < b->n_skipped; i++)
+                bytes += b->skipped[i].taken.known ? (uint64_t) b->skipped[i].taken.size : 0;
+        if (qc->max_files && files > qc->max_files)
+                return xasprintf("the drop holds %" PRIu64 " files, more than this queue's max_files (%" PRIu64 ")",
+                                 files, qc->max_files);
+        if (qc->max_bytes && bytes > qc->max_bytes)
+                return xasprintf("the drop holds %" PRIu64 " bytes, more than this queue's max_bytes (%" PRIu64 ")",
+                                 bytes, qc->max_bytes);
+        return NULL;
+}
+
 /* What a registering child tells its parent, besides 0 (the batch record is
  * written) and a transient errno (try again later). */
 #define REGISTER_EXIT_UNPACK 200        /* an archive: unpack it first */
@@ -597,6 +615,19 @@ static int register_build(struct queue *q, const char *claim) {
                 r = check_manifest_jobs(b, srcfd, mf, q->cfg->manifest_timeout_usec);
         json_decref(mf);
 
+        char *over = r == 0 ? over_limits(q->cfg, b) : NULL;
+        if (over) {
+                /* Rejected whole, before it has a name in the outbox; its files are kept. */
+                r = spool_claim_reject(q, b->claim, b->drop ? b->drop : b->claim, over);
+                free(over);
+                free(id_base);
+                if (srcfd >= 0)
+                        close(srcfd);
+                spool_batch_free(b);
+                if (r < 0 && errno_is_transient(r))
+                        (void) spool_defer(q, "cannot reject a drop over the queue's limits", r);
+                return r < 0 ? r : REGISTER_EXIT_NOTHING;
+        }
         if (r == 0)
                 r = reserve_batch_id(q, id_base, &b->id);
         free(id_base);

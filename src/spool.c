@@ -1369,6 +1369,53 @@ out:
         free(path);
 }
 
+int spool_claim_reject(struct queue *q, const char *claim, const char *name, const char *reason) {
+        struct log_ctx ctx = { .queue = q->name };
+        char *dir = xasprintf("%s/rejected", q->state_path);
+        char *from = xasprintf("%s/%s", q->claims_path, claim), *to = xasprintf("%s/%s", dir, claim);
+        int r = fs_mkdir_p(dir, 0700);
+
+        if (r == 0 && rename(from, to) < 0)
+                r = -errno;
+        if (r == 0)
+                (void) fs_fsync_dir(AT_FDCWD, dir);
+        if (r < 0) {
+                log_full(LOG_ERR, &ctx, -r, NULL, "cannot set aside claim %s over the queue's limits: %s", from,
+                         strerror(-r));
+                goto out;
+        }
+        char *why = xasprintf("%s: rejected as a whole; its files are kept in %s", reason, to);
+        log_full(LOG_WARNING, &ctx, 0, MSGID_DROP_REJECTED, "drop %s rejected: %s", name, why);
+        /* <outbox>/rejected/<name>.status.json, as for a file intake rejects. */
+        char buf[40];
+        json_t *j = json_pack("{s:o,s:s,s:s,s:s,s:s,s:b}", "file", names_to_json_display(name), "queue", q->name,
+                              "state", "rejected", "reason", why, "rejected",
+                              format_rfc3339(buf, sizeof(buf), now_usec(CLOCK_REALTIME)), "kept", false);
+        int k = fs_mkdirat_p_owned(q->outbox_fd, "rejected", q->cfg->dir_mode, q->gid);
+        for (unsigned i = 1; k == 0 && i < 1000; i++) {
+                char *base = i == 1 ? xstrdup(name) : names_with_suffix(name, i, true);
+                char *st = xasprintf("rejected/%.200s.status.json", base);
+                free(base);
+                if (faccessat(q->outbox_fd, st, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+                        free(st);
+                        continue;
+                }
+                k = status_write_json(q->outbox_fd, st, j, q->cfg->file_mode, q->gid);
+                free(st);
+                break;
+        }
+        if (k < 0)
+                log_full(LOG_WARNING, &ctx, -k, NULL, "cannot write the status of rejected drop %s: %s", name,
+                         strerror(-k));
+        json_decref(j);
+        free(why);
+out:
+        free(to);
+        free(from);
+        free(dir);
+        return r;
+}
+
 int spool_check_finished(struct queue *q) {
         char *finished = xasprintf("%s/finished", q->state_path);
         char **names = NULL;

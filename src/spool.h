@@ -70,6 +70,10 @@ int spool_batch_resume(struct queue *q, const char *claim);
 /* Finished batches whose outbox status disagrees with the status recorded
  * when they finished (final.json: a crash, a person's edit) get it back. */
 int spool_check_finished(struct queue *q);
+/* Set CLAIM of Q aside whole, for REASON (over the queue's limits): moved to
+ * <state_dir>/<queue>/rejected/<claim>, said in the log and in
+ * <outbox>/rejected/<NAME>.status.json. Nothing of it is removed. */
+int spool_claim_reject(struct queue *q, const char *claim, const char *name, const char *reason);
 /* Free Q (retired by a reload, no batch left) and take it off the spool. */
 void spool_queue_remove(struct queue *q);
 /* Finish what waits in Q's batches: outbox folders not complete yet, batches

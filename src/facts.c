@@ -1,0 +1,1108 @@
+/* facts.c: a datasheet's facts from its positioned text (see facts.h).
+ *
+ * Each page leaves a digest: part-number-shaped tokens with where they were
+ * seen (page 1's large title text, the lines repeated at the top and bottom
+ * of pages, an ordering-information section), vendor mentions by weight,
+ * the best temperature and supply ranges by the words around them, package
+ * names, revision and date candidates, and page 1's title lines for the
+ * description. Decisions are made once, at the end, from the whole digest.
+ * Only the first FACTS_SCAN_PAGES pages are read: datasheets say who and
+ * what they are up front, and a hostile page count must not cost time. */
+#include "facts.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+#include "vendors.h"
+
+#define FACTS_SCAN_PAGES 60
+#define MAX_TOKENS 3000
+#define MAX_TITLE_LINES 120
+#define MAX_PACKAGES 64
+#define MAX_LINE 512            /* bytes of a line looked at */
+#define MAX_SOURCE 160          /* bytes of a source quoted in facts.json */
+#define EDGE_FRACTION 0.08f     /* top and bottom of a page: headers and footers */
+#define ORDERING_LINES 80       /* lines after an ordering heading that belong to it */
+#define MAX_OTHER_PARTS 24
+#define MAX_PACKAGES_OUT 8
+
+struct token {
+        char *text;
+        unsigned count;
+        int first_page;
+        char *source;
+        float title;            /* best size on page 1 relative to the largest text there */
+        unsigned edge_pages;    /* pages whose header or footer has it */
+        int last_edge_page;
+        unsigned ordering;      /* seen in an ordering-information section */
+        bool doc_code;          /* next to a date or revision in a footer: a document number */
+};
+
+struct range {
+        bool found;
+        double min, max, score;
+        int page;
+        char *source;
+};
+
+struct text_fact {
+        bool found;
+        char value[64];
+        int page, priority;
+        char *source;
+};
+
+struct package {
+        char value[32];
+        unsigned count;
+        int page;
+        int pins;
+        char *source;
+};
+
+struct title_line {
+        char *text;
+        float size, y0, y1;
+};
+
+struct facts {
+        struct token *tokens;
+        unsigned n_tokens, cap_tokens;
+        double vendor_score[128];
+        int vendor_page[128];
+        char *vendor_source[128];
+        struct range temperature, voltage;
+        struct text_fact revision, date;
+        struct package packages[MAX_PACKAGES];
+        unsigned n_packages;
+        struct title_line title_lines[MAX_TITLE_LINES];
+        unsigned n_title_lines;
+        float page1_max_size, page1_height;
+        int ordering_left;
+        char *meta_title, *meta_subject, *meta_author;
+};
+
+static char *dup_source(const char *s) {
+        size_t n = strlen(s);
+
+        if (n > MAX_SOURCE) {
+                n = MAX_SOURCE;
+                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+                        n--;
+        }
+        return xstrndup(s, n);
+}
+
+struct facts *facts_new(void) {
+        return xcalloc(1, sizeof(struct facts));
+}
+
+void facts_free(struct facts *f) {
+        unsigned i;
+
+        if (!f)
+                return;
+        for (i = 0; i < f->n_tokens; i++) {
+                free(f->tokens[i].text);
+                free(f->tokens[i].source);
+        }
+        free(f->tokens);
+        for (i = 0; i < 128; i++)
+                free(f->vendor_source[i]);
+        free(f->temperature.source);
+        free(f->voltage.source);
+        free(f->revision.source);
+        free(f->date.source);
+        for (i = 0; i < f->n_packages; i++)
+                free(f->packages[i].source);
+        for (i = 0; i < f->n_title_lines; i++)
+                free(f->title_lines[i].text);
+        free(f->meta_title);
+        free(f->meta_subject);
+        free(f->meta_author);
+        free(f);
+}
+
+void facts_set_metadata(struct facts *f, const char *title, const char *subject, const char *author) {
+        free(f->meta_title);
+        free(f->meta_subject);
+        free(f->meta_author);
+        f->meta_title = title ? dup_source(title) : NULL;
+        f->meta_subject = subject ? dup_source(subject) : NULL;
+        f->meta_author = author ? dup_source(author) : NULL;
+}
+
+/* ---- text helpers ---- */
+
+/* Typographic dashes, minus signs, degree signs and odd spaces as ASCII, so the
+ * number scanners see "-40 C ~ +85 C". Byte offsets change; sources are
+ * quoted from the original line. */
+static void normalize(const char *in, char *out, size_t size) {
+        size_t n = 0;
+        const unsigned char *p = (const unsigned char *) in;
+
+        while (*p && n + 2 < size) {
+                if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] >= 0x90 && p[2] <= 0x95)) {
+                        out[n++] = '-';         /* hyphens and dashes */
+                        p += 3;
+                } else if (p[0] == 0xE2 && p[1] == 0x88 && p[2] == 0x92) {
+                        out[n++] = '-';         /* minus sign */
+                        p += 3;
+                } else if (p[0] == 0xE2 && p[1] == 0x84 && p[2] == 0x83) {
+                        out[n++] = 'C';         /* degree Celsius */
+                        p += 3;
+                } else if (p[0] == 0xC2 && p[1] == 0xB0) {
+                        p += 2;                 /* degree sign: "°C" -> "C" */
+                } else if (p[0] == 0xC2 && p[1] == 0xBA) {
+                        p += 2;                 /* masculine ordinal, used as a degree sign */
+                } else if (p[0] == 0xC2 && p[1] == 0xA0) {
+                        out[n++] = ' ';
+                        p += 2;
+                } else if (p[0] == 0xEF && p[1] == 0xBD && p[2] == 0x9E) {
+                        out[n++] = '~';         /* fullwidth tilde */
+                        p += 3;
+                } else if (p[0] == 0xE2 && p[1] == 0x80 && p[2] == 0xA6) {
+                        out[n++] = '~';         /* ellipsis as a range */
+                        p += 3;
+                } else
+                        out[n++] = (char) *p++;
+        }
+        out[n] = 0;
+}
+
+static bool contains_nocase(const char *hay, const char *needle) {
+        return strcasestr(hay, needle) != NULL;
+}
+
+/* ---- part-number tokens ---- */
+
+static bool is_package_name(const char *s);
+
+/* Does S look like a part number: letters and digits, at least two capitals
+ * and a digit, not a value with a unit, not an interface or pin name. */
+static bool part_shaped(const char *s) {
+        static const char *const stop[] = {
+                "I2C", "I2S", "I3C", "USB2", "USB3", "RS232", "RS485", "RS-232", "RS-485", "IEEE", "ISO", "JESD",
+                "JEDEC", "AEC-Q", "UART", "GPIO", "ADC", "DAC", "SPI", "PWM", "LED", "MCU", "CPU", "RAM",
+                "ROM", "SRAM", "DDR", "EEPROM", "IEC", "EN6", "UL1", "CE", "FCC", "REV", "VER", "HTTP",
+                "SD", "QSPI", "SDIO", "MII", "RMII", "RGMII", "LDO", "DC-DC", "BLE", "LORA", "TIMER", "IO",
+                "LQI", "RSSI", "CRC", "AES", "SHA", "RSA", "ECC", "PLL", "RTC", "JTAG", "SWD", "DMA",
+                "CAN", "LIN", "FIFO", "OTP", "AT+", "TX", "RX", "PA", "PB", "PC", "PD", "PE", "PF", "IRQ",
+                "INT", "VDD", "VCC", "GND", "VSS", "AN", "TN", "FIG", "TABLE", "SECTION",
+                "PAGE", "MODE", "REG", "BIT", "BYTE", "WORD", "ADDR", "DATA", "ID", "SN", "STEP", "CASE",
+                "TYPE", "Q", "X", "R", "C", "L", "U", "D",
+        };
+        size_t n = strlen(s), i;
+        unsigned upper = 0, lower = 0, digits = 0, other = 0;
+        char prefix[16];
+
+        if (n < 4 || n > 30)
+                return false;
+        if (!isalpha((unsigned char) s[0]))
+                return false;
+        for (i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+
+                if (isupper(c))
+                        upper++;
+                else if (islower(c))
+                        lower++;
+                else if (isdigit(c))
+                        digits++;
+                else if (c == '-' || c == '+' || c == '/' || c == '#' || c == '_')
+                        other++;
+                else
+                        return false;
+        }
+        if (upper < 2 || digits == 0 || lower > upper + 1 || other > 3)
+                return false;
+        if (strncasecmp(s, "0x", 2) == 0 || s[n - 1] == '-' || s[n - 1] == '/')
+                return false;
+        /* "MFRC52201HN1/TRAYB" is an ordering code, "UART/RS232" a list of words */
+        if (strchr(s, '/')) {
+                char first[32];
+
+                (void) snprintf(first, sizeof(first), "%.*s", (int) strcspn(s, "/"), s);
+                if (!part_shaped(first))
+                        return false;
+        }
+        /* The letters before the first digit: a stop word there is an
+         * interface, a pin, a register or a figure, not a part. */
+        for (i = 0; i < n && i + 1 < sizeof(prefix) && !isdigit((unsigned char) s[i]); i++)
+                prefix[i] = (char) toupper((unsigned char) s[i]);
+        prefix[i] = 0;
+        if (i < n && isdigit((unsigned char) s[i])) {
+                size_t k;
+
+                for (k = 0; k < ELEMENTSOF(stop); k++)
+                        if (strcmp(prefix, stop[k]) == 0)
+                                return false;
+        }
+        /* Letters then a short number only ("PA10", "CH1", "ADC12"): a name in a
+         * pin table, not a part. */
+        if (digits <= 2 && upper + lower <= 2 && other == 0 && n <= 5 && isdigit((unsigned char) s[n - 1]))
+                return false;
+        return !is_package_name(s);
+}
+
+static struct token *token_get(struct facts *f, const char *text) {
+        unsigned i;
+        struct token *t;
+
+        for (i = 0; i < f->n_tokens; i++)
+                if (strcmp(f->tokens[i].text, text) == 0)
+                        return &f->tokens[i];
+        if (f->n_tokens >= MAX_TOKENS)
+                return NULL;
+        if (f->n_tokens == f->cap_tokens) {
+                f->cap_tokens = f->cap_tokens ? f->cap_tokens * 2 : 128;
+                f->tokens = xrealloc(f->tokens, f->cap_tokens * sizeof(*f->tokens));
+        }
+        t = &f->tokens[f->n_tokens++];
+        memset(t, 0, sizeof(*t));
+        t->text = xstrdup(text);
+        t->last_edge_page = -1;
+        return t;
+}
+
+/* Split LINE into words at spaces and the punctuation around part numbers. */
+static unsigned split_words(const char *line, char words[][40], unsigned max) {
+        unsigned n = 0;
+        const char *p = line;
+
+        while (*p && n < max) {
+                size_t k = 0;
+
+                while (*p && strchr(" \t,;:()[]{}|\"'*", *p))
+                        p++;
+                while (*p && !strchr(" \t,;:()[]{}|\"'*", *p)) {
+                        if (k + 1 < 40)
+                                words[n][k++] = *p;
+                        p++;
+                }
+                /* a sentence's full stop or a footnote mark is not part of it */
+                while (k > 0 && (words[n][k - 1] == '.' || words[n][k - 1] == '-' || words[n][k - 1] == '/'))
+                        k--;
+                words[n][k] = 0;
+                if (k > 0)
+                        n++;
+        }
+        return n;
+}
+
+/* "AP63356/AP63357" names two parts: split a word at slashes when every
+ * piece looks like a part number ("MFRC52201HN1/TRAYB" stays whole). */
+static unsigned split_slashed(char words[][40], unsigned n, unsigned max) {
+        unsigned i;
+
+        for (i = 0; i < n; i++) {
+                char copy[40], *piece, *save = NULL;
+                unsigned pieces = 0, k;
+                bool all = true;
+
+                if (!strchr(words[i], '/'))
+                        continue;
+                (void) snprintf(copy, sizeof(copy), "%s", words[i]);
+                for (piece = strtok_r(copy, "/", &save); piece; piece = strtok_r(NULL, "/", &save), pieces++)
+                        all = all && part_shaped(piece);
+                if (!all || pieces < 2 || n + pieces - 1 > max)
+                        continue;
+                (void) snprintf(copy, sizeof(copy), "%s", words[i]);
+                k = i;
+                for (piece = strtok_r(copy, "/", &save); piece; piece = strtok_r(NULL, "/", &save)) {
+                        if (k != i)
+                                memmove(words + k + 1, words + k, (n - k) * sizeof(words[0])), n++;
+                        (void) snprintf(words[k], sizeof(words[k]), "%s", piece);
+                        k++;
+                }
+                i = k - 1;
+        }
+        return n;
+}
+
+/* ---- packages ---- */
+
+static const char *const package_families[] = {
+        /* longest first where one is the start of another */
+        "SOT-23", "SOT23", "SOT-223", "SOT-89", "SOT-323", "SOT-363", "SOT-563", "SC-70", "SC70", "SOD-123",
+        "SOD-323", "TO-92", "TO-220", "TO-252", "TO-263", "TO-247", "D2PAK", "DPAK",
+        "HVQFN", "VQFN", "WQFN", "UQFN", "XQFN", "TQFN", "QFN", "X2QFN", "UDFN", "WDFN", "TDFN", "DFN",
+        "X2SON", "WSON", "VSON", "USON", "SON", "VSSOP", "TSSOP", "HTSSOP", "MSOP", "QSOP", "SSOP", "SOIC",
+        "SOP", "PDIP", "SDIP", "DIP", "LQFP", "TQFP", "PQFP", "QFP", "PLCC", "LGA", "UFBGA", "TFBGA",
+        "FBGA", "BGA", "WLCSP", "CSP", "MLF", "SMD", "UFQFPN", "LCC",
+};
+
+static const char *package_family_at(const char *s, size_t *ret_len) {
+        const char *best = NULL;
+        size_t i, best_len = 0;
+
+        for (i = 0; i < ELEMENTSOF(package_families); i++) {
+                size_t n = strlen(package_families[i]);
+
+                if (n > best_len && strncmp(s, package_families[i], n) == 0) {
+                        best = package_families[i];
+                        best_len = n;
+                }
+        }
+        *ret_len = best_len;
+        return best;
+}
+
+static bool is_package_name(const char *s) {
+        size_t n;
+        const char *fam = package_family_at(s, &n);
+
+        if (!fam)
+                return false;
+        s += n;
+        if (*s == '-' || *s == ' ')
+                s++;
+        while (isdigit((unsigned char) *s))
+                s++;
+        return *s == 0 || *s == '-';
+}
+
+static void package_add(struct facts *f, const char *value, int pins, int page, const char *source) {
+        unsigned i;
+        struct package *p;
+
+        for (i = 0; i < f->n_packages; i++)
+                if (strcmp(f->packages[i].value, value) == 0) {
+                        f->packages[i].count++;
+                        return;
+                }
+        if (f->n_packages >= MAX_PACKAGES)
+                return;
+        p = &f->packages[f->n_packages++];
+        memset(p, 0, sizeof(*p));
+        (void) snprintf(p->value, sizeof(p->value), "%s", value);
+        p->count = 1;
+        p->pins = pins;
+        p->page = page;
+        p->source = dup_source(source);
+}
+
+/* Packages in LINE (normalised): "QFN-32", "QFN32", "VSSOP (10)", "SOT-23-5",
+ * "32-pin QFN", "8-lead SOIC". */
+static void scan_packages(struct facts *f, const char *line, const char *source, int page) {
+        const char *p;
+
+        for (p = line; *p; p++) {
+                size_t n;
+                const char *fam;
+                char family[16], value[32];
+                int pins = 0;
+                const char *q;
+
+                if (p > line && (isalnum((unsigned char) p[-1]) || p[-1] == '-'))
+                        continue;
+                fam = package_family_at(p, &n);
+                if (!fam)
+                        continue;
+                (void) snprintf(family, sizeof(family), "%s", fam);
+                if (strcmp(family, "SOT23") == 0)
+                        strcpy(family, "SOT-23");
+                else if (strcmp(family, "SC70") == 0)
+                        strcpy(family, "SC-70");
+                q = p + n;
+                if (*q == '-' && isdigit((unsigned char) q[1]))
+                        q++;
+                else if (*q == ' ' && q[1] == '(' && isdigit((unsigned char) q[2]))
+                        q += 2;
+                else if (*q == '(' && isdigit((unsigned char) q[1]))
+                        q++;
+                if (isdigit((unsigned char) *q)) {
+                        pins = atoi(q);
+                        while (isdigit((unsigned char) *q))
+                                q++;
+                }
+                /* "QFNX" is a word, not a package; "TSOP753" is a part, not 753 pins */
+                if (isalpha((unsigned char) *q) && !(pins > 0 && (q[0] == 'L' || q[0] == 'N') && !isalnum((unsigned char) q[1])))
+                        continue;
+                if (pins > 400 || (pins > 0 && pins < 2))
+                        continue;
+                if (pins == 0) {
+                        /* "32-pin QFN", "8-lead SOIC": the count before it */
+                        const char *b = p;
+
+                        while (b > line && b[-1] == ' ')
+                                b--;
+                        if (b - line >= 5 && (strncasecmp(b - 4, "-pin", 4) == 0 || strncasecmp(b - 4, " pin", 4) == 0 ||
+                                              strncasecmp(b - 5, "-lead", 5) == 0 || strncasecmp(b - 5, " lead", 5) == 0 ||
+                                              strncasecmp(b - 5, "-ball", 5) == 0)) {
+                                const char *d = b - (b[-1] == 'n' ? 4 : 5);
+
+                                while (d > line && isdigit((unsigned char) d[-1]))
+                                        d--;
+                                pins = atoi(d);
+                                if (pins > 400)
+                                        pins = 0;
+                        }
+                }
+                if (pins > 0)
+                        (void) snprintf(value, sizeof(value), "%s-%d", family, pins);
+                else
+                        (void) snprintf(value, sizeof(value), "%s", family);
+                package_add(f, value, pins, page, source);
+                p += n - 1;
+        }
+}
+
+/* ---- ranges: temperature and supply voltage ---- */
+
+static bool scan_number(const char **pp, double *ret) {
+        const char *p = *pp;
+        char *end;
+        double v;
+
+        if (*p == '+' || *p == '-' || *p == '.' || isdigit((unsigned char) *p)) {
+                if ((*p == '+' || *p == '-') && !(isdigit((unsigned char) p[1]) || (p[1] == ' ' && isdigit((unsigned char) p[2]))))
+                        return false;
+                if ((*p == '+' || *p == '-') && p[1] == ' ') {
+                        /* "- 40": a sign set apart */
+                        char tmp[32];
+
+                        (void) snprintf(tmp, sizeof(tmp), "%c%s", *p, p + 2);
+                        v = strtod(tmp, &end);
+                        if (end == tmp)
+                                return false;
+                        *pp = p + 2 + (end - tmp - 1);
+                } else {
+                        v = strtod(p, &end);
+                        if (end == p)
+                                return false;
+                        *pp = end;
+                }
+                if (!isfinite(v))
+                        return false;
+                *ret = v;
+                return true;
+        }
+        return false;
+}
+
+static const char *skip_spaces(const char *p) {
+        while (*p == ' ')
+                p++;
+        return p;
+}
+
+/* UNIT after P (spaces allowed before it), not followed by a letter. */
+static bool unit_at(const char **pp, char unit) {
+        const char *p = skip_spaces(*pp);
+
+        if (*p != unit || isalpha((unsigned char) p[1]))
+                return false;
+        *pp = p + 1;
+        return true;
+}
+
+static bool separator_at(const char **pp) {
+        const char *p = skip_spaces(*pp);
+
+        if (strncasecmp(p, "to ", 3) == 0)
+                p += 3;
+        else if (*p == '~' || *p == '-')
+                p++;
+        else if (strncmp(p, "...", 3) == 0)
+                p += 3;
+        else
+                return false;
+        *pp = skip_spaces(p);
+        return true;
+}
+
+/* The first "A [U] to B U" in LINE with unit U. */
+static bool scan_range(const char *line, char unit, double *ret_min, double *ret_max, const char **ret_at) {
+        const char *p;
+
+        for (p = line; *p; p++) {
+                const char *q = p;
+                double a, b;
+
+                if (p > line && (isalnum((unsigned char) p[-1]) || p[-1] == '.'))
+                        continue;
+                if (!scan_number(&q, &a))
+                        continue;
+                (void) unit_at(&q, unit);
+                if (!separator_at(&q))
+                        continue;
+                if (!scan_number(&q, &b))
+                        continue;
+                if (!unit_at(&q, unit))
+                        continue;
+                if (a >= b)
+                        continue;
+                *ret_min = a;
+                *ret_max = b;
+                *ret_at = p;
+                return true;
+        }
+        return false;
+}
+
+static double context_score(const char *line, const char *const *good, const double *gw, const char *const *bad, const double *bw) {
+        double s = 0;
+        size_t i;
+
+        for (i = 0; good[i]; i++)
+                if (contains_nocase(line, good[i]))
+                        s += gw[i];
+        for (i = 0; bad[i]; i++)
+                if (contains_nocase(line, bad[i]))
+                        s -= bw[i];
+        return s;
+}
+
+static void range_offer(struct range *r, double min, double max, double score, int page, const char *source) {
+        if (r->found && r->score >= score)
+                return;
+        r->found = true;
+        r->min = min;
+        r->max = max;
+        r->score = score;
+        r->page = page;
+        free(r->source);
+        r->source = dup_source(source);
+}
+
+static void scan_ranges(struct facts *f, const char *norm, const char *source, int page, bool edge) {
+        static const char *const t_good[] = { "operat", "ambient", "T A", "TA ", "temperature range", "industrial", "automotive", NULL };
+        static const double t_gw[] = { 3, 2, 1, 1, 2, 1, 1 };
+        static const char *const t_bad[] = { "storage", "junction", "solder", "reflow", "lead temp", "TSTG", "T STG", "TJ", "T J", "peak", NULL };
+        static const double t_bw[] = { 6, 4, 6, 6, 6, 6, 6, 3, 3, 3 };
+        static const char *const v_good[] = { "supply", "VDD", "VCC", "V DD", "V CC", "VIN", "V IN", "operating voltage", "power", "VBAT", "VS ", NULL };
+        static const double v_gw[] = { 3, 2, 2, 2, 2, 1, 1, 3, 1, 1, 1 };
+        static const char *const v_bad[] = { "I/O", "absolute", "maximum rating", "output", "logic", "threshold", "input high", "input low", "VIH", "VIL", "VOH", "VOL", "ripple", "reference", "ESD", NULL };
+        static const double v_bw[] = { 3, 4, 4, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 2, 4 };
+        double a, b, s;
+        const char *at;
+
+        if (edge)
+                return;
+        if (scan_range(norm, 'C', &a, &b, &at) && a >= -70 && a <= 40 && b >= 50 && b <= 260) {
+                s = context_score(norm, t_good, t_gw, t_bad, t_bw) + (page == 1 ? 2 : 0) + (page <= 3 ? 1 : 0);
+                if (s > 0)
+                        range_offer(&f->temperature, a, b, s, page, source);
+        }
+        if (scan_range(norm, 'V', &a, &b, &at) && a >= 0.8 && b <= 60 && a < b) {
+                s = context_score(norm, v_good, v_gw, v_bad, v_bw) + (page == 1 ? 2 : 0) + (page <= 3 ? 1 : 0);
+                if (s > 1)
+                        range_offer(&f->voltage, a, b, s, page, source);
+        }
+}
+
+/* ---- revision and date ---- */
+
+static void text_offer(struct text_fact *t, const char *value, int priority, int page, const char *source) {
+        if (t->found && t->priority >= priority)
+                return;
+        t->found = true;
+        (void) snprintf(t->value, sizeof(t->value), "%s", value);
+        t->priority = priority;
+        t->page = page;
+        free(t->source);
+        t->source = dup_source(source);
+}
+
+static void scan_revision(struct facts *f, const char *norm, const char *source, int page, bool edge,
+                          char words[][40], unsigned n_words) {
+        unsigned i;
+
+        for (i = 0; i < n_words; i++) {
+                const char *w = words[i];
+                char value[40];
+                size_t n = strlen(w);
+
+                /* "Rev. D", "Rev 1.2", "Revision 3", "REV.C", "Rev1.1" */
+                if (strncasecmp(w, "rev", 3) == 0 && strncasecmp(w, "revised", 7) != 0 &&
+                    strncasecmp(w, "review", 6) != 0) {
+                        const char *v = NULL;
+
+                        if (strcasecmp(w, "rev") == 0 || strcasecmp(w, "rev.") == 0 || strcasecmp(w, "revision") == 0 ||
+                            strcasecmp(w, "version") == 0)
+                                v = i + 1 < n_words ? words[i + 1] : NULL;
+                        else if (strncasecmp(w, "rev.", 4) == 0)
+                                v = w + 4;
+                        else if (isdigit((unsigned char) w[3]))
+                                v = w + 3;
+                        if (v && *v == '.')
+                                v++;
+                        if (v && strlen(v) <= 6 && *v &&
+                            (isdigit((unsigned char) v[0]) || (isupper((unsigned char) v[0]) && strlen(v) <= 2 &&
+                                                               (v[1] == 0 || isdigit((unsigned char) v[1]))))) {
+                                (void) snprintf(value, sizeof(value), "%s", v);
+                                text_offer(&f->revision, value, (edge ? 3 : 2) + (page == 1), page, source);
+                        }
+                }
+                /* "V1.1" alone on a title page or in a footer */
+                if ((page == 1 || edge) && (w[0] == 'V' || w[0] == 'v') && isdigit((unsigned char) w[1]) &&
+                    strchr(w, '.') && n <= 6 && strspn(w + 1, "0123456789.") == n - 1 && !contains_nocase(norm, " V ") &&
+                    !(i + 1 < n_words && (words[i + 1][0] == 'V' || words[i + 1][0] == 'v'))) {
+                        text_offer(&f->revision, w + 1, 1, page, source);
+                }
+                /* TI literature numbers: SBAS444D, the last letter the revision */
+                if ((page == 1 || edge) && n >= 8 && n <= 9 && w[0] == 'S' && isupper((unsigned char) w[1]) &&
+                    isupper((unsigned char) w[2]) && isupper((unsigned char) w[3]) && strspn(w + 4, "0123456789") == n - 5 &&
+                    isupper((unsigned char) w[n - 1])) {
+                        value[0] = w[n - 1];
+                        value[1] = 0;
+                        text_offer(&f->revision, value, 2, page, source);
+                }
+        }
+}
+
+static int month_of(const char *w) {
+        static const char *const months[] = { "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
+        size_t n = strlen(w), i;
+
+        if (n < 3)
+                return 0;
+        for (i = 0; i < 12; i++)
+                if (strncasecmp(w, months[i], 3) == 0) {
+                        static const char *const full[] = { "january", "february", "march", "april", "may", "june", "july",
+                                                            "august", "september", "october", "november", "december" };
+                        /* "Mar." or "March", not "Marking" */
+                        if (n == 3 || (n == 4 && w[3] == '.') || strcasecmp(w, full[i]) == 0 ||
+                            (i == 8 && strcasecmp(w, "sept") == 0))
+                                return (int) i + 1;
+                }
+        return 0;
+}
+
+static bool year_of(const char *w, int *ret) {
+        int y;
+
+        if (strlen(w) != 4 || strspn(w, "0123456789") != 4)
+                return false;
+        y = atoi(w);
+        if (y < 1985 || y > 2039)
+                return false;
+        *ret = y;
+        return true;
+}
+
+static void scan_date(struct facts *f, const char *norm, const char *source, int page, bool edge,
+                      char words[][40], unsigned n_words) {
+        unsigned i;
+        int priority = contains_nocase(norm, "revised") ? 5 : contains_nocase(norm, "rev") || contains_nocase(norm, "date") ? 4 : edge ? 3 : page == 1 ? 2 : 0;
+
+        if (priority == 0 || page > 3)
+                return;
+        for (i = 0; i < n_words; i++) {
+                int y, m = 0, d = 0;
+                char value[16];
+                const char *w = words[i];
+
+                if (year_of(w, &y)) {
+                        /* "December 2016", "Dec 5, 2016", "5 December 2016" */
+                        if (i >= 1 && (m = month_of(words[i - 1])) == 0 && i >= 2)
+                                m = month_of(words[i - 2]);
+                        if (m == 0)
+                                continue;
+                } else if (strlen(w) >= 7 && strlen(w) <= 10 && (w[4] == '-' || w[4] == '/' || w[4] == '.') &&
+                           sscanf(w, "%4d%*c%2d%*c%2d", &y, &m, &d) >= 2) {
+                        /* 2018-12, 2018/12/05, 2018.12.05 */
+                        if (y < 1985 || y > 2039 || m < 1 || m > 12)
+                                continue;
+                } else
+                        continue;
+                (void) snprintf(value, sizeof(value), "%04d-%02d", y, m);
+                /* Among equals, the latest date: a revision history lists older ones. */
+                text_offer(&f->date, value, priority * 100000 + y * 13 + m, page, source);
+        }
+}
+
+/* ---- a page ---- */
+
+static bool ordering_heading(const char *line) {
+        return (contains_nocase(line, "ordering information") || contains_nocase(line, "ordering guide") ||
+                contains_nocase(line, "order information") || contains_nocase(line, "ordering code") ||
+                contains_nocase(line, "part numbering") || contains_nocase(line, "device information") ||
+                contains_nocase(line, "order number") || contains_nocase(line, "ordering part")) &&
+               strlen(line) < 60;
+}
+
+static void vendor_scan(struct facts *f, const char *line, int page, bool edge) {
+        size_t i, n = vendors_count();
+        bool copyright = contains_nocase(line, "copyright") || strstr(line, "\xC2\xA9") || contains_nocase(line, "(c)");
+
+        for (i = 0; i < n && i < 128; i++) {
+                int m = vendor_match(i, line);
+                double w;
+
+                if (m == 0 || (m == 1 && !edge && !copyright))
+                        continue;
+                w = m == 3 ? 3 : m == 2 ? 2 : 1;
+                if (copyright)
+                        w *= 2;
+                if (page == 1)
+                        w *= 2;
+                else if (edge)
+                        w *= 1.0;
+                else
+                        w *= 0.3;
+                if (f->vendor_score[i] == 0 || w > 2) {
+                        if (!f->vendor_source[i] || w > 2) {
+                                free(f->vendor_source[i]);
+                                f->vendor_source[i] = dup_source(line);
+                                f->vendor_page[i] = page;
+                        }
+                }
+                /* a vendor named on every page counts, but not without end */
+                if (f->vendor_score[i] < 200)
+                        f->vendor_score[i] += w;
+        }
+}
+
+void facts_add_page(struct facts *f, const struct layout_page *p) {
+        static char text[MAX_LINE], norm[MAX_LINE], words[64][40];
+        unsigned i, k, n_words;
+
+        if (p->number > FACTS_SCAN_PAGES)
+                return;
+        if (p->number == 1) {
+                f->page1_height = p->height;
+                for (i = 0; i < p->n_lines; i++)
+                        if (p->lines[i].n_spans > 0 && p->lines[i].size < 200)
+                                f->page1_max_size = fmaxf(f->page1_max_size, p->lines[i].size);
+        }
+        for (i = 0; i < p->n_lines; i++) {
+                const struct layout_line *l = &p->lines[p->order[i]];
+                bool edge = l->y1 < EDGE_FRACTION * p->height || l->y0 > (1 - EDGE_FRACTION) * p->height;
+                float title = 0;
+
+                layout_line_text(p, l, text, sizeof(text));
+                normalize(text, norm, sizeof(norm));
+                if (p->number == 1 && f->page1_max_size > 0 && l->size >= 0.5f * f->page1_max_size &&
+                    l->y0 < 0.6f * p->height)
+                        title = l->size / f->page1_max_size;
+                if (p->number == 1 && f->n_title_lines < MAX_TITLE_LINES && l->y0 < 0.5f * p->height && !edge) {
+                        struct title_line *t = &f->title_lines[f->n_title_lines++];
+
+                        t->text = dup_source(text);
+                        t->size = l->size;
+                        t->y0 = l->y0;
+                        t->y1 = l->y1;
+                }
+                if (ordering_heading(norm))
+                        f->ordering_left = ORDERING_LINES;
+                else if (f->ordering_left > 0)
+                        f->ordering_left--;
+
+                n_words = split_words(norm, words, ELEMENTSOF(words));
+                n_words = split_slashed(words, n_words, ELEMENTSOF(words));
+                for (k = 0; k < n_words; k++) {
+                        struct token *t;
+
+                        if (!part_shaped(words[k]))
+                                continue;
+                        t = token_get(f, words[k]);
+                        if (!t)
+                                continue;
+                        t->count++;
+                        if (!t->source || (title > t->title)) {
+                                free(t->source);
+                                t->source = dup_source(text);
+                                t->first_page = t->first_page && title <= t->title ? t->first_page : p->number;
+                        }
+                        if (title > t->title)
+                                t->title = title;
+                        if (edge && t->last_edge_page != p->number) {
+                                t->edge_pages++;
+                                t->last_edge_page = p->number;
+                                if (contains_nocase(norm, "rev") || month_of(k + 1 < n_words ? words[k + 1] : "") ||
+                                    (k + 2 < n_words && month_of(words[k + 2])))
+                                        t->doc_code = true;
+                        }
+                        if (f->ordering_left > 0)
+                                t->ordering++;
+                }
+                vendor_scan(f, text, p->number, edge);
+                scan_ranges(f, norm, text, p->number, edge);
+                if (p->number <= 3 || edge)
+                        scan_packages(f, norm, text, p->number);
+                else if (f->ordering_left > 0 || contains_nocase(norm, "package"))
+                        scan_packages(f, norm, text, p->number);
+                if (p->number <= 2 || edge || contains_nocase(norm, "rev"))
+                        scan_revision(f, norm, text, p->number, edge, words, n_words);
+                scan_date(f, norm, text, p->number, edge, words, n_words);
+        }
+}
+
+/* ---- decisions ---- */
+
+static double clamp01(double v) {
+        return v < 0.05 ? 0.05 : v > 0.99 ? 0.99 : round(v * 100) / 100;
+}
+
+static json_t *fact(const char *value, int page, const char *source, double confidence) {
+        return json_pack("{s:s, s:i, s:s, s:f}", "value", value, "page", page, "source", source ? source : "",
+                         "confidence", clamp01(confidence));
+}
+
+static bool doc_code_shaped(const char *s) {
+        size_t n = strlen(s);
+
+        size_t letters = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
+        /* Microchip DS40001234, TDK DS-000193, TI SBAS444D: document numbers */
+        if (letters >= 2 && letters <= 3 && s[letters] == '-' && strspn(s + letters + 1, "0123456789") >= 5)
+                return true;
+        if (n >= 8 && strncmp(s, "DS", 2) == 0 && strspn(s + 2, "0123456789") >= 5)
+                return true;
+        if (n >= 7 && n <= 9 && s[0] == 'S' && isupper((unsigned char) s[1]) && isupper((unsigned char) s[2]) &&
+            isupper((unsigned char) s[3]) && strspn(s + 4, "0123456789") >= 3)
+                return true;
+        return false;
+}
+
+static double token_score(const struct facts *f, const struct token *t) {
+        double s = 0;
+
+        if (t->title >= 0.6f)
+                s += 8 * t->title * t->title;
+        s += 1.5 * fmin(t->edge_pages, 8) / 2;
+        s += log2(1 + t->count);
+        if (t->ordering)
+                s += 1;
+        if (f->meta_title && strstr(f->meta_title, t->text))
+                s += 1.5;
+        if (f->meta_subject && strstr(f->meta_subject, t->text))
+                s += 1;
+        if (t->doc_code || doc_code_shaped(t->text))
+                s -= 8;
+        if (strlen(t->text) < 5 && t->title < 0.6f)
+                s -= 10;
+        if (vendor_normalize(t->text))
+                s -= 10;
+        return s;
+}
+
+static bool common_stem(const char *a, const char *b, size_t n) {
+        return strncasecmp(a, b, n) == 0;
+}
+
+static void add_part_numbers(struct facts *f, json_t *out, size_t *ret_best) {
+        double best = -1e9, s;
+        size_t i, chosen = (size_t) -1;
+        json_t *others;
+
+        for (i = 0; i < f->n_tokens; i++) {
+                s = token_score(f, &f->tokens[i]);
+                /* between a family stem and a variant with a suffix, the shorter
+                 * one seen as much: ADS1115 over ADS1115IDGSR */
+                if (s > best || (chosen != (size_t) -1 && s >= best - 0.5 && strlen(f->tokens[i].text) >= 5 &&
+                                 strncmp(f->tokens[chosen].text, f->tokens[i].text, strlen(f->tokens[i].text)) == 0)) {
+                        best = s;
+                        chosen = i;
+                }
+        }
+        *ret_best = chosen;
+        if (chosen == (size_t) -1 || best < 3)
+                return;
+        {
+                const struct token *t = &f->tokens[chosen];
+
+                json_object_set_new(out, "part_number", fact(t->text, t->first_page ? t->first_page : 1, t->source, best / 12));
+        }
+
+        others = json_array();
+        for (i = 0; i < f->n_tokens && json_array_size(others) < MAX_OTHER_PARTS; i++) {
+                const struct token *t = &f->tokens[i], *p = &f->tokens[chosen];
+                double conf;
+
+                if (i == chosen || t->doc_code || doc_code_shaped(t->text) || vendor_normalize(t->text))
+                        continue;
+                if (strncmp(t->text, p->text, strlen(p->text)) == 0 && t->count < 2 && t->ordering == 0)
+                        continue;
+                if (t->title >= 0.6f && strlen(t->text) >= 5)
+                        conf = 0.7;
+                else if (t->ordering && common_stem(t->text, p->text, 3))
+                        conf = 0.6;
+                else if (common_stem(t->text, p->text, 4) && t->count >= 3 && t->edge_pages > 0)
+                        conf = 0.5;
+                else
+                        continue;
+                json_array_append_new(others, fact(t->text, t->first_page ? t->first_page : 1, t->source, conf));
+        }
+        if (json_array_size(others) > 0)
+                json_object_set_new(out, "other_part_numbers", others);
+        else
+                json_decref(others);
+}
+
+static void add_manufacturer(struct facts *f, json_t *out) {
+        size_t i, best = (size_t) -1, n = vendors_count();
+        double total = 0;
+
+        for (i = 0; i < n && i < 128; i++) {
+                total += f->vendor_score[i];
+                if (f->vendor_score[i] > 0 && (best == (size_t) -1 || f->vendor_score[i] > f->vendor_score[best]))
+                        best = i;
+        }
+        /* The document information's author, a weak signal on its own. */
+        if (best == (size_t) -1 && f->meta_author) {
+                const char *name = vendor_normalize(f->meta_author);
+
+                if (name)
+                        json_object_set_new(out, "manufacturer", fact(name, 1, f->meta_author, 0.3));
+                return;
+        }
+        if (best == (size_t) -1 || f->vendor_score[best] < 2)
+                return;
+        json_object_set_new(out, "manufacturer",
+                            fact(vendor_get(best)->name, f->vendor_page[best], f->vendor_source[best],
+                                 0.4 + 0.5 * f->vendor_score[best] / total));
+}
+
+static bool vendor_scan_name(const char *line) {
+        size_t i;
+
+        for (i = 0; i < vendors_count(); i++)
+                if (vendor_match(i, line) >= 2)
+                        return true;
+        return false;
+}
+
+/* Page 1's title: the largest lines near the top with words, joined when they
+ * wrap, without the part numbers and the vendor's name. */
+static void add_description(struct facts *f, json_t *out, const char *part) {
+        unsigned i, j, best_words = 0;
+        float best_size = 0;
+        char best[400] = "", cur[400];
+
+        for (i = 0; i < f->n_title_lines; i = j) {
+                const struct title_line *t = &f->title_lines[i];
+                unsigned words = 0;
+                const char *p;
+                size_t n = 0;
+
+                cur[0] = 0;
+                for (j = i; j < f->n_title_lines; j++) {
+                        const struct title_line *u = &f->title_lines[j];
+
+                        if (fabsf(u->size - t->size) > 0.6f || (j > i && u->y0 - f->title_lines[j - 1].y1 > 1.2f * t->size) ||
+                            (j > i && u->y0 < f->title_lines[j - 1].y0 - 1))
+                                break;
+                        n += (size_t) snprintf(cur + n, n < sizeof(cur) ? sizeof(cur) - n : 0, "%s%s", n ? " " : "", u->text);
+                        if (n >= sizeof(cur))
+                                n = sizeof(cur) - 1;
+                }
+                if (j == i)
+                        j = i + 1;
+                if (t->size < 0.45f * f->page1_max_size || t->size <= best_size)
+                        continue;
+                if (strncasecmp(cur, "features", 8) == 0 || strncasecmp(cur, "description", 11) == 0 ||
+                    strncasecmp(cur, "general description", 19) == 0 || strncasecmp(cur, "applications", 12) == 0 ||
+                    (contains_nocase(cur, "datasheet") && strlen(cur) < 40) || contains_nocase(cur, "confidential") ||
+                    contains_nocase(cur, "http") || contains_nocase(cur, "www."))
+                        continue;
+                for (p = cur; *p;) {
+                        unsigned letters = 0;
+
+                        while (*p == ' ')
+                                p++;
+                        while (*p && *p != ' ') {
+                                letters += isalpha((unsigned char) *p) != 0;
+                                p++;
+                        }
+                        if (letters >= 3)
+                                words++;
+                }
+                if (words < 3 || strlen(cur) > 300)
+                        continue;
+                /* a numbered section heading, or the vendor's name and address */
+                if ((isdigit((unsigned char) cur[0]) && strlen(cur) < 40 && strchr(cur, ' ') &&
+                     isupper((unsigned char) strchr(cur, ' ')[1])) ||
+                    (vendor_scan_name(cur) && words < 6))
+                        continue;
+                best_size = t->size;
+                best_words = words;
+                (void) snprintf(best, sizeof(best), "%s", cur);
+        }
+        (void) part;
+        if (best_words >= 3)
+                json_object_set_new(out, "description", fact(best, 1, best, 0.6));
+}
+
+static void add_packages(struct facts *f, json_t *out) {
+        json_t *list = json_array();
+        unsigned i, k, top_pins = 0, top_count = 0;
+
+        /* most seen first; a bare family only when no variant of it has a pin count */
+        for (k = 0; k < MAX_PACKAGES_OUT; k++) {
+                int best = -1;
+
+                for (i = 0; i < f->n_packages; i++) {
+                        struct package *p = &f->packages[i];
+
+                        if (p->count == 0)
+                                continue;
+                        if (best < 0 || p->count > f->packages[best].count)
+                                best = (int) i;
+                }
+                if (best < 0)
+                        break;
+                if (f->packages[best].pins == 0) {
+                        bool shadowed = false;
+
+                        for (i = 0; i < f->n_packages; i++)
+                                if (f->packages[i].pins > 0 &&
+                                    strncmp(f->packages[i].value, f->packages[best].value, strlen(f->packages[best].value)) == 0)
+                                        shadowed = true;
+                        if (shadowed) {
+                                f->packages[best].count = 0;
+                                k--;
+                                continue;
+                        }
+                }
+                json_array_append_new(list, fact(f->packages[best].value, f->packages[best].page, f->packages[best].source,
+                                                 f->packages[best].count >= 2 ? 0.7 : 0.5));
+                if (f->packages[best].pins > 0 && top_pins == 0) {
+                        top_pins = (unsigned) f->packages[best].pins;
+                        top_count = f->packages[best].count;
+                        json_object_set_new(out, "pin_count",
+                                            json_pack("{s:i, s:i, s:s, s:f}", "value", top_pins, "page", f->packages[best].page,
+                                                      "source", f->packages[best].source, "confidence", top_count >= 2 ? 0.6 : 0.4));
+                }
+                f->packages[best].count = 0;
+        }
+        if (json_array_size(list) > 0)
+                json_object_set_new(out, "packages", list);
+        else
+                json_decref(list);
+}
+
+static json_t *range_json(const struct range *r, const char *unit) {
+        return json_pack("{s:f, s:f, s:s, s:i, s:s, s:f}", "min", r->min, "max", r->max, "unit", unit, "page", r->page,
+                         "source", r->source, "confidence", clamp01(0.4 + r->score / 12));
+}
+
+json_t *facts_json(struct facts *f) {
+        json_t *out = json_object();
+        size_t best;
+
+        if (!out)
+                return NULL;
+        add_manufacturer(f, out);
+        add_part_numbers(f, out, &best);
+        add_description(f, out, best != (size_t) -1 ? f->tokens[best].text : NULL);
+        if (f->revision.found)
+                json_object_set_new(out, "revision", fact(f->revision.value, f->revision.page, f->revision.source,
+                                                          0.4 + 0.1 * f->revision.priority));
+        if (f->date.found)
+                json_object_set_new(out, "date", fact(f->date.value, f->date.page, f->date.source,
+                                                      f->date.priority >= 400000 ? 0.8 : 0.5));
+        add_packages(f, out);
+        if (f->temperature.found)
+                json_object_set_new(out, "temperature", range_json(&f->temperature, "\xC2\xB0" "C"));
+        if (f->voltage.found)
+                json_object_set_new(out, "supply_voltage", range_json(&f->voltage, "V"));
+        return out;
+}

@@ -1,0 +1,27 @@
+/* vendors.h: semiconductor manufacturers, their aliases and web domains.
+ *
+ * One name per company as it trades today: an acquired brand maps to its
+ * owner (Maxim, Linear Technology -> Analog Devices; Atmel, Microsemi ->
+ * Microchip; Freescale -> NXP; InvenSense -> TDK InvenSense). Pure data and
+ * matching, no mupdf: the worker's facts and the unit tests use it. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vendor {
+        const char *name;               /* the normalised name */
+        const char *const *aliases;     /* as printed, matched case-insensitively as whole words */
+        const char *const *short_aliases; /* "TI", "ST": matched case-sensitively, as whole words */
+        const char *const *domains;     /* "ti.com": matched in www.ti.com, e2e.ti.com, ... */
+};
+
+size_t vendors_count(void);
+const struct vendor *vendor_get(size_t i);
+
+/* The normalised name for S (a name, an alias, a short alias or a web
+ * domain or address), NULL when S is no vendor we know. */
+const char *vendor_normalize(const char *s);
+
+/* How LINE names vendor I: 0 not at all, 1 by a short alias, 2 by name or
+ * alias, 3 by web domain. */
+int vendor_match(size_t i, const char *line);

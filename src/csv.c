@@ -1,6 +1,7 @@
 /* csv.c: RFC 4180 writing (see csv.h). */
 #include "csv.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,4 +46,47 @@ void csv_buf_free(struct csv_buf *b) {
         free(b->data);
         b->data = NULL;
         b->len = b->cap = 0;
+}
+
+size_t csv_next_record(const char **pp, char ***ret, size_t max) {
+        const char *p = *pp;
+        char **fields = NULL;
+        size_t n = 0;
+
+        *ret = NULL;
+        if (*p == 0)
+                return 0;
+        for (;;) {
+                struct csv_buf f = { 0 };
+                bool quoted = *p == '"';
+
+                put(&f, "", 0);
+                if (quoted)
+                        p++;
+                for (; *p; p++) {
+                        if (quoted && p[0] == '"' && p[1] == '"')
+                                p++;            /* a doubled quote: one quote */
+                        else if (quoted && *p == '"') {
+                                quoted = false;
+                                continue;
+                        } else if (!quoted && (*p == ',' || *p == '\r' || *p == '\n'))
+                                break;
+                        put(&f, p, 1);
+                }
+                if (n < max) {
+                        fields = xrealloc(fields, (n + 1) * sizeof(*fields));
+                        fields[n++] = f.data;
+                } else
+                        csv_buf_free(&f);
+                if (*p != ',')
+                        break;
+                p++;
+        }
+        if (*p == '\r')
+                p++;
+        if (*p == '\n')
+                p++;
+        *pp = p;
+        *ret = fields;
+        return n;
 }

@@ -75,6 +75,7 @@ struct facts {
         unsigned n_tokens, cap_tokens;
         double vendor_score[128];
         int vendor_page[128];
+        double vendor_best_weight[128];
         char *vendor_source[128];
         struct range temperature, voltage;
         struct text_fact revision, date;
@@ -747,12 +748,12 @@ static void vendor_scan(struct facts *f, const char *line, int page, bool edge) 
                         w *= 1.0;
                 else
                         w *= 0.3;
-                if (f->vendor_score[i] == 0 || w > 2) {
-                        if (!f->vendor_source[i] || w > 2) {
-                                free(f->vendor_source[i]);
-                                f->vendor_source[i] = dup_source(line);
-                                f->vendor_page[i] = page;
-                        }
+                /* the source: where it is named most strongly, first */
+                if (w > f->vendor_best_weight[i]) {
+                        f->vendor_best_weight[i] = w;
+                        free(f->vendor_source[i]);
+                        f->vendor_source[i] = dup_source(line);
+                        f->vendor_page[i] = page;
                 }
                 /* a vendor named on every page counts, but not without end */
                 if (f->vendor_score[i] < 200)

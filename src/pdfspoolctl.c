@@ -471,7 +471,7 @@ int main(int argc, char **argv) {
         const char *name = argv[optind];
         int sub_argc = argc - optind;
         char **sub_argv = argv + optind;
-        optind = 1;
+        optind = 0;     /* 0, not 1: GNU getopt then forgets the first pass's "+" (stop at the command) and permutes again */
         while ((opt = getopt_long(sub_argc, sub_argv, "c:q:h", options, NULL)) >= 0)
                 switch (opt) {
                 case 'c': config_path = optarg; break;

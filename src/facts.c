@@ -84,6 +84,7 @@ struct facts {
         struct title_line title_lines[MAX_TITLE_LINES];
         unsigned n_title_lines;
         float page1_max_size, page1_height;
+        float page1_body_size;          /* the size most of page 1's text has */
         int ordering_left;
         char *meta_title, *meta_subject, *meta_author;
 };
@@ -768,10 +769,22 @@ void facts_add_page(struct facts *f, const struct layout_page *p) {
         if (p->number > FACTS_SCAN_PAGES)
                 return;
         if (p->number == 1) {
+                static unsigned chars_by_size[400];     /* half-point bins */
+                unsigned best = 0;
+
+                memset(chars_by_size, 0, sizeof(chars_by_size));
                 f->page1_height = p->height;
                 for (i = 0; i < p->n_lines; i++)
-                        if (p->lines[i].n_spans > 0 && p->lines[i].size < 200)
+                        if (p->lines[i].n_spans > 0 && p->lines[i].size > 0 && p->lines[i].size < 200) {
+                                unsigned bin = (unsigned) (p->lines[i].size * 2);
+
                                 f->page1_max_size = fmaxf(f->page1_max_size, p->lines[i].size);
+                                for (k = 0; k < p->lines[i].n_spans; k++)
+                                        chars_by_size[bin] += (unsigned) p->spans[p->lines[i].first_span + k].len;
+                                if (chars_by_size[bin] > chars_by_size[best])
+                                        best = bin;
+                        }
+                f->page1_body_size = best / 2.0f;
         }
         for (i = 0; i < p->n_lines; i++) {
                 const struct layout_line *l = &p->lines[p->order[i]];
@@ -997,7 +1010,8 @@ static void add_description(struct facts *f, json_t *out, const char *part) {
                 }
                 if (j == i)
                         j = i + 1;
-                if (t->size < 0.45f * f->page1_max_size || t->size <= best_size)
+                /* a title is larger than the body text */
+                if (t->size < 0.45f * f->page1_max_size || t->size <= best_size || t->size < 1.15f * f->page1_body_size)
                         continue;
                 if (strncasecmp(cur, "features", 8) == 0 || strncasecmp(cur, "description", 11) == 0 ||
                     strncasecmp(cur, "general description", 19) == 0 || strncasecmp(cur, "applications", 12) == 0 ||

@@ -70,9 +70,12 @@ struct title_line {
         float size, y0, y1;
 };
 
+#define TOKEN_HASH_SIZE 4096        /* > MAX_TOKENS: open addressing never fills */
+
 struct facts {
         struct token *tokens;
         unsigned n_tokens, cap_tokens;
+        unsigned token_hash[TOKEN_HASH_SIZE];   /* token index + 1, 0 = free */
         double vendor_score[128];
         int vendor_page[128];
         double vendor_best_weight[128];
@@ -253,14 +256,18 @@ static bool part_shaped(const char *s) {
 }
 
 static struct token *token_get(struct facts *f, const char *text) {
-        unsigned i;
+        unsigned h = 5381, slot;
+        const char *c;
         struct token *t;
 
-        for (i = 0; i < f->n_tokens; i++)
-                if (strcmp(f->tokens[i].text, text) == 0)
-                        return &f->tokens[i];
+        for (c = text; *c; c++)
+                h = h * 33 + (unsigned char) *c;
+        for (slot = h % TOKEN_HASH_SIZE; f->token_hash[slot]; slot = (slot + 1) % TOKEN_HASH_SIZE)
+                if (strcmp(f->tokens[f->token_hash[slot] - 1].text, text) == 0)
+                        return &f->tokens[f->token_hash[slot] - 1];
         if (f->n_tokens >= MAX_TOKENS)
                 return NULL;
+        f->token_hash[slot] = f->n_tokens + 1;
         if (f->n_tokens == f->cap_tokens) {
                 f->cap_tokens = f->cap_tokens ? f->cap_tokens * 2 : 128;
                 f->tokens = xrealloc(f->tokens, f->cap_tokens * sizeof(*f->tokens));
@@ -732,10 +739,14 @@ static bool ordering_heading(const char *line) {
 
 static void vendor_scan(struct facts *f, const char *line, int page, bool edge) {
         size_t i, n = vendors_count();
-        bool copyright = contains_nocase(line, "copyright") || strstr(line, "\xC2\xA9") || contains_nocase(line, "(c)");
+        bool copyright;
+        int matches[128];
 
-        for (i = 0; i < n && i < 128; i++) {
-                int m = vendor_match(i, line);
+        if (n > 128 || vendors_match_all(line, matches) == 0)
+                return;
+        copyright = contains_nocase(line, "copyright") || strstr(line, "\xC2\xA9") || contains_nocase(line, "(c)");
+        for (i = 0; i < n; i++) {
+                int m = matches[i];
                 double w;
 
                 if (m == 0 || (m == 1 && !edge && !copyright))
@@ -837,7 +848,10 @@ void facts_add_page(struct facts *f, const struct layout_page *p) {
                         if (f->ordering_left > 0)
                                 t->ordering++;
                 }
-                vendor_scan(f, text, p->number, edge);
+                /* Past the first pages a vendor counts little: look only where it is
+                 * usually named (headers, footers, addresses, copyright lines). */
+                if (p->number <= 3 || edge || strstr(text, "www") || strstr(text, "\xC2\xA9") || strstr(text, "opyright"))
+                        vendor_scan(f, text, p->number, edge);
                 scan_ranges(f, norm, text, p->number, edge);
                 if (p->number <= 3 || edge)
                         scan_packages(f, norm, text, p->number);

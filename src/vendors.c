@@ -114,6 +114,57 @@ static bool has_domain(const char *hay, const char *domain) {
         return false;
 }
 
+/* NEEDLE (lowercase) in LOWER (a lowercased line) where WHOLE allows it. */
+static bool find_lower(const char *lower, const char *needle, bool domain) {
+        size_t n = strlen(needle);
+        const char *p;
+
+        for (p = strstr(lower, needle); p; p = strstr(p + 1, needle)) {
+                bool before = p == lower || !word_char(p[-1]) || (domain && (p[-1] == '.' || p[-1] == '/' || p[-1] == '@'));
+                bool after = domain ? !(isalnum((unsigned char) p[n]) || p[n] == '-') : !word_char(p[n]);
+
+                if (before && after)
+                        return true;
+        }
+        return false;
+}
+
+static void lowercase(const char *s, char *out, size_t size) {
+        size_t i;
+
+        for (i = 0; s[i] && i + 1 < size; i++)
+                out[i] = (char) tolower((unsigned char) s[i]);
+        out[i] = 0;
+}
+
+unsigned vendors_match_all(const char *line, int *matches) {
+        char lower[1024], needle[128];
+        unsigned found = 0;
+        size_t i;
+
+        lowercase(line, lower, sizeof(lower));
+        for (i = 0; i < ELEMENTSOF(vendors); i++) {
+                const struct vendor *v = &vendors[i];
+                const char *const *a;
+                int m = 0;
+
+                for (a = v->domains; *a && !m; a++)
+                        if (find_lower(lower, *a, true))
+                                m = 3;
+                for (a = v->aliases; *a && !m; a++) {
+                        lowercase(*a, needle, sizeof(needle));
+                        if (find_lower(lower, needle, false))
+                                m = 2;
+                }
+                for (a = v->short_aliases; *a && !m; a++)
+                        if (has_word(line, *a, true))
+                                m = 1;
+                matches[i] = m;
+                found += m > 0;
+        }
+        return found;
+}
+
 int vendor_match(size_t i, const char *line) {
         const struct vendor *v = vendor_get(i);
         const char *const *a;

@@ -25,3 +25,7 @@ const char *vendor_normalize(const char *s);
 /* How LINE names vendor I: 0 not at all, 1 by a short alias, 2 by name or
  * alias, 3 by web domain. */
 int vendor_match(size_t i, const char *line);
+/* vendor_match() for every vendor at once into MATCHES[vendors_count()], the
+ * line lowercased once: what the worker calls on each line. Returns how many
+ * vendors LINE names. */
+unsigned vendors_match_all(const char *line, int *matches);

@@ -341,7 +341,7 @@ static json_t *kicad_dbl(void) {
                          "meta", "version", 0,
                          "name", "pdfspool parts", "description", "Parts found in a pdfspool batch's datasheets",
                          "source", "type", "odbc", "dsn", "", "username", "", "password", "", "timeout_seconds", 2,
-                         "connection_string", "Driver=SQLite3;Database=${CWD}/parts.sqlite",
+                         "connection_string", "Driver={SQLite3};Database=${CWD}/parts.sqlite",
                          "libraries", "name", "Parts", "table", "parts", "key", "MPN", "symbols", "Symbol",
                          "footprints", "Footprint", "fields", fields, "properties", "description", "Description");
 }

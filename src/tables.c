@@ -179,8 +179,8 @@ static bool is_heading_line(const struct layout_page *p, const struct layout_lin
 
 /* A line that ends a table: a footnote or a note under it. */
 static bool is_note(const char *s) {
-        return strncmp(s, "(1)", 3) == 0 || strncasecmp(s, "note", 4) == 0 || strncmp(s, "1.", 2) == 0 ||
-               strncmp(s, "*", 1) == 0;
+        return strncmp(s, "(1)", 3) == 0 || strncasecmp(s, "note", 4) == 0 || strncmp(s, "1. ", 3) == 0 ||
+               strncmp(s, "* ", 2) == 0;
 }
 
 static char *cell_join(char *old, const char *add) {
@@ -220,10 +220,11 @@ static void build_table(struct tables *ts, const struct layout_page *p, enum tab
                         float top, float bottom, float x0, float x1) {
         unsigned *idx = NULL, n_idx = 0, i, r, n_rows = 0, header = (unsigned) -1, n_cols;
         struct row *rows = NULL;
-        float c0[TABLES_MAX_COLUMNS], c1[TABLES_MAX_COLUMNS];
+        float c0[TABLES_MAX_COLUMNS] = { 0 }, c1[TABLES_MAX_COLUMNS] = { 0 };
         struct table *t;
         char **cells = NULL;
         unsigned out_rows = 0;
+        bool blank_first = false;
         float last_y1 = top;
 
         if (ts->n >= TABLES_MAX)
@@ -274,13 +275,42 @@ static void build_table(struct tables *ts, const struct layout_page *p, enum tab
                 c0[i] = s->x0;
                 c1[i] = s->x1;
         }
+        /* A header with nothing over the parameter names ("MIN MAX UNIT"):
+         * the rows reach further left than the header, and get a column of
+         * their own with an empty header cell. */
+        {
+                float left = c0[0];
+                unsigned seen = 0, outside = 0;
+
+                for (r = header + 1; r < n_rows && seen < 12; r++) {
+                        const struct layout_span *first = &p->spans[idx[rows[r].first]];
+
+                        if (rows[r].n < 2)
+                                continue;
+                        seen++;
+                        if (first->x1 < c0[0] - 5) {
+                                outside++;
+                                left = fminf(left, first->x0);
+                        }
+                }
+                /* most rows start with a cell left of the whole header */
+                blank_first = seen > 0 && outside * 2 > seen && n_cols < TABLES_MAX_COLUMNS;
+                if (blank_first) {
+                        memmove(c0 + 1, c0, n_cols * sizeof(*c0));
+                        memmove(c1 + 1, c1, n_cols * sizeof(*c1));
+                        c0[0] = left;
+                        c1[0] = c0[1] - 2;
+                        n_cols++;
+                }
+        }
         /* The first column holds names that reach from its left edge to the
          * next column: widen it, so they overlap it rather than their neighbour. */
         if (n_cols > 1)
                 c1[0] = fmaxf(c1[0], c0[1] - 2);
         cells = xcalloc((size_t) (TABLES_MAX_ROWS + 1) * n_cols, sizeof(*cells));
         for (i = 0; i < n_cols; i++)
-                cells[i] = xstrdup(layout_span_text(p, &p->spans[idx[rows[header].first + i]]));
+                cells[i] = blank_first && i == 0 ? xstrdup("")
+                                                 : xstrdup(layout_span_text(p, &p->spans[idx[rows[header].first + i - blank_first]]));
         out_rows = 1;
         last_y1 = rows[header].y1;
 
@@ -293,10 +323,13 @@ static void build_table(struct tables *ts, const struct layout_page *p, enum tab
 
                 if (row->y0 - last_y1 > TABLE_GAP_EM * row->size)
                         break;
-                if (row->n == 1 && is_note(layout_span_text(p, first)))
+                if (is_note(layout_span_text(p, first)) && (row->n == 1 || first->x0 < c0[0] + 5))
                         break;
                 if (row->n == 1 && first->len > 80)
                         break;          /* a paragraph under the table */
+                if (strncasecmp(layout_span_text(p, first), "table ", 6) == 0 &&
+                    isdigit((unsigned char) layout_span_text(p, first)[6]))
+                        break;          /* the caption of the next table */
                 /* A wrapped cell: one piece, close under the row above. */
                 continuation = out_rows > 1 && row->n == 1 && row->y0 - last_y1 < 0.5f * row->size;
                 if (!continuation) {

@@ -623,6 +623,11 @@ static void scan_revision(struct facts *f, const char *norm, const char *source,
                           char words[][40], unsigned n_words) {
         unsigned i;
 
+        /* another document's revision (a package drawing, a bus specification,
+         * a tool), or one inside running text */
+        if (contains_nocase(norm, "drawing") || contains_nocase(norm, "specification") ||
+            contains_nocase(norm, "studio") || contains_nocase(norm, " or later") || (strlen(norm) > 100 && !edge))
+                return;
         for (i = 0; i < n_words; i++) {
                 const char *w = words[i];
                 char value[40];
@@ -684,6 +689,22 @@ static int month_of(const char *w) {
         return 0;
 }
 
+/* "26-Apr-2018" or "11-May-15": the month, and the year in *RET; 0 if not. */
+static int month_of_dashed(const char *w, int *ret) {
+        char day[8], month[16], year[8];
+        int m, y;
+
+        if (sscanf(w, "%7[0-9]-%15[A-Za-z.]-%7[0-9]", day, month, year) != 3 || (m = month_of(month)) == 0)
+                return 0;
+        y = atoi(year);
+        if (strlen(year) == 2)
+                y += y < 85 ? 2000 : 1900;
+        if ((strlen(year) != 2 && strlen(year) != 4) || y < 1985 || y > 2039)
+                return 0;
+        *ret = y;
+        return m;
+}
+
 static bool year_of(const char *w, int *ret) {
         int y;
 
@@ -714,6 +735,13 @@ static void scan_date(struct facts *f, const char *norm, const char *source, int
                                 m = month_of(words[i - 2]);
                         if (m == 0)
                                 continue;
+                } else if (strchr(w, '-') && strchr(w, '-') != strrchr(w, '-') &&
+                           (m = month_of_dashed(w, &y)) > 0) {
+                        /* 26-Apr-2018, 11-May-15 */
+                } else if (i >= 2 && strncasecmp(words[i - 2], "rev", 3) == 0 && strlen(w) >= 4 && strlen(w) <= 5 && strchr(w, '/') &&
+                           sscanf(w, "%2d/%2d", &m, &y) == 2 && m >= 1 && m <= 12 && strlen(strchr(w, '/') + 1) == 2) {
+                        /* "Rev 7; 3/15": month and two-digit year next to a revision */
+                        y += y < 85 ? 2000 : 1900;
                 } else if (strlen(w) >= 7 && strlen(w) <= 10 && (w[4] == '-' || w[4] == '/' || w[4] == '.') &&
                            sscanf(w, "%4d%*c%2d%*c%2d", &y, &m, &d) >= 2) {
                         /* 2018-12, 2018/12/05, 2018.12.05 */

@@ -343,7 +343,7 @@ static const char *const package_families[] = {
         "HVQFN", "VQFN", "WQFN", "UQFN", "XQFN", "TQFN", "QFN", "X2QFN", "UDFN", "WDFN", "TDFN", "DFN",
         "X2SON", "WSON", "VSON", "USON", "SON", "VSSOP", "TSSOP", "HTSSOP", "MSOP", "QSOP", "SSOP", "SOIC",
         "SOP", "PDIP", "SDIP", "DIP", "LQFP", "TQFP", "PQFP", "QFP", "PLCC", "LGA", "UFBGA", "TFBGA",
-        "FBGA", "BGA", "WLCSP", "CSP", "MLF", "SMD", "UFQFPN", "LCC",
+        "FBGA", "BGA", "WLCSP", "CSP", "MLF", "UFQFPN", "LCC",
 };
 
 static const char *package_family_at(const char *s, size_t *ret_len) {
@@ -765,12 +765,13 @@ static bool ordering_heading(const char *line) {
                strlen(line) < 60;
 }
 
-static void vendor_scan(struct facts *f, const char *line, int page, bool edge) {
+/* LINE as printed (the source), NORM with its dashes made ASCII (matched). */
+static void vendor_scan(struct facts *f, const char *line, const char *norm, int page, bool edge) {
         size_t i, n = vendors_count();
         bool copyright;
         int matches[128];
 
-        if (n > 128 || vendors_match_all(line, matches) == 0)
+        if (n > 128 || vendors_match_all(norm, matches) == 0)
                 return;
         copyright = contains_nocase(line, "copyright") || strstr(line, "\xC2\xA9") || contains_nocase(line, "(c)");
         for (i = 0; i < n; i++) {
@@ -879,7 +880,7 @@ void facts_add_page(struct facts *f, const struct layout_page *p) {
                 /* Past the first pages a vendor counts little: look only where it is
                  * usually named (headers, footers, addresses, copyright lines). */
                 if (p->number <= 3 || edge || strstr(text, "www") || strstr(text, "\xC2\xA9") || strstr(text, "opyright"))
-                        vendor_scan(f, text, p->number, edge);
+                        vendor_scan(f, text, norm, p->number, edge);
                 scan_ranges(f, norm, text, p->number, edge);
                 if (p->number <= 3 || edge)
                         scan_packages(f, norm, text, p->number);

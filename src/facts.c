@@ -19,6 +19,7 @@
 
 #include "util.h"
 #include "vendors.h"
+#include "wording.h"
 
 #define FACTS_SCAN_PAGES 60
 #define MAX_TOKENS 3000
@@ -144,116 +145,11 @@ void facts_set_metadata(struct facts *f, const char *title, const char *subject,
 
 /* ---- text helpers ---- */
 
-/* Typographic dashes, minus signs, degree signs and odd spaces as ASCII, so the
- * number scanners see "-40 C ~ +85 C". Byte offsets change; sources are
- * quoted from the original line. */
-static void normalize(const char *in, char *out, size_t size) {
-        size_t n = 0;
-        const unsigned char *p = (const unsigned char *) in;
-
-        while (*p && n + 2 < size) {
-                if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] >= 0x90 && p[2] <= 0x95)) {
-                        out[n++] = '-';         /* hyphens and dashes */
-                        p += 3;
-                } else if (p[0] == 0xE2 && p[1] == 0x88 && p[2] == 0x92) {
-                        out[n++] = '-';         /* minus sign */
-                        p += 3;
-                } else if (p[0] == 0xE2 && p[1] == 0x84 && p[2] == 0x83) {
-                        out[n++] = 'C';         /* degree Celsius */
-                        p += 3;
-                } else if (p[0] == 0xC2 && p[1] == 0xB0) {
-                        p += 2;                 /* degree sign: "°C" -> "C" */
-                } else if (p[0] == 0xC2 && p[1] == 0xBA) {
-                        p += 2;                 /* masculine ordinal, used as a degree sign */
-                } else if (p[0] == 0xC2 && p[1] == 0xA0) {
-                        out[n++] = ' ';
-                        p += 2;
-                } else if (p[0] == 0xEF && p[1] == 0xBD && p[2] == 0x9E) {
-                        out[n++] = '~';         /* fullwidth tilde */
-                        p += 3;
-                } else if (p[0] == 0xE2 && p[1] == 0x80 && p[2] == 0xA6) {
-                        out[n++] = '~';         /* ellipsis as a range */
-                        p += 3;
-                } else
-                        out[n++] = (char) *p++;
-        }
-        out[n] = 0;
-}
-
 static bool contains_nocase(const char *hay, const char *needle) {
         return strcasestr(hay, needle) != NULL;
 }
 
 /* ---- part-number tokens ---- */
-
-static bool is_package_name(const char *s);
-
-/* Does S look like a part number: letters and digits, at least two capitals
- * and a digit, not a value with a unit, not an interface or pin name. */
-static bool part_shaped(const char *s) {
-        static const char *const stop[] = {
-                "I2C", "I2S", "I3C", "USB2", "USB3", "RS232", "RS485", "RS-232", "RS-485", "IEEE", "ISO", "JESD",
-                "JEDEC", "AEC-Q", "UART", "GPIO", "ADC", "DAC", "SPI", "PWM", "LED", "MCU", "CPU", "RAM",
-                "ROM", "SRAM", "DDR", "EEPROM", "IEC", "EN6", "UL1", "CE", "FCC", "REV", "VER", "HTTP",
-                "SD", "QSPI", "SDIO", "MII", "RMII", "RGMII", "LDO", "DC-DC", "BLE", "LORA", "TIMER", "IO",
-                "LQI", "RSSI", "CRC", "AES", "SHA", "RSA", "ECC", "PLL", "RTC", "JTAG", "SWD", "DMA",
-                "CAN", "LIN", "FIFO", "OTP", "AT+", "TX", "RX", "PA", "PB", "PC", "PD", "PE", "PF", "IRQ",
-                "INT", "VDD", "VCC", "GND", "VSS", "AN", "TN", "FIG", "TABLE", "SECTION",
-                "PAGE", "MODE", "REG", "BIT", "BYTE", "WORD", "ADDR", "DATA", "ID", "SN", "STEP", "CASE",
-                "TYPE", "Q", "X", "R", "C", "L", "U", "D",
-        };
-        size_t n = strlen(s), i;
-        unsigned upper = 0, lower = 0, digits = 0, other = 0;
-        char prefix[16];
-
-        if (n < 4 || n > 30)
-                return false;
-        if (!isalpha((unsigned char) s[0]))
-                return false;
-        for (i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) s[i];
-
-                if (isupper(c))
-                        upper++;
-                else if (islower(c))
-                        lower++;
-                else if (isdigit(c))
-                        digits++;
-                else if (c == '-' || c == '+' || c == '/' || c == '#' || c == '_')
-                        other++;
-                else
-                        return false;
-        }
-        if (upper < 2 || digits == 0 || lower > upper + 1 || other > 3)
-                return false;
-        if (strncasecmp(s, "0x", 2) == 0 || s[n - 1] == '-' || s[n - 1] == '/')
-                return false;
-        /* "MFRC52201HN1/TRAYB" is an ordering code, "UART/RS232" a list of words */
-        if (strchr(s, '/')) {
-                char first[32];
-
-                (void) snprintf(first, sizeof(first), "%.*s", (int) strcspn(s, "/"), s);
-                if (!part_shaped(first))
-                        return false;
-        }
-        /* The letters before the first digit: a stop word there is an
-         * interface, a pin, a register or a figure, not a part. */
-        for (i = 0; i < n && i + 1 < sizeof(prefix) && !isdigit((unsigned char) s[i]); i++)
-                prefix[i] = (char) toupper((unsigned char) s[i]);
-        prefix[i] = 0;
-        if (i < n && isdigit((unsigned char) s[i])) {
-                size_t k;
-
-                for (k = 0; k < ELEMENTSOF(stop); k++)
-                        if (strcmp(prefix, stop[k]) == 0)
-                                return false;
-        }
-        /* Letters then a short number only ("PA10", "CH1", "ADC12"): a name in a
-         * pin table, not a part. */
-        if (digits <= 2 && upper + lower <= 2 && other == 0 && n <= 5 && isdigit((unsigned char) s[n - 1]))
-                return false;
-        return !is_package_name(s);
-}
 
 static struct token *token_get(struct facts *f, const char *text) {
         unsigned h = 5381, slot;
@@ -279,102 +175,7 @@ static struct token *token_get(struct facts *f, const char *text) {
         return t;
 }
 
-/* Split LINE into words at spaces and the punctuation around part numbers. */
-static unsigned split_words(const char *line, char words[][40], unsigned max) {
-        unsigned n = 0;
-        const char *p = line;
-
-        while (*p && n < max) {
-                size_t k = 0;
-
-                while (*p && strchr(" \t,;:()[]{}|\"'*", *p))
-                        p++;
-                while (*p && !strchr(" \t,;:()[]{}|\"'*", *p)) {
-                        if (k + 1 < 40)
-                                words[n][k++] = *p;
-                        p++;
-                }
-                /* a sentence's full stop or a footnote mark is not part of it */
-                while (k > 0 && (words[n][k - 1] == '.' || words[n][k - 1] == '-' || words[n][k - 1] == '/'))
-                        k--;
-                words[n][k] = 0;
-                if (k > 0)
-                        n++;
-        }
-        return n;
-}
-
-/* "AP63356/AP63357" names two parts: split a word at slashes when every
- * piece looks like a part number ("MFRC52201HN1/TRAYB" stays whole). */
-static unsigned split_slashed(char words[][40], unsigned n, unsigned max) {
-        unsigned i;
-
-        for (i = 0; i < n; i++) {
-                char copy[40], *piece, *save = NULL;
-                unsigned pieces = 0, k;
-                bool all = true;
-
-                if (!strchr(words[i], '/'))
-                        continue;
-                (void) snprintf(copy, sizeof(copy), "%s", words[i]);
-                for (piece = strtok_r(copy, "/", &save); piece; piece = strtok_r(NULL, "/", &save), pieces++)
-                        all = all && part_shaped(piece);
-                if (!all || pieces < 2 || n + pieces - 1 > max)
-                        continue;
-                (void) snprintf(copy, sizeof(copy), "%s", words[i]);
-                k = i;
-                for (piece = strtok_r(copy, "/", &save); piece; piece = strtok_r(NULL, "/", &save)) {
-                        if (k != i)
-                                memmove(words + k + 1, words + k, (n - k) * sizeof(words[0])), n++;
-                        (void) snprintf(words[k], sizeof(words[k]), "%s", piece);
-                        k++;
-                }
-                i = k - 1;
-        }
-        return n;
-}
-
 /* ---- packages ---- */
-
-static const char *const package_families[] = {
-        /* longest first where one is the start of another */
-        "SOT-23", "SOT23", "SOT-223", "SOT-89", "SOT-323", "SOT-363", "SOT-563", "SC-70", "SC70", "SOD-123",
-        "SOD-323", "TO-92", "TO-220", "TO-252", "TO-263", "TO-247", "D2PAK", "DPAK",
-        "HVQFN", "VQFN", "WQFN", "UQFN", "XQFN", "TQFN", "QFN", "X2QFN", "UDFN", "WDFN", "TDFN", "DFN",
-        "X2SON", "WSON", "VSON", "USON", "SON", "VSSOP", "TSSOP", "HTSSOP", "MSOP", "QSOP", "SSOP", "SOIC",
-        "SOP", "PDIP", "SDIP", "DIP", "LQFP", "TQFP", "PQFP", "QFP", "PLCC", "LGA", "UFBGA", "TFBGA",
-        "FBGA", "BGA", "WLCSP", "CSP", "MLF", "UFQFPN", "LCC",
-};
-
-static const char *package_family_at(const char *s, size_t *ret_len) {
-        const char *best = NULL;
-        size_t i, best_len = 0;
-
-        for (i = 0; i < ELEMENTSOF(package_families); i++) {
-                size_t n = strlen(package_families[i]);
-
-                if (n > best_len && strncmp(s, package_families[i], n) == 0) {
-                        best = package_families[i];
-                        best_len = n;
-                }
-        }
-        *ret_len = best_len;
-        return best;
-}
-
-static bool is_package_name(const char *s) {
-        size_t n;
-        const char *fam = package_family_at(s, &n);
-
-        if (!fam)
-                return false;
-        s += n;
-        if (*s == '-' || *s == ' ')
-                s++;
-        while (isdigit((unsigned char) *s))
-                s++;
-        return *s == 0 || *s == '-';
-}
 
 static void package_add(struct facts *f, const char *value, int pins, int page, const char *source) {
         unsigned i;
@@ -410,7 +211,7 @@ static void scan_packages(struct facts *f, const char *line, const char *source,
 
                 if (p > line && (isalnum((unsigned char) p[-1]) || p[-1] == '-'))
                         continue;
-                fam = package_family_at(p, &n);
+                fam = wording_package_family_at(p, &n);
                 if (!fam)
                         continue;
                 (void) snprintf(family, sizeof(family), "%s", fam);
@@ -464,97 +265,6 @@ static void scan_packages(struct facts *f, const char *line, const char *source,
 
 /* ---- ranges: temperature and supply voltage ---- */
 
-static bool scan_number(const char **pp, double *ret) {
-        const char *p = *pp;
-        char *end;
-        double v;
-
-        if (*p == '+' || *p == '-' || *p == '.' || isdigit((unsigned char) *p)) {
-                if ((*p == '+' || *p == '-') && !(isdigit((unsigned char) p[1]) || (p[1] == ' ' && isdigit((unsigned char) p[2]))))
-                        return false;
-                if ((*p == '+' || *p == '-') && p[1] == ' ') {
-                        /* "- 40": a sign set apart */
-                        char tmp[32];
-
-                        (void) snprintf(tmp, sizeof(tmp), "%c%s", *p, p + 2);
-                        v = strtod(tmp, &end);
-                        if (end == tmp)
-                                return false;
-                        *pp = p + 2 + (end - tmp - 1);
-                } else {
-                        v = strtod(p, &end);
-                        if (end == p)
-                                return false;
-                        *pp = end;
-                }
-                if (!isfinite(v))
-                        return false;
-                *ret = v;
-                return true;
-        }
-        return false;
-}
-
-static const char *skip_spaces(const char *p) {
-        while (*p == ' ')
-                p++;
-        return p;
-}
-
-/* UNIT after P (spaces allowed before it), not followed by a letter. */
-static bool unit_at(const char **pp, char unit) {
-        const char *p = skip_spaces(*pp);
-
-        if (*p != unit || isalpha((unsigned char) p[1]))
-                return false;
-        *pp = p + 1;
-        return true;
-}
-
-static bool separator_at(const char **pp) {
-        const char *p = skip_spaces(*pp);
-
-        if (strncasecmp(p, "to ", 3) == 0)
-                p += 3;
-        else if (*p == '~' || *p == '-')
-                p++;
-        else if (strncmp(p, "...", 3) == 0)
-                p += 3;
-        else
-                return false;
-        *pp = skip_spaces(p);
-        return true;
-}
-
-/* The first "A [U] to B U" in LINE with unit U. */
-static bool scan_range(const char *line, char unit, double *ret_min, double *ret_max, const char **ret_at) {
-        const char *p;
-
-        for (p = line; *p; p++) {
-                const char *q = p;
-                double a, b;
-
-                if (p > line && (isalnum((unsigned char) p[-1]) || p[-1] == '.'))
-                        continue;
-                if (!scan_number(&q, &a))
-                        continue;
-                (void) unit_at(&q, unit);
-                if (!separator_at(&q))
-                        continue;
-                if (!scan_number(&q, &b))
-                        continue;
-                if (!unit_at(&q, unit))
-                        continue;
-                if (a >= b)
-                        continue;
-                *ret_min = a;
-                *ret_max = b;
-                *ret_at = p;
-                return true;
-        }
-        return false;
-}
-
 static double context_score(const char *line, const char *const *good, const double *gw, const char *const *bad, const double *bw) {
         double s = 0;
         size_t i;
@@ -594,12 +304,12 @@ static void scan_ranges(struct facts *f, const char *norm, const char *source, i
 
         if (edge)
                 return;
-        if (scan_range(norm, 'C', &a, &b, &at) && a >= -70 && a <= 40 && b >= 50 && b <= 260) {
+        if (wording_range(norm, 'C', &a, &b, &at) && a >= -70 && a <= 40 && b >= 50 && b <= 260) {
                 s = context_score(norm, t_good, t_gw, t_bad, t_bw) + (page == 1 ? 2 : 0) + (page <= 3 ? 1 : 0);
                 if (s > 0)
                         range_offer(&f->temperature, a, b, s, page, source);
         }
-        if (scan_range(norm, 'V', &a, &b, &at) && a >= 0.8 && b <= 60 && a < b) {
+        if (wording_range(norm, 'V', &a, &b, &at) && a >= 0.8 && b <= 60 && a < b) {
                 s = context_score(norm, v_good, v_gw, v_bad, v_bw) + (page == 1 ? 2 : 0) + (page <= 3 ? 1 : 0);
                 if (s > 1)
                         range_offer(&f->voltage, a, b, s, page, source);
@@ -620,7 +330,7 @@ static void text_offer(struct text_fact *t, const char *value, int priority, int
 }
 
 static void scan_revision(struct facts *f, const char *norm, const char *source, int page, bool edge,
-                          char words[][40], unsigned n_words) {
+                          char words[][WORDING_WORD_MAX], unsigned n_words) {
         unsigned i;
 
         /* another document's revision (a package drawing, a bus specification,
@@ -671,54 +381,8 @@ static void scan_revision(struct facts *f, const char *norm, const char *source,
         }
 }
 
-static int month_of(const char *w) {
-        static const char *const months[] = { "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
-        size_t n = strlen(w), i;
-
-        if (n < 3)
-                return 0;
-        for (i = 0; i < 12; i++)
-                if (strncasecmp(w, months[i], 3) == 0) {
-                        static const char *const full[] = { "january", "february", "march", "april", "may", "june", "july",
-                                                            "august", "september", "october", "november", "december" };
-                        /* "Mar." or "March", not "Marking" */
-                        if (n == 3 || (n == 4 && w[3] == '.') || strcasecmp(w, full[i]) == 0 ||
-                            (i == 8 && strcasecmp(w, "sept") == 0))
-                                return (int) i + 1;
-                }
-        return 0;
-}
-
-/* "26-Apr-2018" or "11-May-15": the month, and the year in *RET; 0 if not. */
-static int month_of_dashed(const char *w, int *ret) {
-        char day[8], month[16], year[8];
-        int m, y;
-
-        if (sscanf(w, "%7[0-9]-%15[A-Za-z.]-%7[0-9]", day, month, year) != 3 || (m = month_of(month)) == 0)
-                return 0;
-        y = atoi(year);
-        if (strlen(year) == 2)
-                y += y < 85 ? 2000 : 1900;
-        if ((strlen(year) != 2 && strlen(year) != 4) || y < 1985 || y > 2039)
-                return 0;
-        *ret = y;
-        return m;
-}
-
-static bool year_of(const char *w, int *ret) {
-        int y;
-
-        if (strlen(w) != 4 || strspn(w, "0123456789") != 4)
-                return false;
-        y = atoi(w);
-        if (y < 1985 || y > 2039)
-                return false;
-        *ret = y;
-        return true;
-}
-
 static void scan_date(struct facts *f, const char *norm, const char *source, int page, bool edge,
-                      char words[][40], unsigned n_words) {
+                      char words[][WORDING_WORD_MAX], unsigned n_words) {
         unsigned i;
         int priority = contains_nocase(norm, "revised") ? 5 : contains_nocase(norm, "rev") || contains_nocase(norm, "date") ? 4 : edge ? 3 : page == 1 ? 2 : 0;
 
@@ -729,14 +393,14 @@ static void scan_date(struct facts *f, const char *norm, const char *source, int
                 char value[16];
                 const char *w = words[i];
 
-                if (year_of(w, &y)) {
+                if (wording_year(w, &y)) {
                         /* "December 2016", "Dec 5, 2016", "5 December 2016" */
-                        if (i >= 1 && (m = month_of(words[i - 1])) == 0 && i >= 2)
-                                m = month_of(words[i - 2]);
+                        if (i >= 1 && (m = wording_month(words[i - 1])) == 0 && i >= 2)
+                                m = wording_month(words[i - 2]);
                         if (m == 0)
                                 continue;
                 } else if (strchr(w, '-') && strchr(w, '-') != strrchr(w, '-') &&
-                           (m = month_of_dashed(w, &y)) > 0) {
+                           (m = wording_month_dashed(w, &y)) > 0) {
                         /* 26-Apr-2018, 11-May-15 */
                 } else if (i >= 2 && strncasecmp(words[i - 2], "rev", 3) == 0 && strlen(w) >= 4 && strlen(w) <= 5 && strchr(w, '/') &&
                            sscanf(w, "%2d/%2d", &m, &y) == 2 && m >= 1 && m <= 12 && strlen(strchr(w, '/') + 1) == 2) {
@@ -803,7 +467,7 @@ static void vendor_scan(struct facts *f, const char *line, const char *norm, int
 }
 
 void facts_add_page(struct facts *f, const struct layout_page *p) {
-        static char text[MAX_LINE], norm[MAX_LINE], words[64][40];
+        static char text[MAX_LINE], norm[MAX_LINE], words[64][WORDING_WORD_MAX];
         unsigned i, k, n_words;
 
         if (p->number > FACTS_SCAN_PAGES)
@@ -832,7 +496,7 @@ void facts_add_page(struct facts *f, const struct layout_page *p) {
                 float title = 0;
 
                 layout_line_text(p, l, text, sizeof(text));
-                normalize(text, norm, sizeof(norm));
+                wording_normalize(text, norm, sizeof(norm));
                 if (p->number == 1 && f->page1_max_size > 0 && l->size >= 0.5f * f->page1_max_size &&
                     l->y0 < 0.6f * p->height)
                         title = l->size / f->page1_max_size;
@@ -849,12 +513,12 @@ void facts_add_page(struct facts *f, const struct layout_page *p) {
                 else if (f->ordering_left > 0)
                         f->ordering_left--;
 
-                n_words = split_words(norm, words, ELEMENTSOF(words));
-                n_words = split_slashed(words, n_words, ELEMENTSOF(words));
+                n_words = wording_words(norm, words, ELEMENTSOF(words));
+                n_words = wording_split_slashed(words, n_words, ELEMENTSOF(words));
                 for (k = 0; k < n_words; k++) {
                         struct token *t;
 
-                        if (!part_shaped(words[k]))
+                        if (!wording_part_shaped(words[k]))
                                 continue;
                         t = token_get(f, words[k]);
                         if (!t)
@@ -870,8 +534,8 @@ void facts_add_page(struct facts *f, const struct layout_page *p) {
                         if (edge && t->last_edge_page != p->number) {
                                 t->edge_pages++;
                                 t->last_edge_page = p->number;
-                                if (contains_nocase(norm, "rev") || month_of(k + 1 < n_words ? words[k + 1] : "") ||
-                                    (k + 2 < n_words && month_of(words[k + 2])))
+                                if (contains_nocase(norm, "rev") || wording_month(k + 1 < n_words ? words[k + 1] : "") ||
+                                    (k + 2 < n_words && wording_month(words[k + 2])))
                                         t->doc_code = true;
                         }
                         if (f->ordering_left > 0)

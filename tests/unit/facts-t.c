@@ -17,6 +17,7 @@
 #include "tap.h"
 #include "util.h"
 #include "vendors.h"
+#include "wording.h"
 
 /* One line of TEXT at X, baseline Y, SIZE points; "|" starts a new cell
  * 60 points further right (a column gap). Characters are 0.5 em wide. */
@@ -222,6 +223,32 @@ static void facts(void) {
         layout_page_done(&p);
 }
 
+static void wording(void) {
+        double a = 0, b = 0;
+        const char *at;
+        char norm[128];
+        int y = 0;
+
+        wording_normalize("\xE2\x88\x92" "40\xC2\xB0" "C to +125\xC2\xB0" "C", norm, sizeof(norm));
+        is_str(norm, "-40C to +125C", "minus and degree signs made ASCII");
+        ok(wording_range(norm, 'C', &a, &b, &at) && a == -40 && b == 125, "a temperature range");
+        ok(wording_range("VDD = 1.71 V ~ 3.6 V", 'V', &a, &b, &at) && a == 1.71 && b == 3.6, "a voltage range with ~");
+        ok(!wording_range("3.3 V and 5 V", 'V', &a, &b, &at), "two values are no range");
+        ok(!wording_range("10 mV to 20 mV", 'V', &a, &b, &at), "millivolts are not volts");
+        ok(wording_part_shaped("ADS1115") && wording_part_shaped("nRF24L01") && wording_part_shaped("SKY65313-21"),
+           "part numbers are part-shaped");
+        ok(!wording_part_shaped("I2C") && !wording_part_shaped("PA10") && !wording_part_shaped("QFN32") &&
+           !wording_part_shaped("125C") && !wording_part_shaped("GPIO12"),
+           "an interface, a pin, a package, a value are not");
+        ok(wording_is_package("SOT-23-5") && wording_is_package("VSSOP-10") && !wording_is_package("TSOP75338"),
+           "package names");
+        is_int(wording_month("Sept"), 9, "Sept");
+        is_int(wording_month("Marking"), 0, "a word that starts like a month is none");
+        is_int(wording_month("December"), 12, "December");
+        is_int(wording_month_dashed("26-Apr-2018", &y), 4, "26-Apr-2018");
+        is_int(y, 2018, "its year");
+}
+
 static void bounded(void) {
         struct layout_page p;
         unsigned i;
@@ -242,6 +269,7 @@ int main(void) {
         columns();
         table();
         facts();
+        wording();
         bounded();
         return done_testing();
 }

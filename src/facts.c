@@ -31,6 +31,7 @@
 #define ORDERING_LINES 80       /* lines after an ordering heading that belong to it */
 #define MAX_OTHER_PARTS 24
 #define MAX_PACKAGES_OUT 8
+#define MAX_PIN_MENTION 400
 
 struct token {
         char *text;
@@ -49,6 +50,15 @@ struct range {
         double min, max, score;
         int page;
         char *source;
+};
+
+/* Candidate ranges, the best few by score: a datasheet that covers several
+ * grades or modes states several, and the widest of the good ones is the
+ * part family's. */
+#define MAX_RANGES 16
+struct range_set {
+        struct range items[MAX_RANGES];
+        unsigned n;
 };
 
 struct text_fact {
@@ -81,10 +91,11 @@ struct facts {
         int vendor_page[128];
         double vendor_best_weight[128];
         char *vendor_source[128];
-        struct range temperature, voltage;
+        struct range_set temperature, voltage;
         struct text_fact revision, date;
         struct package packages[MAX_PACKAGES];
         unsigned n_packages;
+        unsigned pin_mentions[MAX_PIN_MENTION + 1];    /* "14-lead", "24 pins": how often each count */
         struct title_line title_lines[MAX_TITLE_LINES];
         unsigned n_title_lines;
         float page1_max_size, page1_height;
@@ -120,8 +131,10 @@ void facts_free(struct facts *f) {
         free(f->tokens);
         for (i = 0; i < 128; i++)
                 free(f->vendor_source[i]);
-        free(f->temperature.source);
-        free(f->voltage.source);
+        for (i = 0; i < f->temperature.n; i++)
+                free(f->temperature.items[i].source);
+        for (i = 0; i < f->voltage.n; i++)
+                free(f->voltage.items[i].source);
         free(f->revision.source);
         free(f->date.source);
         for (i = 0; i < f->n_packages; i++)
@@ -263,6 +276,30 @@ static void scan_packages(struct facts *f, const char *line, const char *source,
         }
 }
 
+/* "14-lead", "24-pin", "32 pins", "14-terminal", "64-ball" in LINE, counted. */
+static void scan_pin_mentions(struct facts *f, const char *line) {
+        static const char *const words[] = { "-pin", " pin", "-lead", " lead", "-terminal", " terminal", "-ball", NULL };
+        const char *p;
+        size_t i;
+
+        for (p = line; *p; p++) {
+                int n;
+
+                if (!isdigit((unsigned char) *p) || (p > line && (isalnum((unsigned char) p[-1]) || p[-1] == '.')))
+                        continue;
+                n = atoi(p);
+                while (isdigit((unsigned char) *p))
+                        p++;
+                for (i = 0; words[i]; i++)
+                        if (strncasecmp(p, words[i], strlen(words[i])) == 0 && !isalpha((unsigned char) p[strlen(words[i])]))
+                                break;
+                if (words[i] && n >= 2 && n <= MAX_PIN_MENTION)
+                        f->pin_mentions[n]++;
+                if (!*p)
+                        break;
+        }
+}
+
 /* ---- ranges: temperature and supply voltage ---- */
 
 static double context_score(const char *line, const char *const *good, const double *gw, const char *const *bad, const double *bw) {
@@ -278,16 +315,58 @@ static double context_score(const char *line, const char *const *good, const dou
         return s;
 }
 
-static void range_offer(struct range *r, double min, double max, double score, int page, const char *source) {
-        if (r->found && r->score >= score)
+static void range_offer(struct range_set *set, double min, double max, double score, int page, const char *source) {
+        struct range *r = NULL;
+        unsigned i;
+
+        for (i = 0; i < set->n; i++)
+                if (set->items[i].min == min && set->items[i].max == max) {
+                        if (set->items[i].score >= score)
+                                return;
+                        r = &set->items[i];
+                }
+        if (!r && set->n < MAX_RANGES)
+                r = &set->items[set->n++];
+        for (i = 0; !r && i < set->n; i++)
+                if (set->items[i].score < score && (!r || set->items[i].score < r->score))
+                        r = &set->items[i];
+        if (!r)
                 return;
+        free(r->source);
         r->found = true;
         r->min = min;
         r->max = max;
         r->score = score;
         r->page = page;
-        free(r->source);
         r->source = dup_source(source);
+}
+
+/* Where the next range may start: after the word at P (so that "-40" is not
+ * found again as "40"). */
+static const char *past_word(const char *p) {
+        while (*p && *p != ' ')
+                p++;
+        return p;
+}
+
+/* The widest of the candidates that score close to the best, NULL if none. */
+static const struct range *range_choose(const struct range_set *set) {
+        const struct range *best = NULL, *chosen = NULL;
+        unsigned i;
+
+        for (i = 0; i < set->n; i++)
+                if (!best || set->items[i].score > best->score)
+                        best = &set->items[i];
+        for (i = 0; best && i < set->n; i++) {
+                const struct range *r = &set->items[i];
+
+                if (r->score < best->score - 2)
+                        continue;
+                if (!chosen || r->max - r->min > chosen->max - chosen->min ||
+                    (r->max - r->min == chosen->max - chosen->min && r->score > chosen->score))
+                        chosen = r;
+        }
+        return chosen;
 }
 
 static void scan_ranges(struct facts *f, const char *norm, const char *source, int page, bool edge) {
@@ -297,23 +376,30 @@ static void scan_ranges(struct facts *f, const char *norm, const char *source, i
         static const double t_bw[] = { 6, 4, 6, 6, 6, 6, 6, 3, 3, 3 };
         static const char *const v_good[] = { "supply", "VDD", "VCC", "V DD", "V CC", "VIN", "V IN", "operating voltage", "power", "VBAT", "VS ", NULL };
         static const double v_gw[] = { 3, 2, 2, 2, 2, 1, 1, 3, 1, 1, 1 };
-        static const char *const v_bad[] = { "I/O", "absolute", "maximum rating", "output", "logic", "threshold", "input high", "input low", "VIH", "VIL", "VOH", "VOL", "ripple", "reference", "ESD", NULL };
-        static const double v_bw[] = { 3, 4, 4, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 2, 4 };
+        static const char *const v_bad[] = { "I/O", "IO ", "VDDIO", "VDDI ", "absolute", "maximum rating", "output", "logic", "threshold", "input high", "input low", "VIH", "VIL", "VOH", "VOL", "ripple", "reference", "ESD", NULL };
+        static const double v_bw[] = { 3, 3, 3, 3, 4, 4, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 2, 4 };
         double a, b, s;
         const char *at;
 
         if (edge)
                 return;
-        if (wording_range(norm, 'C', &a, &b, &at) && a >= -70 && a <= 40 && b >= 50 && b <= 260) {
-                s = context_score(norm, t_good, t_gw, t_bad, t_bw) + (page == 1 ? 2 : 0) + (page <= 3 ? 1 : 0);
-                if (s > 0)
-                        range_offer(&f->temperature, a, b, s, page, source);
-        }
-        if (wording_range(norm, 'V', &a, &b, &at) && a >= 0.8 && b <= 60 && a < b) {
-                s = context_score(norm, v_good, v_gw, v_bad, v_bw) + (page == 1 ? 2 : 0) + (page <= 3 ? 1 : 0);
-                if (s > 1)
-                        range_offer(&f->voltage, a, b, s, page, source);
-        }
+        /* every range in the line, each judged by the words around it */
+        for (at = norm; wording_range(at, 'C', &a, &b, &at); at = past_word(at))
+                if (a >= -70 && a <= 40 && b >= 50 && b <= 260) {
+                        s = context_score(norm, t_good, t_gw, t_bad, t_bw) + (page == 1 ? 2 : 0) + (page <= 3 ? 1 : 0);
+                        if (s > 0)
+                                range_offer(&f->temperature, a, b, s, page, source);
+                }
+        for (at = norm; wording_range(at, 'V', &a, &b, &at); at = past_word(at))
+                if (a >= 0.8 && b <= 60) {
+                        char near[96];
+                        size_t before = (size_t) (at - norm) < 30 ? (size_t) (at - norm) : 30;
+
+                        (void) snprintf(near, sizeof(near), "%.*s", (int) (before + 50), at - before);
+                        s = context_score(near, v_good, v_gw, v_bad, v_bw) + (page == 1 ? 2 : 0) + (page <= 3 ? 1 : 0);
+                        if (s > 1)
+                                range_offer(&f->voltage, a, b, s, page, source);
+                }
 }
 
 /* ---- revision and date ---- */
@@ -546,6 +632,8 @@ void facts_add_page(struct facts *f, const struct layout_page *p) {
                 if (p->number <= 3 || edge || strstr(text, "www") || strstr(text, "\xC2\xA9") || strstr(text, "opyright"))
                         vendor_scan(f, text, norm, p->number, edge);
                 scan_ranges(f, norm, text, p->number, edge);
+                if (p->number <= 3)
+                        scan_pin_mentions(f, norm);
                 if (p->number <= 3 || edge)
                         scan_packages(f, norm, text, p->number);
                 else if (f->ordering_left > 0 || contains_nocase(norm, "package"))
@@ -753,48 +841,75 @@ static void add_description(struct facts *f, json_t *out, const char *part) {
                 json_object_set_new(out, "description", fact(best, 1, best, 0.6));
 }
 
+/* The pin count the first pages name most ("14-lead"), 0 if none or a tie. */
+static unsigned dominant_pin_mention(const struct facts *f) {
+        unsigned n, best = 0, best_count = 0, tie = 0;
+
+        for (n = 2; n <= MAX_PIN_MENTION; n++) {
+                if (f->pin_mentions[n] > best_count) {
+                        best = n;
+                        best_count = f->pin_mentions[n];
+                        tie = 0;
+                } else if (f->pin_mentions[n] == best_count && best_count > 0)
+                        tie = n;
+        }
+        return tie ? 0 : best;
+}
+
 static void add_packages(struct facts *f, json_t *out) {
         json_t *list = json_array();
-        unsigned i, k, top_pins = 0, top_count = 0;
+        unsigned i, k, pins_seen = 0, mention = dominant_pin_mention(f);
+        bool same_pins = true;
+        int first = -1;
 
-        /* most seen first; a bare family only when no variant of it has a pin count */
+        /* Most seen first. A bare family ("LGA") takes the pin count the text
+         * names ("14-lead"), else it is left out when a variant of it has a
+         * count, and otherwise kept as it is. */
         for (k = 0; k < MAX_PACKAGES_OUT; k++) {
                 int best = -1;
+                char value[48];
+                struct package *p;
 
                 for (i = 0; i < f->n_packages; i++) {
-                        struct package *p = &f->packages[i];
-
-                        if (p->count == 0)
+                        if (f->packages[i].count == 0)
                                 continue;
-                        if (best < 0 || p->count > f->packages[best].count)
+                        if (best < 0 || f->packages[i].count > f->packages[best].count)
                                 best = (int) i;
                 }
                 if (best < 0)
                         break;
-                if (f->packages[best].pins == 0) {
+                p = &f->packages[best];
+                (void) snprintf(value, sizeof(value), "%s", p->value);
+                if (p->pins == 0) {
                         bool shadowed = false;
 
                         for (i = 0; i < f->n_packages; i++)
-                                if (f->packages[i].pins > 0 &&
-                                    strncmp(f->packages[i].value, f->packages[best].value, strlen(f->packages[best].value)) == 0)
+                                if (f->packages[i].pins > 0 && strncmp(f->packages[i].value, p->value, strlen(p->value)) == 0 &&
+                                    f->packages[i].value[strlen(p->value)] == '-')
                                         shadowed = true;
                         if (shadowed) {
-                                f->packages[best].count = 0;
+                                p->count = 0;
                                 k--;
                                 continue;
                         }
+                        if (mention > 0) {
+                                (void) snprintf(value, sizeof(value), "%s-%u", p->value, mention);
+                                p->pins = (int) mention;
+                        }
                 }
-                json_array_append_new(list, fact(f->packages[best].value, f->packages[best].page, f->packages[best].source,
-                                                 f->packages[best].count >= 2 ? 0.7 : 0.5));
-                if (f->packages[best].pins > 0 && top_pins == 0) {
-                        top_pins = (unsigned) f->packages[best].pins;
-                        top_count = f->packages[best].count;
-                        json_object_set_new(out, "pin_count",
-                                            json_pack("{s:i, s:i, s:s, s:f}", "value", top_pins, "page", f->packages[best].page,
-                                                      "source", f->packages[best].source, "confidence", top_count >= 2 ? 0.6 : 0.4));
-                }
-                f->packages[best].count = 0;
+                json_array_append_new(list, fact(value, p->page, p->source, p->count >= 2 ? 0.7 : 0.5));
+                if (first < 0)
+                        first = best;
+                if (p->pins == 0 || (pins_seen && (unsigned) p->pins != pins_seen))
+                        same_pins = false;
+                pins_seen = (unsigned) p->pins;
+                p->count = 0;
         }
+        /* a pin count only when every package has the same one */
+        if (first >= 0 && same_pins && pins_seen > 0)
+                json_object_set_new(out, "pin_count",
+                                    json_pack("{s:i, s:i, s:s, s:f}", "value", pins_seen, "page", f->packages[first].page,
+                                              "source", f->packages[first].source, "confidence", 0.6));
         if (json_array_size(list) > 0)
                 json_object_set_new(out, "packages", list);
         else
@@ -807,6 +922,7 @@ static json_t *range_json(const struct range *r, const char *unit) {
 }
 
 json_t *facts_json(struct facts *f) {
+        const struct range *r;
         json_t *out = json_object();
         size_t best;
 
@@ -822,9 +938,9 @@ json_t *facts_json(struct facts *f) {
                 json_object_set_new(out, "date", fact(f->date.value, f->date.page, f->date.source,
                                                       f->date.priority >= 400000 ? 0.8 : 0.5));
         add_packages(f, out);
-        if (f->temperature.found)
-                json_object_set_new(out, "temperature", range_json(&f->temperature, "\xC2\xB0" "C"));
-        if (f->voltage.found)
-                json_object_set_new(out, "supply_voltage", range_json(&f->voltage, "V"));
+        if ((r = range_choose(&f->temperature)))
+                json_object_set_new(out, "temperature", range_json(r, "\xC2\xB0" "C"));
+        if ((r = range_choose(&f->voltage)))
+                json_object_set_new(out, "supply_voltage", range_json(r, "V"));
         return out;
 }

@@ -1,9 +1,12 @@
 /* vendors.h: semiconductor manufacturers, their aliases and web domains.
  *
- * One name per company as it trades today: an acquired brand maps to its
- * owner (Maxim, Linear Technology -> Analog Devices; Atmel, Microsemi ->
- * Microchip; Freescale -> NXP; InvenSense -> TDK InvenSense). Pure data and
- * matching, no mupdf: the worker's facts and the unit tests use it. */
+ * One name per company, its usual full name ("Microchip Technology", "NXP
+ * Semiconductors", "Vishay Intertechnology"); a brand that is now only a
+ * product line of its owner maps to the owner (Atmel, Microsemi -> Microchip
+ * Technology; Freescale -> NXP Semiconductors; Linear Technology -> Analog
+ * Devices; InvenSense -> TDK InvenSense). Maxim Integrated stays itself: its
+ * datasheets are still published under that name. Pure data and matching, no
+ * mupdf: the worker's facts and the unit tests use it. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

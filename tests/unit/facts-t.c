@@ -53,9 +53,10 @@ static void vendors(void) {
         is_str(vendor_normalize("www.ti.com"), "Texas Instruments", "www.ti.com is Texas Instruments");
         is_str(vendor_normalize("http://www.analog.com/en/index.html"), "Analog Devices", "a web address");
         is_str(vendor_normalize("ADI"), "Analog Devices", "ADI");
-        is_str(vendor_normalize("Maxim Integrated"), "Analog Devices", "Maxim is Analog Devices now");
+        is_str(vendor_normalize("maximintegrated.com"), "Maxim Integrated", "Maxim stays Maxim Integrated");
+        is_str(vendor_normalize("Linear Technology"), "Analog Devices", "Linear Technology is Analog Devices");
         is_str(vendor_normalize("st.com"), "STMicroelectronics", "st.com");
-        is_str(vendor_normalize("Atmel"), "Microchip", "Atmel is Microchip");
+        is_str(vendor_normalize("Atmel"), "Microchip Technology", "Atmel is Microchip Technology");
         is_str(vendor_normalize("Texas Instruments Incorporated"), "Texas Instruments", "a longer name");
         ok(vendor_normalize("ti") == NULL, "short aliases are case-sensitive: 'ti' is no vendor");
         ok(vendor_normalize("multi.com") == NULL, "a domain only at a name boundary");

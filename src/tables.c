@@ -93,6 +93,9 @@ int tables_heading_kind(const char *line) {
                 { "electrical characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "electrical characteristic", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "electrical specifications", TABLE_ELECTRICAL_CHARACTERISTICS },
+                { "electrical and optical characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
+                { "optical and electrical characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
+                { "electrical performance", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "electrical specification", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "dc characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "electrical parameters", TABLE_ELECTRICAL_CHARACTERISTICS },
@@ -113,6 +116,7 @@ int tables_heading_kind(const char *line) {
         };
         const char *p = line, *rest;
         size_t i, n = strlen(line);
+        bool caption = false;
 
         if (n == 0 || n > 100 || strstr(line, "..") || strstr(line, ". ."))
                 return -1;
@@ -123,13 +127,23 @@ int tables_heading_kind(const char *line) {
                 p += 5;
                 while (*p == ' ')
                         p++;
+                caption = isdigit((unsigned char) *p);
         }
         while (*p && (isdigit((unsigned char) *p) || *p == '.' || *p == '-' || *p == ':' || *p == ')' || *p == ' '))
                 p++;
         for (i = 0; i < ELEMENTSOF(phrases); i++) {
                 size_t k = strlen(phrases[i].phrase);
+                const char *at = p;
 
-                if (strncasecmp(p, phrases[i].phrase, k) != 0)
+                /* a caption or a short heading may say more first: "Table 3. SKY65313-21
+                 * Absolute Maximum Ratings", "ACOUSTIC & ELECTRICAL SPECIFICATIONS" */
+                if ((caption || strlen(line) <= 60) && strncasecmp(p, phrases[i].phrase, k) != 0) {
+                        at = strcasestr(p, phrases[i].phrase);
+                        if (!at || at - p > 40)
+                                continue;
+                        p = at;
+                }
+                if (strncasecmp(at, phrases[i].phrase, k) != 0)
                         continue;
                 rest = p + k;
                 /* not a sentence, not a table of contents entry ending in a page number */
@@ -144,6 +158,13 @@ int tables_heading_kind(const char *line) {
                         return -1;
                 return phrases[i].kind;
         }
+        /* "SPECIFICATIONS" alone heads the electrical characteristics (ADI) */
+        n = strlen(p);
+        while (n > 0 && p[n - 1] == ' ')
+                n--;
+        if ((n == 14 && strncasecmp(p, "specifications", 14) == 0) ||
+            (n == 24 && strncasecmp(p, "electrical specifications", 24) == 0))
+                return TABLE_ELECTRICAL_CHARACTERISTICS;
         return -1;
 }
 
@@ -215,6 +236,64 @@ static unsigned column_of(const float *c0, const float *c1, unsigned n, const st
         return best;
 }
 
+/* A list of ratings without a header row: "VCC to GND ....... -0.3V to +6V"
+ * (a dot leader between name and value) or a name and a value far apart on
+ * each line. Two columns, named Parameter and Rating (the document names
+ * none); at least three such rows, or nothing. */
+static void build_pairs_table(struct tables *ts, const struct layout_page *p, enum table_kind kind, const char *title,
+                              const struct row *rows, unsigned n_rows, const unsigned *idx) {
+        char **cells = xcalloc((size_t) (TABLES_MAX_ROWS + 1) * 2, sizeof(*cells));
+        unsigned r, out_rows = 1, pairs = 0;
+        float last_y1 = rows[0].y0;
+        struct table *t;
+
+        cells[0] = xstrdup("Parameter");
+        cells[1] = xstrdup("Rating");
+        for (r = 0; r < n_rows && out_rows <= TABLES_MAX_ROWS; r++) {
+                const struct layout_span *first = &p->spans[idx[rows[r].first]];
+                const char *text = layout_span_text(p, first), *leader = strstr(text, "....");
+                char **dst = cells + (size_t) out_rows * 2;
+                unsigned k;
+
+                if (rows[r].y0 - last_y1 > TABLE_GAP_EM * rows[r].size || is_note(text) ||
+                    (rows[r].n == 1 && !leader && first->len > 80))
+                        break;
+                last_y1 = rows[r].y1;
+                if (rows[r].n == 1 && leader) {
+                        const char *value = leader;
+
+                        while (*value == '.' || *value == ' ')
+                                value++;
+                        while (leader > text && leader[-1] == ' ')
+                                leader--;
+                        if (!*value)
+                                continue;
+                        dst[0] = xstrndup(text, (size_t) (leader - text));
+                        dst[1] = xstrdup(value);
+                } else if (rows[r].n >= 2) {
+                        dst[0] = xstrdup(text);
+                        for (k = 1; k < rows[r].n; k++)
+                                dst[1] = cell_join(dst[1], layout_span_text(p, &p->spans[idx[rows[r].first + k]]));
+                } else
+                        continue;
+                out_rows++;
+                pairs++;
+        }
+        if (pairs < 3 || ts->n >= TABLES_MAX) {
+                for (r = 0; r < out_rows * 2; r++)
+                        free(cells[r]);
+                free(cells);
+                return;
+        }
+        t = &ts->items[ts->n++];
+        t->kind = kind;
+        (void) snprintf(t->title, sizeof(t->title), "%s", title);
+        t->page = p->number;
+        t->n_columns = 2;
+        t->n_rows = out_rows;
+        t->cells = cells;
+}
+
 /* The table under heading line H on page P, between y TOP and BOTTOM and x X0..X1. */
 static void build_table(struct tables *ts, const struct layout_page *p, enum table_kind kind, const char *title,
                         float top, float bottom, float x0, float x1) {
@@ -266,8 +345,10 @@ static void build_table(struct tables *ts, const struct layout_page *p, enum tab
                         header = r;
                         break;
                 }
-        if (header == (unsigned) -1)
+        if (header == (unsigned) -1) {
+                build_pairs_table(ts, p, kind, title, rows, n_rows, idx);
                 goto out;
+        }
         n_cols = rows[header].n < TABLES_MAX_COLUMNS ? rows[header].n : TABLES_MAX_COLUMNS;
         for (i = 0; i < n_cols; i++) {
                 const struct layout_span *s = &p->spans[idx[rows[header].first + i]];

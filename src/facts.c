@@ -43,6 +43,7 @@ struct token {
         int last_edge_page;
         unsigned ordering;      /* seen in an ordering-information section */
         bool doc_code;          /* next to a date or revision in a footer: a document number */
+        unsigned title_rank;    /* 1 = the first part number in page 1's title text, 0 = not in it */
 };
 
 struct range {
@@ -100,6 +101,7 @@ struct facts {
         unsigned n_title_lines;
         float page1_max_size, page1_height;
         float page1_body_size;          /* the size most of page 1's text has */
+        unsigned title_tokens;          /* part numbers seen in page 1's title text so far */
         int ordering_left;
         char *meta_title, *meta_subject, *meta_author;
 };
@@ -617,6 +619,8 @@ void facts_add_page(struct facts *f, const struct layout_page *p) {
                         }
                         if (title > t->title)
                                 t->title = title;
+                        if (title >= 0.6f && t->title_rank == 0)
+                                t->title_rank = ++f->title_tokens;
                         if (edge && t->last_edge_page != p->number) {
                                 t->edge_pages++;
                                 t->last_edge_page = p->number;
@@ -676,6 +680,9 @@ static double token_score(const struct facts *f, const struct token *t) {
 
         if (t->title >= 0.6f)
                 s += 8 * t->title * t->title;
+        /* "AP63356/AP63357": the title names the primary part first */
+        if (t->title_rank == 1)
+                s += 1.5;
         s += 1.5 * fmin(t->edge_pages, 8) / 2;
         s += log2(1 + t->count);
         if (t->ordering)

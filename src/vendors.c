@@ -70,6 +70,7 @@ static const struct vendor vendors[] = {
         { "Holtek Semiconductor", L("Holtek Semiconductor", "Holtek"), NONE, L("holtek.com") },
         { "X-Powers", L("X-Powers", "X-Powers Technology"), NONE, L("x-powers.com") },
         { "Worldsemi", L("Worldsemi", "World Semi"), NONE, L("world-semi.com") },
+        { "Nanyang Senba Optical and Electronic", L("Nanyang Senba", "Senba Optical"), NONE, L("nysenba.com") },
         { "Ai-Thinker", L("Ai-Thinker"), NONE, L("ai-thinker.com") },
 };
 

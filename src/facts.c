@@ -212,6 +212,20 @@ static void package_add(struct facts *f, const char *value, int pins, int page, 
         p->source = dup_source(source);
 }
 
+/* "(10)": digits and the closing parenthesis, a pin count; "(50/Tube)" is not. */
+static bool closes_count(const char *p) {
+        while (isdigit((unsigned char) *p))
+                p++;
+        return *p == ')';
+}
+
+/* Digits at P, a space, then WORD. */
+static bool count_then_word(const char *p, const char *word) {
+        while (isdigit((unsigned char) *p))
+                p++;
+        return *p == ' ' && strncasecmp(p + 1, word, strlen(word)) == 0;
+}
+
 /* Packages in LINE (normalised): "QFN-32", "QFN32", "VSSOP (10)", "SOT-23-5",
  * "32-pin QFN", "8-lead SOIC". */
 static void scan_packages(struct facts *f, const char *line, const char *source, int page) {
@@ -237,10 +251,12 @@ static void scan_packages(struct facts *f, const char *line, const char *source,
                 q = p + n;
                 if (*q == '-' && isdigit((unsigned char) q[1]))
                         q++;
-                else if (*q == ' ' && q[1] == '(' && isdigit((unsigned char) q[2]))
+                else if (*q == ' ' && q[1] == '(' && isdigit((unsigned char) q[2]) && closes_count(q + 2))
                         q += 2;
-                else if (*q == '(' && isdigit((unsigned char) q[1]))
+                else if (*q == '(' && isdigit((unsigned char) q[1]) && closes_count(q + 1))
                         q++;
+                else if (*q == ' ' && isdigit((unsigned char) q[1]) && count_then_word(q + 1, "package"))
+                        q++;            /* "QFN 24 Package" */
                 if (isdigit((unsigned char) *q)) {
                         pins = atoi(q);
                         while (isdigit((unsigned char) *q))
@@ -269,6 +285,10 @@ static void scan_packages(struct facts *f, const char *line, const char *source,
                                         pins = 0;
                         }
                 }
+                /* a family without a count, only where the line speaks of packages or pins */
+                if (pins == 0 && !contains_nocase(line, "package") && !contains_nocase(line, "pin") &&
+                    !contains_nocase(line, "lead"))
+                        continue;
                 if (pins > 0)
                         (void) snprintf(value, sizeof(value), "%s-%d", family, pins);
                 else

@@ -96,6 +96,9 @@ int tables_heading_kind(const char *line) {
                 { "electrical and optical characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "optical and electrical characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "electrical performance", TABLE_ELECTRICAL_CHARACTERISTICS },
+                { "electrical optical characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
+                { "electrical parameter", TABLE_ELECTRICAL_CHARACTERISTICS },
+                { "basic characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "electrical specification", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "dc characteristics", TABLE_ELECTRICAL_CHARACTERISTICS },
                 { "electrical parameters", TABLE_ELECTRICAL_CHARACTERISTICS },
@@ -146,6 +149,11 @@ int tables_heading_kind(const char *line) {
                 if (strncasecmp(at, phrases[i].phrase, k) != 0)
                         continue;
                 rest = p + k;
+                while (*rest == ' ')
+                        rest++;
+                /* the conditions in parentheses: "Electrical Characteristics (TA = 25 °C, ...)" */
+                if (*rest == '(' || strncmp(rest, "\xEF\xBC\x88", 3) == 0)
+                        return phrases[i].kind;
                 /* not a sentence, not a table of contents entry ending in a page number */
                 if (strchr(rest, '.') && strstr(rest, ". ") != NULL)
                         return -1;

@@ -18,7 +18,8 @@
  *                "damaged_pages": [1-based page numbers whose text is missing]}
  *   text.txt    UTF-8 text, exactly one form feed between pages, none inside;
  *               columns read one after the other (layout.h), a blank line
- *               between blocks
+ *               between blocks; runs of spaces as one; at most
+ *               LAYOUT_MAX_CHARS_PER_PAGE bytes of a page's text
  *   thumb.png   page 1, longest side thumbnail_size pixels, RGB on white
  *   facts.json  what the datasheet says about its part (facts.h)
  *   tables.json and tables/NN-<kind>.csv: the tables found (tables.h);

@@ -114,5 +114,29 @@ check "diff: the changed table value, with its row and column" \
 check "diff: in words" sh -c "'$PDFSPOOLCTL' -c '$CFG' diff 2023 2024 | grep -q '^+ ACME5678'"
 check "diff: unknown batch fails" sh -c "! '$PDFSPOOLCTL' -c '$CFG' diff 2023 nosuch 2>/dev/null"
 
+# The shared datasheets, when present: every done job has its facts and tables.
+corpus=$(corpus_dir)
+if [ -n "$corpus" ] && [ -d "$corpus/datasheets" ]; then
+        cp -r "$corpus/datasheets" "$INBOX/sheets"
+        check "the shared datasheets finish" wait_batch_done sheets 300
+        n=$(find "$OUTBOX/sheets" -mindepth 2 -name status.json -exec jq -r 'select(.state == "done") | .job' {} + | wc -l)
+        with=$(find "$OUTBOX/sheets" -mindepth 2 -name facts.json | wc -l)
+        check "every done datasheet has facts.json ($with of $n)" test "$with" -eq "$n" -a "$n" -gt 0
+        check "every done datasheet has tables.json" test "$(find "$OUTBOX/sheets" -mindepth 2 -name tables.json | wc -l)" -eq "$n"
+        missing=0
+        for t in $(find "$OUTBOX/sheets" -mindepth 2 -name tables.json); do
+                for f in $(jq -r '.tables[].file' "$t"); do
+                        [ -s "$(dirname "$t")/$f" ] || missing=$((missing + 1))
+                done
+        done
+        check "every table tables.json lists has its CSV" test "$missing" -eq 0
+        both=$(find "$OUTBOX/sheets" -mindepth 2 -name facts.json -exec jq -e 'has("manufacturer") and has("part_number")' {} \; 2>/dev/null | grep -c true)
+        check "most datasheets have a manufacturer and a part number ($both of $n)" test "$both" -ge $((n * 9 / 10))
+        rows=$("$PDFSPOOLCTL" -c "$CFG" parts sheets --json | wc -l)
+        check "pdfspoolctl parts lists the batch's parts ($rows)" test "$rows" -ge "$n"
+else
+        diag "no shared corpus (\$PDFSPOOL_CORPUS or ../shared/corpus): the datasheet checks are left out"
+fi
+
 stop_daemon
 done_testing

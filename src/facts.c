@@ -806,6 +806,45 @@ static bool vendor_scan_name(const char *line) {
         return false;
 }
 
+/* The title without the part numbers it starts or ends with ("BMP390
+ * Digital pressure sensor", "SKY65313-21: 900 MHz ...", "... Chip CH340"). */
+static char *strip_part_numbers(const char *title, const char *part) {
+        const char *start = title, *end = title + strlen(title);
+        char word[WORDING_WORD_MAX];
+        size_t n;
+
+        for (;;) {
+                n = strcspn(start, " ");
+                if (n == 0 || n >= sizeof(word))
+                        break;
+                (void) snprintf(word, sizeof(word), "%.*s", (int) n, start);
+                while (n > 0 && (word[n - 1] == ':' || word[n - 1] == ','))
+                        word[--n] = 0;
+                if (!wording_part_shaped(word) && !(part && strcasecmp(word, part) == 0))
+                        break;
+                start += strcspn(start, " ");
+                while (*start == ' ' || *start == ':' || *start == '-')
+                        start++;
+        }
+        for (;;) {
+                const char *w = end;
+
+                while (w > start && w[-1] != ' ')
+                        w--;
+                n = (size_t) (end - w);
+                if (w == start || n == 0 || n >= sizeof(word))
+                        break;
+                (void) snprintf(word, sizeof(word), "%.*s", (int) n, w);
+                if (!wording_part_shaped(word) && !(part && strcasecmp(word, part) == 0))
+                        break;
+                end = w;
+                while (end > start && end[-1] == ' ')
+                        end--;
+        }
+        /* nothing but part numbers: keep the title as it is */
+        return end - start >= 3 ? xstrndup(start, (size_t) (end - start)) : xstrdup(title);
+}
+
 /* Page 1's title: the largest lines near the top with words, joined when they
  * wrap, without the part numbers and the vendor's name. */
 static void add_description(struct facts *f, json_t *out, const char *part) {
@@ -833,7 +872,7 @@ static void add_description(struct facts *f, json_t *out, const char *part) {
                 if (j == i)
                         j = i + 1;
                 /* a title is larger than the body text */
-                if (t->size < 0.45f * f->page1_max_size || t->size <= best_size || t->size < 1.15f * f->page1_body_size)
+                if (t->size < 0.45f * f->page1_max_size || t->size <= best_size || t->size < f->page1_body_size + 0.3f)
                         continue;
                 if (strncasecmp(cur, "features", 8) == 0 || strncasecmp(cur, "description", 11) == 0 ||
                     strncasecmp(cur, "general description", 19) == 0 || strncasecmp(cur, "applications", 12) == 0 ||
@@ -863,9 +902,12 @@ static void add_description(struct facts *f, json_t *out, const char *part) {
                 best_words = words;
                 (void) snprintf(best, sizeof(best), "%s", cur);
         }
-        (void) part;
-        if (best_words >= 3)
-                json_object_set_new(out, "description", fact(best, 1, best, 0.6));
+        if (best_words >= 3) {
+                char *value = strip_part_numbers(best, part);
+
+                json_object_set_new(out, "description", fact(value, 1, best, 0.6));
+                free(value);
+        }
 }
 
 /* The pin count the first pages name most ("14-lead"), 0 if none or a tie. */

@@ -913,10 +913,17 @@ static void remove_facts_outputs(int dirfd) {
  * Returns 0, or -errno when the spool's own resources failed (disk, quota,
  * memory: the job is retried); any other failure is logged in one line and
  * the job goes on with what could be written. */
+static void table_row_to_facts(void *user, enum table_kind kind, int page, const char *const *header,
+                               const char *const *cells, unsigned n) {
+        facts_add_table_row(user, (int) kind, page, header, cells, n);
+}
+
 static int write_facts_outputs(struct job *job, const char *pdf_name) {
         json_t *facts;
         int r;
 
+        /* the tables' operating rows are facts too */
+        tables_foreach_row(job->tables, table_row_to_facts, job->facts);
         facts_set_metadata(job->facts, json_string_value(json_object_get(job->meta, "title")),
                            json_string_value(json_object_get(job->meta, "subject")),
                            json_string_value(json_object_get(job->meta, "author")));

@@ -10,6 +10,8 @@
  * what they are up front, and a hostile page count must not cost time. */
 #include "facts.h"
 
+#include "tables.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -371,8 +373,8 @@ static const char *past_word(const char *p) {
         return p;
 }
 
-/* The widest of the candidates that score close to the best, NULL if none. */
-static const struct range *range_choose(const struct range_set *set) {
+/* The widest of the candidates that score within MARGIN of the best, NULL if none. */
+static const struct range *range_choose(const struct range_set *set, double margin) {
         const struct range *best = NULL, *chosen = NULL;
         unsigned i;
 
@@ -382,7 +384,7 @@ static const struct range *range_choose(const struct range_set *set) {
         for (i = 0; best && i < set->n; i++) {
                 const struct range *r = &set->items[i];
 
-                if (r->score < best->score - 2)
+                if (r->score < best->score - margin)
                         continue;
                 if (!chosen || r->max - r->min > chosen->max - chosen->min ||
                     (r->max - r->min == chosen->max - chosen->min && r->score > chosen->score))
@@ -422,6 +424,62 @@ static void scan_ranges(struct facts *f, const char *norm, const char *source, i
                         if (s > 1)
                                 range_offer(&f->voltage, a, b, s, page, source);
                 }
+}
+
+/* ---- ranges from tables ---- */
+
+/* The number a cell holds ("–40", "+85", "5.5"), false when none. */
+static bool cell_number(const char *cell, double *ret) {
+        char norm[64], *end;
+        const char *p = norm;
+
+        if (!cell)
+                return false;
+        wording_normalize(cell, norm, sizeof(norm));
+        while (*p == ' ')
+                p++;
+        *ret = strtod(p, &end);
+        return end != p && isfinite(*ret);
+}
+
+static int column_named(const char *const *header, unsigned n, const char *const *names) {
+        unsigned c;
+        size_t k;
+
+        for (c = 1; c < n; c++)
+                for (k = 0; header[c] && names[k]; k++)
+                        if (strncasecmp(header[c], names[k], strlen(names[k])) == 0)
+                                return (int) c;
+        return -1;
+}
+
+void facts_add_table_row(struct facts *f, int kind, int page, const char *const *header, const char *const *cells,
+                         unsigned n) {
+        static const char *const min_names[] = { "min", NULL }, *const max_names[] = { "max", NULL };
+        static const char *const unit_names[] = { "unit", NULL };
+        char row[256] = "";
+        int cmin = column_named(header, n, min_names), cmax = column_named(header, n, max_names);
+        int cunit = column_named(header, n, unit_names);
+        double a, b;
+        unsigned c;
+
+        if (cmin < 0 || cmax < 0 || !cell_number(cells[cmin], &a) || !cell_number(cells[cmax], &b) || a >= b)
+                return;
+        /* the row's name: the cells before the Min column (parameter, symbol, conditions) */
+        for (c = 0; c < (unsigned) cmin && c < n; c++)
+                if (cells[c])
+                        (void) snprintf(row + strlen(row), sizeof(row) - strlen(row), "%s%s", row[0] ? " " : "", cells[c]);
+        if (contains_nocase(row, "temperature") && !contains_nocase(row, "storage") && !contains_nocase(row, "junction") &&
+            !contains_nocase(row, "solder") && !contains_nocase(row, "lead") &&
+            (contains_nocase(row, "operat") || contains_nocase(row, "ambient")) &&
+            (cunit < 0 || !cells[cunit] || strstr(cells[cunit], "C")) && a >= -70 && a <= 40 && b >= 50 && b <= 260)
+                range_offer(&f->temperature, a, b, kind == TABLE_ABSOLUTE_MAXIMUM_RATINGS ? 5 : 7, page, row);
+        /* an absolute maximum is no operating range */
+        if (kind != TABLE_ABSOLUTE_MAXIMUM_RATINGS && contains_nocase(row, "supply") &&
+            !contains_nocase(row, "I/O") && !contains_nocase(row, "VDDIO") && !contains_nocase(row, "current") &&
+            !contains_nocase(row, "ripple") && !contains_nocase(row, "rejection") && !contains_nocase(row, "rise") &&
+            (cunit < 0 || !cells[cunit] || strcmp(cells[cunit], "V") == 0) && a >= 0.8 && b <= 60)
+                range_offer(&f->voltage, a, b, 7, page, row);
 }
 
 /* ---- revision and date ---- */
@@ -1007,9 +1065,11 @@ json_t *facts_json(struct facts *f) {
                 json_object_set_new(out, "date", fact(f->date.value, f->date.page, f->date.source,
                                                       f->date.priority >= 400000 ? 0.8 : 0.5));
         add_packages(f, out);
-        if ((r = range_choose(&f->temperature)))
+        /* temperature grades: the widest of the good ones; supplies: the best
+         * placed (a second supply, SVDD or VDDIO, is often wider) */
+        if ((r = range_choose(&f->temperature, 2)))
                 json_object_set_new(out, "temperature", range_json(r, "\xC2\xB0" "C"));
-        if ((r = range_choose(&f->voltage)))
+        if ((r = range_choose(&f->voltage, 0)))
                 json_object_set_new(out, "supply_voltage", range_json(r, "V"));
         return out;
 }

@@ -18,6 +18,12 @@ struct facts;
 struct facts *facts_new(void);
 void facts_free(struct facts *f);       /* accepts NULL */
 void facts_add_page(struct facts *f, const struct layout_page *p);
+/* A row of a table the worker rebuilt (tables.h): KIND as enum table_kind,
+ * its HEADER and CELLS (N each, NULL = empty). Operating temperature and
+ * supply voltage rows with Min and Max columns become range candidates,
+ * stronger than a range in running text. */
+void facts_add_table_row(struct facts *f, int kind, int page, const char *const *header, const char *const *cells,
+                         unsigned n);
 /* The PDF's document information, a weak signal (any may be NULL). */
 void facts_set_metadata(struct facts *f, const char *title, const char *subject, const char *author);
 /* A new object, or NULL when out of memory. */

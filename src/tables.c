@@ -493,6 +493,18 @@ void tables_add_page(struct tables *ts, const struct layout_page *p) {
         }
 }
 
+void tables_foreach_row(const struct tables *ts, tables_row_fn fn, void *user) {
+        unsigned i, r;
+
+        for (i = 0; i < ts->n; i++) {
+                const struct table *t = &ts->items[i];
+
+                for (r = 1; r < t->n_rows; r++)
+                        fn(user, t->kind, t->page, (const char *const *) t->cells,
+                           (const char *const *) t->cells + (size_t) r * t->n_columns, t->n_columns);
+        }
+}
+
 /* ---- output ---- */
 
 static void slug(enum table_kind kind, char *buf, size_t size) {

@@ -37,6 +37,12 @@ const char *table_kind_name(enum table_kind kind);     /* "absolute_maximum_rati
 /* A heading's kind, or -1: exported for the unit tests. */
 int tables_heading_kind(const char *line);
 
+/* Call ROW for every row under every table's header, in order: its kind, page,
+ * header cells and the row's cells (N of each, NULL = empty). */
+typedef void (*tables_row_fn)(void *user, enum table_kind kind, int page, const char *const *header,
+                              const char *const *cells, unsigned n);
+void tables_foreach_row(const struct tables *t, tables_row_fn row, void *user);
+
 /* Write tables/NN-<kind>.csv (RFC 4180, header row first) and tables.json into
  * DIRFD, each atomically; tables.json lists them ({"tables": []} when none,
  * and then no tables/ folder). Returns 0 or -errno. */

@@ -250,6 +250,27 @@ static void wording(void) {
         is_int(y, 2018, "its year");
 }
 
+static void table_rows(void) {
+        const char *header[] = { "Parameter", "Min", "Typ", "Max", "Unit" };
+        const char *temp[] = { "Operating ambient temperature", "\xE2\x80\x93" "40", NULL, "105", "\xC2\xB0" "C" };
+        const char *storage[] = { "Storage temperature", "-65", NULL, "150", "\xC2\xB0" "C" };
+        const char *abs_supply[] = { "Supply voltage", "-0.3", NULL, "6", "V" };
+        struct facts *f = facts_new();
+        json_t *j;
+
+        facts_add_table_row(f, TABLE_ABSOLUTE_MAXIMUM_RATINGS, 4, header, storage, 5);
+        facts_add_table_row(f, TABLE_ABSOLUTE_MAXIMUM_RATINGS, 4, header, abs_supply, 5);
+        facts_add_table_row(f, TABLE_RECOMMENDED_OPERATING_CONDITIONS, 5, header, temp, 5);
+        j = facts_json(f);
+        ok(json_real_value(json_object_get(json_object_get(j, "temperature"), "min")) == -40 &&
+           json_real_value(json_object_get(json_object_get(j, "temperature"), "max")) == 105 &&
+           json_integer_value(json_object_get(json_object_get(j, "temperature"), "page")) == 5,
+           "the operating temperature row of a table, not the storage one");
+        ok(json_object_get(j, "supply_voltage") == NULL, "an absolute maximum supply is no operating range");
+        json_decref(j);
+        facts_free(f);
+}
+
 static void bounded(void) {
         struct layout_page p;
         unsigned i;
@@ -271,6 +292,7 @@ int main(void) {
         table();
         facts();
         wording();
+        table_rows();
         bounded();
         return done_testing();
 }

@@ -127,8 +127,12 @@ def png_size(path):
 def check_outputs(out, result, thumbnail_size):
     """Problems with the files of a successful job, as a list of strings."""
     problems = []
-    names = sorted(os.listdir(out))
-    if names != ["meta.json", "text.txt", "thumb.png"]:
+    names = sorted(n for n in os.listdir(out) if n != "tables")
+    # facts.json and tables.json unless the worker runs with PDFSPOOL_WORKER_NO_FACTS
+    expected = ["meta.json", "text.txt", "thumb.png"]
+    if not os.environ.get("PDFSPOOL_WORKER_NO_FACTS"):
+        expected = ["facts.json", "meta.json", "tables.json", "text.txt", "thumb.png"]
+    if names != expected:
         return [f"files are {names}"]
     with open(os.path.join(out, "meta.json"), encoding="utf-8") as f:
         meta = json.load(f)

@@ -23,6 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "facts.h"
+#include "fsutil.h"
+#include "layout.h"
+#include "tables.h"
 #include "util.h"
 
 /* mupdf warns a great deal about broken files; a job gets this many stderr lines. */
@@ -452,6 +456,8 @@ struct job {
         json_t *damaged_pages;  /* 1-based page numbers */
         json_t *meta;
         struct out_file thumb, text, meta_file;
+        struct facts *facts;    /* NULL when facts and tables are switched off */
+        struct tables *tables;
         bool failed;            /* an exception ended the job: */
         int error_code;         /* its FZ_ERROR_* */
         char error_message[ERROR_MAX_BYTES + 1];
@@ -504,33 +510,61 @@ static void write_thumbnail(struct job *job, fz_display_list *list, unsigned siz
                 fz_rethrow(ctx);
 }
 
-static int text_rune(int c) {
-        if (c < 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-                return 0xFFFD;
-        /* A form feed inside a page would break text.txt's page numbering. */
-        if (c < 0x20 || c == 0x7F)
-                return ' ';
-        return c;
-}
-
-/* The same layout as fz_print_stext_page_as_text(): a line per line, a blank line
- * after each block; but every character is valid UTF-8 and no control character
- * gets through. */
-static void write_stext(fz_context *ctx, fz_output *out, fz_stext_page *page) {
+/* mupdf's structured text as a layout_page: lines as mupdf found them, each
+ * split into spans at column-sized gaps. */
+static void stext_to_layout(fz_context *ctx, fz_stext_page *stext, struct layout_page *lp) {
         fz_stext_block *block;
         fz_stext_line *line;
         fz_stext_char *ch;
+        int block_number = 0;
 
-        for (block = page->first_block; block; block = block->next) {
+        for (block = stext->first_block; block; block = block->next, block_number++) {
                 if (block->type != FZ_STEXT_BLOCK_TEXT)
                         continue;
                 for (line = block->u.t.first_line; line; line = line->next) {
-                        for (ch = line->first_char; ch; ch = ch->next)
-                                fz_write_rune(ctx, out, text_rune(ch->c));
+                        /* Rotated or vertical text keeps its characters in one
+                         * span: x gaps mean nothing along another direction. */
+                        bool across = line->wmode == 0 && line->dir.x > 0.99f;
+
+                        layout_line_begin(lp, block_number);
+                        for (ch = line->first_char; ch; ch = ch->next) {
+                                fz_rect r = fz_rect_from_quad(ch->quad);
+
+                                if (!across)
+                                        r.x0 = r.x1 = line->bbox.x0;
+                                layout_char_add(lp, ch->c, r.x0, r.y0, r.x1, r.y1,
+                                                across ? ch->origin.y : line->bbox.y1, ch->size,
+                                                ch->font && fz_font_is_bold(ctx, ch->font));
+                        }
+                        layout_line_end(lp);
+                }
+        }
+}
+
+/* The page in reading order: a line per line (a line never mixes two
+ * columns), a blank line between mupdf's blocks and between columns. */
+static void write_layout(fz_context *ctx, fz_output *out, const struct layout_page *lp) {
+        int last_block = -1, last_column = -1;
+        unsigned i, k;
+
+        for (i = 0; i < lp->n_lines; i++) {
+                const struct layout_line *l = &lp->lines[lp->order[i]];
+
+                if (i > 0 && (l->block != last_block || l->column != last_column))
                         fz_write_byte(ctx, out, '\n');
+                for (k = 0; k < l->n_spans; k++) {
+                        const struct layout_span *s = &lp->spans[l->first_span + k];
+
+                        if (k > 0)
+                                fz_write_byte(ctx, out, ' ');
+                        fz_write_data(ctx, out, layout_span_text(lp, s), s->len);
                 }
                 fz_write_byte(ctx, out, '\n');
+                last_block = l->block;
+                last_column = l->column;
         }
+        if (lp->n_lines > 0)
+                fz_write_byte(ctx, out, '\n');
 }
 
 /* Load page INDEX once: its text to OUT and, for page 1, the thumbnail from the
@@ -540,8 +574,10 @@ static void extract_page(struct job *job, fz_output *out, int index, unsigned th
         fz_page *page = NULL;
         fz_display_list *list = NULL;
         fz_stext_page *stext = NULL;
+        struct layout_page lp;
         json_t *number;
 
+        layout_page_init(&lp, index + 1, 0, 0);
         fz_var(page);
         fz_var(list);
         fz_var(stext);
@@ -557,9 +593,19 @@ static void extract_page(struct job *job, fz_output *out, int index, unsigned th
                         stext = fz_new_stext_page_from_display_list(ctx, list, &stext_options);
                 } else
                         stext = fz_new_stext_page_from_page(ctx, page, &stext_options);
-                write_stext(ctx, out, stext);
+                /* One structured text for text.txt, facts and tables. */
+                layout_page_init(&lp, index + 1, stext->mediabox.x1 - stext->mediabox.x0,
+                                 stext->mediabox.y1 - stext->mediabox.y0);
+                stext_to_layout(ctx, stext, &lp);
+                layout_page_order(&lp);
+                write_layout(ctx, out, &lp);
+                if (job->facts)
+                        facts_add_page(job->facts, &lp);
+                if (job->tables)
+                        tables_add_page(job->tables, &lp);
         }
         fz_always(ctx) {
+                layout_page_done(&lp);
                 fz_drop_stext_page(ctx, stext);
                 fz_drop_display_list(ctx, list);
                 fz_drop_page(ctx, page);
@@ -855,6 +901,44 @@ static int job_error(const struct job *job, int code, const char *message, char 
         return -EBADMSG;
 }
 
+/* ---- facts.json, tables.json, tables/ ---- */
+
+static void remove_facts_outputs(int dirfd) {
+        (void) unlinkat(dirfd, "facts.json", 0);
+        (void) unlinkat(dirfd, "tables.json", 0);
+        (void) fs_remove_tree(dirfd, "tables");
+}
+
+/* Written after the job's other outputs, from the digest the pages left.
+ * Returns 0, or -errno when the spool's own resources failed (disk, quota,
+ * memory: the job is retried); any other failure is logged in one line and
+ * the job goes on with what could be written. */
+static void table_row_to_facts(void *user, enum table_kind kind, int page, const char *const *header,
+                               const char *const *cells, unsigned n) {
+        facts_add_table_row(user, (int) kind, page, header, cells, n);
+}
+
+static int write_facts_outputs(struct job *job, const char *pdf_name) {
+        json_t *facts;
+        int r;
+
+        /* the tables' operating rows are facts too */
+        tables_foreach_row(job->tables, table_row_to_facts, job->facts);
+        facts_set_metadata(job->facts, json_string_value(json_object_get(job->meta, "title")),
+                           json_string_value(json_object_get(job->meta, "subject")),
+                           json_string_value(json_object_get(job->meta, "author")));
+        facts = facts_json(job->facts);
+        r = facts ? fs_write_json(job->dirfd, "facts.json", facts, 0644, (gid_t) -1, false, true) : -ENOMEM;
+        json_decref(facts);
+        if (r == 0)
+                r = tables_write(job->tables, job->dirfd);
+        if (r < 0 && !errno_is_transient(r)) {
+                fprintf(stderr, "pdfspool-worker: %s: facts and tables incomplete: %s\n", pdf_name, strerror(-r));
+                r = 0;
+        }
+        return r;
+}
+
 /* The PDF as a stdio stream on a duplicate of FD (the caller keeps FD), refusing
  * what is not a regular file (a FIFO would block the worker forever). */
 static int open_pdf(int fd, FILE **ret, bool *ret_empty) {
@@ -914,7 +998,7 @@ static int read_pdf(struct job *job, FILE *file, unsigned thumbnail_size) {
 int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir,
                 unsigned thumbnail_size, int *ret_pages, char **ret_error, int *ret_write_errno) {
         struct job job = { .ctx = ctx, .dirfd = -1 };
-        bool empty = false;
+        bool empty = false, facts_failed = false;
         FILE *file = NULL;
         int r;
 
@@ -951,6 +1035,11 @@ int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *o
         out_file_init(&job.thumb, "thumb.png");
         out_file_init(&job.text, "text.txt");
         out_file_init(&job.meta_file, "meta.json");
+        /* Only for measuring what they cost (bench/facts-cost.sh). */
+        if (!getenv("PDFSPOOL_WORKER_NO_FACTS")) {
+                job.facts = facts_new();
+                job.tables = tables_new();
+        }
 
         diag_begin(ctx, pdf_name);
         job.damaged_pages = json_array();
@@ -961,8 +1050,18 @@ int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *o
                 r = read_pdf(&job, file, thumbnail_size);
         (void) fclose(file);
 
+        if (r == 0 && job.facts) {
+                r = write_facts_outputs(&job, pdf_name);
+                if (r < 0) {
+                        *ret_error = xasprintf("cannot write facts.json or tables: %s", strerror(-r));
+                        *ret_write_errno = -r;
+                        facts_failed = true;
+                }
+        }
         /* The renames are only durable once the directory is synced. */
-        if (r == 0 && fsync(job.dirfd) < 0) {
+        if (facts_failed)
+                ;
+        else if (r == 0 && fsync(job.dirfd) < 0) {
                 r = -errno;
                 *ret_error = xasprintf("cannot write the output directory: %s", strerror(-r));
                 *ret_write_errno = -r;
@@ -972,12 +1071,15 @@ int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *o
                 out_file_remove(job.dirfd, &job.thumb);
                 out_file_remove(job.dirfd, &job.text);
                 out_file_remove(job.dirfd, &job.meta_file);
+                remove_facts_outputs(job.dirfd);
         } else
                 *ret_pages = job.n_pages;
 
         (void) close(job.dirfd);
         json_decref(job.meta);
         json_decref(job.damaged_pages);
+        facts_free(job.facts);
+        tables_free(job.tables);
         diag_end(ctx);
         return r;
 }

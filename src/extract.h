@@ -1,7 +1,9 @@
 /* extract.h: everything pdfspool does with mupdf. Only the worker links it.
  *
- * One job = one PDF opened once, and three files written into an existing empty
- * directory, each through a temporary name, fsync'ed, then renamed:
+ * One job = one PDF opened once, each page loaded once and its structured text
+ * built once (feeding text.txt, facts.json and the tables alike), and these
+ * files written into an existing empty directory, each through a temporary
+ * name, fsync'ed, then renamed:
  *   meta.json   {"title","author","subject","keywords","creator","producer":
  *                  string or null,
  *                "created","modified": RFC 3339 when the PDF date parses, else
@@ -14,8 +16,19 @@
  *                  ("children" only when not empty),
  *                "text_chars": characters in text.txt,
  *                "damaged_pages": [1-based page numbers whose text is missing]}
- *   text.txt    UTF-8 text, exactly one form feed between pages, none inside
+ *   text.txt    UTF-8 text, exactly one form feed between pages, none inside;
+ *               columns read one after the other (layout.h), a blank line
+ *               between blocks; runs of spaces as one; at most
+ *               LAYOUT_MAX_CHARS_PER_PAGE bytes of a page's text
  *   thumb.png   page 1, longest side thumbnail_size pixels, RGB on white
+ *   facts.json  what the datasheet says about its part (facts.h)
+ *   tables.json and tables/NN-<kind>.csv: the tables found (tables.h);
+ *               {"tables": []} and no tables/ when there are none
+ * facts.json and the tables come last; a failure there that is not the
+ * spool's own (disk, quota, memory: the job fails with *ret_write_errno set,
+ * to be retried) leaves what could be written and logs one line on stderr.
+ * PDFSPOOL_WORKER_NO_FACTS in the environment leaves them out (to measure
+ * their cost: bench/facts-cost.sh).
  */
 #pragma once
 #include <stddef.h>

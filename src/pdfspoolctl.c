@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "config.h"
 #include "fsutil.h"
 #include "names.h"
@@ -245,6 +246,93 @@ static int cmd_status(struct ctl *c, int argc, char **argv) {
         return 1;
 }
 
+/* The outbox folder of batch ID in the selected queues, or -1 (told on stderr). */
+static int open_batch(struct ctl *c, const char *id, const struct queue_config **ret_qc) {
+        if (!id[0] || id[0] == '.' || strchr(id, '/')) {
+                fprintf(stderr, "pdfspoolctl: \"%s\" is not a batch id\n", id);
+                return -1;
+        }
+        for (size_t i = 0; i < c->config->n_queues; i++) {
+                const struct queue_config *qc = &c->config->queues[i];
+                if (!queue_selected(c, qc))
+                        continue;
+                int fd = open(qc->outbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                int bfd = openat(fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                close(fd);
+                if (bfd >= 0) {
+                        *ret_qc = qc;
+                        return bfd;
+                }
+        }
+        fprintf(stderr, "pdfspoolctl: no batch \"%s\"%s%s\n", id, c->queue ? " in queue " : " in any queue",
+                c->queue ? c->queue : "");
+        return -1;
+}
+
+/* The batch's parts: rebuilt into its folder when we may write there (until the
+ * daemon does it as jobs finish), else collected and only printed. */
+static int batch_rows(struct ctl *c, const char *id, json_t **ret_rows, int *ret_fd) {
+        const struct queue_config *qc = NULL;
+        int fd = open_batch(c, id, &qc), r;
+
+        if (fd < 0)
+                return -1;
+        r = catalog_rebuild(fd, qc->file_mode, (gid_t) -1);
+        if (r < 0 && r != -EACCES && r != -EPERM && r != -EROFS)
+                fprintf(stderr, "pdfspoolctl: cannot write the parts catalog of \"%s\": %s\n", id, strerror(-r));
+        r = catalog_collect(fd, ret_rows);
+        if (r < 0) {
+                fprintf(stderr, "pdfspoolctl: cannot read the jobs of \"%s\": %s\n", id, strerror(-r));
+                close(fd);
+                return -1;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int cmd_parts(struct ctl *c, int argc, char **argv) {
+        json_t *rows;
+        int fd;
+
+        if (argc != 2) {
+                fprintf(stderr, "Usage: pdfspoolctl parts BATCH [--json]\n");
+                return EX_USAGE;
+        }
+        if (batch_rows(c, argv[1], &rows, &fd) < 0)
+                return 1;
+        catalog_print(stdout, rows, c->json);
+        json_decref(rows);
+        close(fd);
+        return 0;
+}
+
+static int cmd_diff(struct ctl *c, int argc, char **argv) {
+        json_t *a, *b, *diff;
+        int fd_a, fd_b;
+
+        if (argc != 3) {
+                fprintf(stderr, "Usage: pdfspoolctl diff BATCH_A BATCH_B [--json]\n");
+                return EX_USAGE;
+        }
+        if (batch_rows(c, argv[1], &a, &fd_a) < 0)
+                return 1;
+        if (batch_rows(c, argv[2], &b, &fd_b) < 0) {
+                json_decref(a);
+                close(fd_a);
+                return 1;
+        }
+        diff = catalog_diff(a, b, fd_a, fd_b);
+        catalog_print_diff(stdout, diff, c->json);
+        json_decref(diff);
+        json_decref(a);
+        json_decref(b);
+        close(fd_a);
+        close(fd_b);
+        return 0;
+}
+
 /* Exit codes of "health", as in pdfspoolctl(1). */
 enum {
         HEALTH_OK = 0,
@@ -339,6 +427,8 @@ static const struct command {
         { "list", "", "one line per batch: id, queue, state, done/total, failed, skipped, age", cmd_list },
         { "status", "BATCH", "the batch and each of its jobs", cmd_status },
         { "health", "", "whether a daemon holds the state_dir (exit 3: none), and each queue's folders", cmd_health },
+        { "parts", "BATCH", "the batch's parts catalog (part, manufacturer, package, ranges, datasheet)", cmd_parts },
+        { "diff", "A B", "batch B against batch A part by part: added, removed, changed facts and table values", cmd_diff },
 };
 
 static void usage(FILE *f) {
@@ -381,7 +471,7 @@ int main(int argc, char **argv) {
         const char *name = argv[optind];
         int sub_argc = argc - optind;
         char **sub_argv = argv + optind;
-        optind = 1;
+        optind = 0;     /* 0, not 1: GNU getopt then forgets the first pass's "+" (stop at the command) and permutes again */
         while ((opt = getopt_long(sub_argc, sub_argv, "c:q:h", options, NULL)) >= 0)
                 switch (opt) {
                 case 'c': config_path = optarg; break;

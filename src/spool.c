@@ -787,6 +787,39 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
 /* Move every file of the temp folder into the job's folder, status last; each
  * gets the queue's file mode and group on the way. Any failure leaves the job
  * not done: the next attempt starts again from an empty temp folder. */
+/* LOCAL (issue 9, for the lead to carry over): an output folder (tables/)
+ * gets dir_mode, the files in it file_mode. */
+static int set_output_owner(int dirfd, const char *name, const struct queue *q) {
+        struct stat st;
+        struct dirent *de;
+        DIR *d;
+        int fd, r;
+
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return fs_set_owner(dirfd, name, q->cfg->file_mode, q->gid);
+        r = fs_set_owner(dirfd, name, q->cfg->dir_mode, q->gid);
+        if (r < 0)
+                return r;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        for (errno = 0; (de = readdir(d)) && r == 0; errno = 0)
+                if (!fs_dot_or_dotdot(de->d_name))
+                        r = fs_set_owner(fd, de->d_name, q->cfg->file_mode, q->gid);
+        if (r == 0 && errno != 0)
+                r = -errno;
+        closedir(d);
+        return r;
+}
+
 static int move_outputs(const struct queue *q, const char *tmp, const char *dir, const char **ret_what) {
         int dirfd = q->outbox_fd;
         DIR *d;
@@ -826,7 +859,7 @@ static int move_outputs(const struct queue *q, const char *tmp, const char *dir,
                 }
                 if (fs_dot_or_dotdot(de->d_name) || strcmp(de->d_name, STATUS_FILE) == 0)
                         continue;
-                r = fs_set_owner(fd, de->d_name, q->cfg->file_mode, q->gid);
+                r = set_output_owner(fd, de->d_name, q);
                 if (r < 0) {
                         *ret_what = "cannot set the mode of an output";
                         break;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 const char *const model_job_outputs[] = { MODEL_JOB_OUTPUTS, NULL };
+const char *const model_job_all_outputs[] = { MODEL_JOB_OUTPUTS, MODEL_JOB_OPTIONAL_OUTPUTS, NULL };
 
 static const char *const job_state_names[_JOB_STATE_MAX] = {
         [JOB_QUEUED] = "queued", [JOB_PROCESSING] = "processing", [JOB_DONE] = "done",

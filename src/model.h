@@ -15,13 +15,20 @@
 
 /* The files a worker writes for a job, in its folder in the outbox; then the
  * job's status file and the original. The one list: registration keeps these
- * names free, the store checks them, the worker writes them. */
+ * names free, the store checks them, the worker writes them. A done job has
+ * every one of MODEL_JOB_OUTPUTS; the others when the PDF holds what they show
+ * (tables/ is a folder of CSV files). */
 #define OUTPUT_META "meta.json"
 #define OUTPUT_TEXT "text.txt"
 #define OUTPUT_THUMB "thumb.png"
+#define OUTPUT_FACTS "facts.json"
+#define OUTPUT_TABLES "tables.json"
+#define OUTPUT_TABLES_DIR "tables"
 #define MODEL_JOB_OUTPUTS OUTPUT_META, OUTPUT_TEXT, OUTPUT_THUMB
+#define MODEL_JOB_OPTIONAL_OUTPUTS OUTPUT_FACTS, OUTPUT_TABLES, OUTPUT_TABLES_DIR
 #define STATUS_FILE "status.json"
-extern const char *const model_job_outputs[]; /* { MODEL_JOB_OUTPUTS, NULL } */
+extern const char *const model_job_outputs[];     /* { MODEL_JOB_OUTPUTS, NULL }: a done job has each */
+extern const char *const model_job_all_outputs[]; /* every name a worker may write, NULL-terminated */
 
 struct intake;
 

@@ -652,10 +652,10 @@ static int register_build(struct queue *q, const char *claim) {
                 struct job *j = &b->jobs[i];
                 const char *orig = basename_of(j->source);
                 bool clash = strcmp(orig, STATUS_FILE) == 0;
-                for (size_t k = 0; model_job_outputs[k]; k++)
-                        clash = clash || strcmp(orig, model_job_outputs[k]) == 0;
+                for (size_t k = 0; model_job_all_outputs[k]; k++)
+                        clash = clash || strcmp(orig, model_job_all_outputs[k]) == 0;
                 j->original = clash ? xasprintf("original-%s", orig) : xstrdup(orig);
-                const char *extras[] = { MODEL_JOB_OUTPUTS, STATUS_FILE, j->original, NULL };
+                const char *extras[] = { MODEL_JOB_OUTPUTS, MODEL_JOB_OPTIONAL_OUTPUTS, STATUS_FILE, j->original, NULL };
                 char *stem = strip_pdf(j->source);
                 j->name = name_set_claim_unique(names, stem, extras, false);
                 free(stem);

@@ -787,8 +787,8 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
 /* Move every file of the temp folder into the job's folder, status last; each
  * gets the queue's file mode and group on the way. Any failure leaves the job
  * not done: the next attempt starts again from an empty temp folder. */
-/* LOCAL (issue 9, for the lead to carry over): an output folder (tables/)
- * gets dir_mode, the files in it file_mode. */
+/* An output gets the queue's mode and group; a folder (tables/) dir_mode, the
+ * files in it file_mode. */
 static int set_output_owner(int dirfd, const char *name, const struct queue *q) {
         struct stat st;
         struct dirent *de;
@@ -864,6 +864,18 @@ static int move_outputs(const struct queue *q, const char *tmp, const char *dir,
                         *ret_what = "cannot set the mode of an output";
                         break;
                 }
+                struct stat dst;
+                bool is_dir = de->d_type == DT_DIR ||
+                              (de->d_type == DT_UNKNOWN && fstatat(fd, de->d_name, &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                               S_ISDIR(dst.st_mode));
+                if (is_dir && renameat2(fd, de->d_name, dfd, de->d_name, RENAME_EXCHANGE) == 0) {
+                        /* A folder an earlier attempt put in place (tables/): swapped
+                         * at once, and the old one, now in the temp folder, goes. */
+                        r = fs_remove_tree(fd, de->d_name);
+                        if (r < 0)
+                                *ret_what = "cannot remove an earlier attempt's output";
+                        continue;
+                }
                 if (renameat(fd, de->d_name, dfd, de->d_name) < 0) {
                         r = -errno;
                         *ret_what = "cannot move an output into the job's folder";
@@ -913,10 +925,11 @@ static int prepare_outputs(struct job *j, enum job_state state, const char *tmp,
         if (fd >= 0)
                 close(fd);
         free(path);
-        for (size_t k = 0; state != JOB_DONE && model_job_outputs[k]; k++) {
-                char *p = xasprintf("%s/%s", tmp, model_job_outputs[k]);
-                if (unlinkat(q->outbox_fd, p, 0) < 0 && errno != ENOENT && r == 0) {
-                        r = -errno;
+        for (size_t k = 0; state != JOB_DONE && model_job_all_outputs[k]; k++) {
+                char *p = xasprintf("%s/%s", tmp, model_job_all_outputs[k]);
+                int e = fs_remove_tree(q->outbox_fd, p); /* the worker's own files, tables/ too */
+                if (e < 0 && e != -ENOENT && r == 0) {
+                        r = e;
                         *ret_what = "cannot remove a failed job's partial output";
                 }
                 free(p);

@@ -2,7 +2,8 @@
 # A stand-in for pdfspool-worker that misbehaves on purpose, to test how the
 # daemon's pool handles workers that crash, hang or are killed for memory.
 # It speaks the real protocol (src/proto.h) on fd 3; files whose names start
-# with crash / hang / oom / garble trigger the failure; other files succeed.
+# with crash / hang / oom / garble trigger the failure; other files succeed,
+# each after FAKE_WORKER_DELAY seconds (default 0: at once).
 import json, os, signal, socket, time
 
 s = socket.socket(fileno=3)
@@ -11,6 +12,7 @@ def path(v):
     return bytes.fromhex(v["hex"]).decode("latin-1") if isinstance(v, dict) else v
 
 V = 2  # PROTO_VERSION
+DELAY = float(os.environ.get("FAKE_WORKER_DELAY", "0"))
 s.send(json.dumps({"v": V, "type": "hello", "pid": os.getpid()}).encode())
 while True:
     # A job brings the PDF's descriptor (SCM_RIGHTS); like the real worker,
@@ -34,6 +36,8 @@ while True:
     if name.startswith("garble"):
         s.send(b"this is not json")
         time.sleep(3600)
+    if DELAY > 0:
+        time.sleep(DELAY)
     out = path(msg["out"])
     for f in ("meta.json", "text.txt", "thumb.png"):
         with open(os.path.join(out, f), "w") as fh:

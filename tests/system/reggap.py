@@ -3,13 +3,15 @@
 # update while a big drop is claimed, registered and adopted?
 #
 #   reggap.py --watch B-BATCH-DIR --drop SRC --inbox INBOX --queue-state STATE/QUEUE
-#             --outbox A-OUTBOX --log DAEMON-LOG [--baseline S] [--timeout S]
+#             --outbox A-OUTBOX --log DAEMON-LOG --last-job NAME
+#             [--notify NOTIFY-LOG --pid PID] [--baseline S] [--timeout S]
 #
 # Records the monotonic time of every replacement of B-BATCH-DIR/status.json
 # (inotify: the daemon writes it atomically, so each update is one IN_MOVED_TO),
 # first for --baseline seconds with nothing else going on, then moves SRC into
-# INBOX and follows the drop through its steps until its batch status file is
-# in A-OUTBOX (the projection is complete). Prints key=value lines:
+# INBOX and follows the drop through its steps until the status file of its
+# last job (--last-job) is in A-OUTBOX: the projection writes the job folders
+# in order, so then the batch is adopted and shown. Prints key=value lines:
 #   baseline_max_ms baseline_p99_ms baseline_updates
 #   max_gap_ms p99_gap_ms updates worst_from_s   (the window: drop .. projected)
 #   claimed_s registered_s accepted_s projected_s  (seconds after the drop)
@@ -84,6 +86,8 @@ def main():
     ap.add_argument("--queue-state", required=True)
     ap.add_argument("--outbox", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--last-job", required=True,
+                    help="the last job's name: its status file ends the projection")
     ap.add_argument("--notify", help="notify-reader.py log: WATCHDOG=1 gaps too")
     ap.add_argument("--pid", type=int, default=0, help="the daemon's pid in --notify")
     ap.add_argument("--baseline", type=float, default=3.0)
@@ -117,7 +121,7 @@ def main():
             tail = (tail + log.read())[-4096:]
             if b"batch accepted" in tail:
                 steps["accepted"] = now
-        if "accepted" in steps and glob.glob(os.path.join(a.outbox, "*", "status.json")):
+        if "accepted" in steps and glob.glob(os.path.join(a.outbox, "*", a.last_job, "status.json")):
             steps["projected"] = now
     end = time.monotonic()
     # Close the window: wait for B's next update after its end (at most 3 s).

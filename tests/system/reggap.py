@@ -177,6 +177,25 @@ def main():
                      if b > drop_unix and x < end_unix), reverse=True)
         out["watchdog_max_ms"] = "%.0f" % (wd[0][0] * 1000 if wd else 0)
         out["watchdog_top"] = ", ".join("%.0f ms at %+.1f s" % (g * 1000, at) for g, at in wd[:3])
+    # The longest gaps that overlap each step: which step holds the loop.
+    bounds = [("settle", t0, steps.get("claimed")), ("register", steps.get("claimed"), steps.get("registered")),
+              ("load", steps.get("registered"), steps.get("accepted")),
+              ("project", steps.get("accepted"), steps.get("projected"))]
+    by_step = []
+    for label, x, y in bounds:
+        if x is None or y is None:
+            continue
+        g = max((g for g, _ in gaps_over(w.times, x, y)), default=0.0)
+        by_step.append("%s %.0f ms" % (label, g * 1000))
+    out["gap_by_step"] = ", ".join(by_step)
+    if a.notify:
+        by_step = []
+        for label, x, y in bounds:
+            if x is None or y is None:
+                continue
+            g = max((g for g, at in wd if at + drop_unix - wall < y and at + g + drop_unix - wall > x), default=0.0)
+            by_step.append("%s %.0f ms" % (label, g * 1000))
+        out["watchdog_by_step"] = ", ".join(by_step)
     for k in ("claimed", "registered", "accepted", "projected"):
         out[k + "_s"] = "%.3f" % (steps[k] - t0) if k in steps else "-"
     for k, v in out.items():

@@ -116,6 +116,7 @@ diag "steps (s after the drop): claimed $(val claimed_s), registered $(val regis
 check "longest gap between b's status updates stays under $GAP_LIMIT_MS ms (was $(val max_gap_ms) ms)" \
         test "$(val max_gap_ms)" -lt "$GAP_LIMIT_MS"
 diag "longest gaps between WATCHDOG=1 during the drop: $(val watchdog_top)"
+diag "longest gap overlapping each step: b's status: $(val gap_by_step); WATCHDOG=1: $(val watchdog_by_step)"
 check "longest gap between WATCHDOG=1 stays under $WATCHDOG_LIMIT_MS ms (was $(val watchdog_max_ms) ms)" \
         test "$(val watchdog_max_ms)" -lt "$WATCHDOG_LIMIT_MS"
 check "daemon still running" kill -0 "$DAEMON_PID"

@@ -256,8 +256,16 @@ static bool projection_yield(struct batch *b) {
 
         if (!q->spool->event)
                 return false;
-        if (!b->projection_source)
+        if (!b->projection_source) {
                 r = sd_event_add_defer(q->spool->event, &b->projection_source, on_projection_slice, b);
+                /* sd-event keeps a defer source pending since the pass it was first
+                 * enabled in, so one that re-arms itself is always the oldest and
+                 * runs before every timer and descriptor: workers' results and status
+                 * updates would wait for the whole projection. At idle priority,
+                 * whatever else is pending runs between two slices. */
+                if (r >= 0)
+                        r = sd_event_source_set_priority(b->projection_source, SD_EVENT_PRIORITY_IDLE);
+        }
         if (r >= 0)
                 r = sd_event_source_set_enabled(b->projection_source, SD_EVENT_ONESHOT);
         return r >= 0;

@@ -4,8 +4,9 @@
 # It speaks the real protocol (src/proto.h) on fd 3; files whose names start
 # with crash / hang / oom / garble trigger the failure; files whose names start
 # with gate wait until the file named by $FAKE_WORKER_GATE exists, with slow
-# take 50 ms; other files
-# succeed. Like the real worker, it says so when it cannot write its outputs.
+# take 50 ms; other files succeed, each after FAKE_WORKER_DELAY seconds
+# (default 0: at once). Like the real worker, it says so when it cannot write
+# its outputs.
 import json, os, signal, socket, time
 
 s = socket.socket(fileno=3)
@@ -14,6 +15,7 @@ def path(v):
     return bytes.fromhex(v["hex"]).decode("latin-1") if isinstance(v, dict) else v
 
 V = 2  # PROTO_VERSION
+DELAY = float(os.environ.get("FAKE_WORKER_DELAY", "0"))
 s.send(json.dumps({"v": V, "type": "hello", "pid": os.getpid()}).encode())
 while True:
     # A job brings the PDF's descriptor (SCM_RIGHTS); like the real worker,
@@ -42,6 +44,8 @@ while True:
     if name.startswith("gate"):
         while not os.path.exists(os.environ.get("FAKE_WORKER_GATE", "/")):
             time.sleep(0.02)
+    if DELAY > 0:
+        time.sleep(DELAY)
     out = path(msg["out"])
     try:
         for f in ("meta.json", "text.txt", "thumb.png"):

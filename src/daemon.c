@@ -113,11 +113,14 @@ static void on_needs_unpack(struct queue *q, const char *claim, const char *drop
         (void) claim_unpack_start(q, claim, drop, on_unpacked, userdata);
 }
 
-static void on_registered(struct queue *q, const char *claim, void *userdata) {
+static void on_adopted(struct queue *q, void *userdata) {
         struct daemon *d = userdata;
 
-        if (spool_batch_adopt(q, claim) == 0)
-                pool_kick(d->pool);
+        pool_kick(d->pool);
+}
+
+static void on_registered(struct queue *q, const char *claim, void *userdata) {
+        (void) spool_batch_adopt(q, claim, on_adopted, userdata);
 }
 
 /* ---- recovery ---- */

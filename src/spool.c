@@ -15,9 +15,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -410,7 +413,8 @@ static void batch_count(struct batch *b) {
         }
 }
 
-static int load_batch(struct queue *q, const char *claim, struct batch **ret);
+static int parse_batch_record(struct queue *q, const char *claim, struct batch **ret, char **ret_why);
+static int load_parsed(struct queue *q, int r, struct batch *b, char *why, struct batch **ret);
 
 /* The record of a batch that register.c made from a claim: its jobs, the ones
  * that ended at registration among them. Written once; B stays the caller's. */
@@ -435,10 +439,8 @@ int spool_batch_record(struct batch *b) {
 
 /* A claim whose batch record registration just wrote becomes part of the
  * spool: loaded, shown in the outbox, handed to the scheduler. */
-int spool_batch_adopt(struct queue *q, const char *claim) {
-        struct batch *b;
-        int r = load_batch(q, claim, &b);
-
+static int adopt_parsed(struct queue *q, int r, struct batch *b, char *why) {
+        r = load_parsed(q, r, b, why, &b);
         if (r < 0) {
                 if (errno_is_transient(r))
                         (void) spool_defer(q, "cannot read a new batch's record", r);
@@ -461,6 +463,108 @@ int spool_batch_adopt(struct queue *q, const char *claim) {
         batch_link(q, b);
         batch_finish_if_done(b);
         return 0;
+}
+
+/* Parsing the record of a batch of 100,000 jobs (12 MB of JSON) and freeing
+ * the parse take about a second: a thread does that, and tells the loop
+ * through an eventfd; the loop then adopts the batch. */
+struct batch_load {
+        struct queue *queue;
+        char *claim;
+        spool_adopted_fn adopted;
+        void *userdata;
+        pthread_t thread;
+        int efd;
+        sd_event_source *source;
+        int r;                  /* the thread's result: r, batch, why */
+        struct batch *batch;
+        char *why;
+        struct batch_load *next;
+};
+
+static struct batch_load *batch_loads;
+
+static void *batch_load_thread(void *userdata) {
+        struct batch_load *l = userdata;
+        uint64_t one = 1;
+
+        l->r = parse_batch_record(l->queue, l->claim, &l->batch, &l->why);
+        (void) write(l->efd, &one, sizeof(one));
+        return NULL;
+}
+
+/* Waits for the thread: at most the rest of one parse. */
+static void batch_load_free(struct batch_load *l) {
+        for (struct batch_load **p = &batch_loads; *p; p = &(*p)->next)
+                if (*p == l) {
+                        *p = l->next;
+                        break;
+                }
+        (void) pthread_join(l->thread, NULL);
+        sd_event_source_disable_unref(l->source);
+        close(l->efd);
+        if (l->batch)
+                spool_batch_free(l->batch);
+        free(l->why);
+        free(l->claim);
+        free(l);
+}
+
+static int on_batch_loaded(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        struct batch_load *l = userdata;
+        struct queue *q = l->queue;
+        spool_adopted_fn adopted = l->adopted;
+        void *adopted_userdata = l->userdata;
+        int r = l->r;
+        struct batch *b = l->batch;
+        char *why = l->why;
+
+        l->batch = NULL;
+        l->why = NULL;
+        batch_load_free(l);
+        if (q->spool->stopping) {
+                if (b)
+                        spool_batch_free(b);
+                free(why);
+                return 0; /* the claim stays registered: the next start resumes it */
+        }
+        if (adopt_parsed(q, r, b, why) == 0 && adopted)
+                adopted(q, adopted_userdata);
+        return 0;
+}
+
+int spool_batch_adopt(struct queue *q, const char *claim, spool_adopted_fn adopted, void *userdata) {
+        struct batch *b = NULL;
+        char *why = NULL;
+        int r;
+
+        if (q->spool->event) {
+                struct batch_load *l = xcalloc(1, sizeof(*l));
+                l->queue = q;
+                l->claim = xstrdup(claim);
+                l->adopted = adopted;
+                l->userdata = userdata;
+                l->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                r = l->efd < 0 ? -errno : sd_event_add_io(q->spool->event, &l->source, l->efd, EPOLLIN, on_batch_loaded, l);
+                if (r >= 0)
+                        r = -pthread_create(&l->thread, NULL, batch_load_thread, l);
+                if (r == 0) {
+                        l->next = batch_loads;
+                        batch_loads = l;
+                        return 0;
+                }
+                /* No thread to be had: parsed here, in the loop, as it always was. */
+                sd_event_source_disable_unref(l->source);
+                if (l->efd >= 0)
+                        close(l->efd);
+                free(l->claim);
+                free(l);
+        }
+        r = parse_batch_record(q, claim, &b, &why);
+        r = adopt_parsed(q, r, b, why);
+        if (r == 0 && adopted)
+                adopted(q, userdata);
+        return r;
 }
 
 static int compare_strings(const void *a, const void *b) {
@@ -497,7 +601,11 @@ static int list_job_records(const struct batch *b, bool *has) {
         return r;
 }
 
-static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
+/* The batch record of CLAIM, parsed into a batch (jobs that ended at
+ * registration among them). Touches no loop, log nor other state of the
+ * spool, so that a thread may run it (spool_batch_adopt); on failure
+ * *RET_WHY may say what to log. */
+static int parse_batch_record(struct queue *q, const char *claim, struct batch **ret, char **ret_why) {
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *path = xasprintf("%s/batch.json", claim_path);
         json_error_t err;
@@ -514,8 +622,8 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         }
         r = 0;
         if (!rec) {
-                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                         "cannot read batch record %s: %s (line %d); left as it is", path, err.text, err.line);
+                *ret_why = xasprintf("cannot read batch record %s: %s (line %d); left as it is", path, err.text,
+                                     err.line);
                 free(path);
                 free(claim_path);
                 return -EBADMSG;
@@ -579,11 +687,20 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         }
         json_decref(rec);
         if (r < 0 || !b->id || !b->drop || !b->root || (b->kept_drop && !b->kept_drop_as)) {
-                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                         "batch record %s/batch.json is damaged; left as it is", b->claim_path);
+                *ret_why = xasprintf("batch record %s/batch.json is damaged; left as it is", b->claim_path);
                 spool_batch_free(b);
                 return -EBADMSG;
         }
+        *ret = b;
+        return 0;
+}
+
+/* Each job's latest state from its record in jobs/, and the counts. Frees B
+ * when it cannot. */
+static int load_job_states(struct batch *b) {
+        struct queue *q = b->queue;
+        json_error_t err;
+        int r;
 
         /* Each job's latest state: the records there are, listed once (a new
          * batch of 100,000 jobs has none, and must not cost 100,000 opens). */
@@ -652,8 +769,27 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         }
         free(has_record);
         batch_count(b);
-        *ret = b;
         return 0;
+}
+
+/* What parse_batch_record gave (R, B, WHY, all taken), with each job's state. */
+static int load_parsed(struct queue *q, int r, struct batch *b, char *why, struct batch **ret) {
+        if (why)
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, 0, NULL, "%s", why);
+        free(why);
+        if (r == 0)
+                r = load_job_states(b);
+        if (r == 0)
+                *ret = b;
+        return r;
+}
+
+static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
+        struct batch *b = NULL;
+        char *why = NULL;
+        int r = parse_batch_record(q, claim, &b, &why);
+
+        return load_parsed(q, r, b, why, ret);
 }
 
 
@@ -695,6 +831,9 @@ int spool_claims(struct queue *q, char ***ret, size_t *ret_n) {
 }
 
 bool spool_batch_loaded(const struct queue *q, const char *claim) {
+        for (const struct batch_load *l = batch_loads; l; l = l->next)
+                if (l->queue == q && strcmp(l->claim, claim) == 0)
+                        return true; /* being loaded: as good as loaded */
         for (const struct batch *b = q->batches; b; b = b->next)
                 if (strcmp(b->claim, claim) == 0)
                         return true;
@@ -1357,6 +1496,11 @@ struct queue *spool_queue_new(struct spool *s, const struct queue_config *qc) {
 }
 
 static void queue_free(struct queue *q) {
+        for (struct batch_load *l = batch_loads, *next; l; l = next) {
+                next = l->next;
+                if (l->queue == q)
+                        batch_load_free(l);
+        }
         while (q->batches) {
                 struct batch *b = q->batches;
                 q->batches = b->next;

@@ -88,8 +88,12 @@ int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_d
  * registering child); B stays the caller's. */
 int spool_batch_record(struct batch *b);
 /* Load the batch whose record registration wrote for CLAIM and make it part of
- * the spool: the outbox, the log, the scheduler. */
-int spool_batch_adopt(struct queue *q, const char *claim);
+ * the spool: the outbox, the log, the scheduler; then ADOPTED runs (the batch
+ * has jobs to hand out). With an event loop the record is parsed in a thread
+ * and this returns at once; a failure is logged (and deferred) then, and
+ * ADOPTED does not run. */
+typedef void (*spool_adopted_fn)(struct queue *q, void *userdata);
+int spool_batch_adopt(struct queue *q, const char *claim, spool_adopted_fn adopted, void *userdata);
 void spool_batch_free(struct batch *b);
 
 /* Transitions, each persisted before it returns. */

@@ -205,6 +205,22 @@ static inline void fx_make_claim(const struct fixture *f, const char *claim, con
 
 /* Register the claim the way register.c does (a batch with one job per file,
  * its record written), then adopt it into the store. Returns the adopted batch. */
+static inline void fx_adopted(struct queue *q, void *userdata) {
+        *(bool *) userdata = true;
+}
+
+/* spool_batch_adopt, waited for: the record is parsed in a thread and the
+ * batch adopted in the loop. Returns 0, or -EIO when it was not adopted. */
+static inline int fx_adopt(struct fixture *f, const char *claim) {
+        bool adopted = false;
+        int r = spool_batch_adopt(f->q, claim, fx_adopted, &adopted);
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 10 * USEC_PER_SEC;
+
+        while (r == 0 && !adopted && now_usec(CLOCK_MONOTONIC) < deadline)
+                (void) sd_event_run(f->event, 100 * USEC_PER_MSEC);
+        return r < 0 ? r : adopted ? 0 : -EIO;
+}
+
 static inline struct batch *fx_register(struct fixture *f, const char *claim, const char *drop,
                                         const char *const *files) {
         struct batch *b = xcalloc(1, sizeof(*b));
@@ -238,7 +254,7 @@ static inline struct batch *fx_register(struct fixture *f, const char *claim, co
         if (spool_batch_record(b) < 0)
                 bail_out("spool_batch_record failed");
         spool_batch_free(b);
-        if (spool_batch_adopt(f->q, claim) < 0)
+        if (fx_adopt(f, claim) < 0)
                 bail_out("spool_batch_adopt failed");
         fx_project(f, claim);
         return fx_batch(f, claim);

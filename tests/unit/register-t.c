@@ -94,7 +94,7 @@ static void test_folder(struct fixture *f) {
         json_decref(rec);
 
         /* The store takes the record as it is. */
-        is_int(spool_batch_adopt(f->q, claim), 0, "spool_batch_adopt of the record");
+        is_int(fx_adopt(f, claim), 0, "spool_batch_adopt of the record");
         fx_project(f, claim);
         struct batch *b = fx_batch(f, claim);
         ok(b && b->n_jobs == 2 && b->n_skipped == 1, "the batch has 2 jobs and 1 skipped");
@@ -211,7 +211,7 @@ static void test_manifest(struct fixture *f) {
         const char *why = json_string_value(json_array_get(json_object_get(rec, "errors"), 0));
         ok(why && strstr(why, "checksum mismatch"), "errors says why: %s", why ? why : "(none)");
         json_decref(rec);
-        is_int(spool_batch_adopt(f->q, claim), 0, "adopted");
+        is_int(fx_adopt(f, claim), 0, "adopted");
         fx_project(f, claim);
         struct batch *b = fx_batch(f, claim);
         ok(b && b->counts[JOB_FAILED] == 1 && b->counts[JOB_QUEUED] == 1, "the store has 1 failed, 1 queued");

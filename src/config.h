@@ -23,6 +23,10 @@ struct queue_config {
         char *group;               /* outbox group name, NULL = leave as is */
         unsigned file_mode;        /* outbox file mode, default 0644 */
         unsigned dir_mode;         /* outbox dir mode, default 0755 */
+        bool zip;                  /* write <outbox>/<batch>.zip when a batch finishes, default off */
+        char **hook_batch_finished; /* argv (NULL-terminated) run when a batch finishes, NULL = none */
+        char **hook_job_failed;    /* argv run when a job fails, NULL = none */
+        uint64_t hook_timeout_usec; /* a hook still running after this is killed, default 60 s */
 };
 
 struct config {
@@ -35,6 +39,7 @@ struct config {
         unsigned thumbnail_size;   /* longest side of thumb.png in pixels, default 256 */
         uint64_t stop_grace_usec;  /* SIGTERM: how long running jobs may finish, default 10 s */
         uint64_t rescan_interval_usec; /* periodic safety rescan, default 5 min */
+        char *metrics_file;        /* Prometheus textfile, absolute path; NULL = none */
         enum log_target log;       /* default auto */
         /* archive limits */
         uint64_t archive_max_entries;  /* default 100000 */
@@ -48,6 +53,7 @@ struct config {
  * ret_error is not NULL, a malloc'd message "FILE:LINE:COLUMN: what was expected". */
 int config_load(const char *path, struct config **ret, char **ret_error);
 void config_free(struct config *c);
+void config_free_argv(char **argv);
 const struct queue_config *config_find_queue(const struct config *c, const char *name);
 
 /* "2s", "500ms", "5m", "1h", "1d", or a bare number of seconds. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "export.h"
 #include "fsutil.h"
 #include "names.h"
 #include "statelock.h"
@@ -29,6 +30,9 @@ struct ctl {
         struct config *config;
         bool json;
         const char *queue;      /* -q: only this queue */
+        const char *output;     /* export -o */
+        bool with_originals;    /* export --with-originals */
+        bool all;               /* watch --all */
 };
 
 static json_t *load_status(int dirfd, const char *path) {
@@ -245,6 +249,84 @@ static int cmd_status(struct ctl *c, int argc, char **argv) {
         return 1;
 }
 
+/* The outbox (an open fd) of the queue that holds batch ID, or -1 with a
+ * message: not a batch id, or no such batch. */
+static int open_batch_outbox(const struct ctl *c, const char *id, const struct queue_config **ret_qc) {
+        if (!id[0] || id[0] == '.' || strchr(id, '/')) {
+                fprintf(stderr, "pdfspoolctl: \"%s\" is not a batch id\n", id);
+                return -1;
+        }
+        for (size_t i = 0; i < c->config->n_queues; i++) {
+                const struct queue_config *qc = &c->config->queues[i];
+                if (!queue_selected(c, qc))
+                        continue;
+                int fd = open(qc->outbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                char *p = xasprintf("%s/" STATUS_FILE, id);
+                json_t *batch = load_status(fd, p);
+                free(p);
+                if (batch) {
+                        json_decref(batch);
+                        if (ret_qc)
+                                *ret_qc = qc;
+                        return fd;
+                }
+                close(fd);
+        }
+        fprintf(stderr, "pdfspoolctl: no batch \"%s\"%s%s\n", id, c->queue ? " in queue " : " in any queue",
+                c->queue ? c->queue : "");
+        return -1;
+}
+
+static int cmd_export(struct ctl *c, int argc, char **argv) {
+        if (argc != 2) {
+                fputs("Usage: pdfspoolctl export BATCH [-o FILE|-] [--with-originals]\n", stderr);
+                return EX_USAGE;
+        }
+        const char *output = c->output;
+        bool originals = c->with_originals;
+        const char *id = argv[1];
+        int outbox = open_batch_outbox(c, id, NULL);
+        if (outbox < 0)
+                return 1;
+        char *path = output ? xstrdup(output) : xasprintf("%s.zip", id), *error = NULL;
+        bool to_stdout = strcmp(path, "-") == 0;
+        if (to_stdout && isatty(STDOUT_FILENO)) {
+                fprintf(stderr, "pdfspoolctl export: will not write a ZIP to a terminal; redirect it or use -o FILE\n");
+                free(path);
+                close(outbox);
+                return EX_USAGE;
+        }
+        /* A file is written beside its final name and renamed: never half a ZIP under it. */
+        char *tmp = to_stdout ? NULL : xasprintf("%s.part", path);
+        int fd = to_stdout ? STDOUT_FILENO : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int r = fd < 0 ? -errno : 0;
+        if (r < 0)
+                error = xasprintf("cannot create %s: %s", tmp, strerror(-r));
+        if (r == 0)
+                r = export_batch_zip(outbox, id, originals, fd, &error);
+        if (!to_stdout && fd >= 0) {
+                if (r == 0 && fsync(fd) < 0)
+                        r = -errno;
+                if (close(fd) < 0 && r == 0)
+                        r = -errno;
+                if (r == 0 && rename(tmp, path) < 0)
+                        r = -errno;
+                if (r < 0)
+                        (void) unlink(tmp);
+        }
+        if (r < 0)
+                fprintf(stderr, "pdfspoolctl export: %s\n", error ? error : strerror(-r));
+        else if (!to_stdout)
+                fprintf(stderr, "%s\n", path);
+        free(error);
+        free(tmp);
+        free(path);
+        close(outbox);
+        return r < 0 ? 1 : 0;
+}
+
 /* Exit codes of "health", as in pdfspoolctl(1). */
 enum {
         HEALTH_OK = 0,
@@ -338,6 +420,7 @@ static const struct command {
 } commands[] = {
         { "list", "", "one line per batch: id, queue, state, done/total, failed, skipped, age", cmd_list },
         { "status", "BATCH", "the batch and each of its jobs", cmd_status },
+        { "export", "BATCH", "the batch's outbox folder as a ZIP (-o FILE or -, --with-originals)", cmd_export },
         { "health", "", "whether a daemon holds the state_dir (exit 3: none), and each queue's folders", cmd_health },
 };
 
@@ -349,6 +432,9 @@ static void usage(FILE *f) {
                    "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
                    "  -q, --queue NAME   only this queue\n"
                    "      --json         machine-readable output\n"
+                   "  -o, --output FILE  export: where the ZIP goes (- for stdout; default BATCH.zip)\n"
+                   "      --with-originals  export: the original PDFs too\n"
+                   "      --all          watch: every batch\n"
                    "  -h, --help         show this help\n");
 }
 
@@ -358,6 +444,9 @@ int main(int argc, char **argv) {
                 { "queue", required_argument, NULL, 'q' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
+                { "output", required_argument, NULL, 'o' },
+                { "with-originals", no_argument, NULL, 'O' },
+                { "all", no_argument, NULL, 'A' },
                 {}
         };
         const char *config_path = DEFAULT_CONFIG;
@@ -367,6 +456,7 @@ int main(int argc, char **argv) {
 
         while ((opt = getopt_long(argc, argv, "+c:q:h", options, NULL)) >= 0)
                 switch (opt) {
+                case 'o': case 'O': case 'A': usage(stderr); return EX_USAGE;
                 case 'c': config_path = optarg; break;
                 case 'q': c.queue = optarg; break;
                 case 'j': c.json = true; break;
@@ -381,9 +471,12 @@ int main(int argc, char **argv) {
         const char *name = argv[optind];
         int sub_argc = argc - optind;
         char **sub_argv = argv + optind;
-        optind = 1;
-        while ((opt = getopt_long(sub_argc, sub_argv, "c:q:h", options, NULL)) >= 0)
+        optind = 0; /* 0: glibc starts afresh, permuting (the first pass stopped at the command) */
+        while ((opt = getopt_long(sub_argc, sub_argv, "c:q:o:h", options, NULL)) >= 0)
                 switch (opt) {
+                case 'o': c.output = optarg; break;
+                case 'O': c.with_originals = true; break;
+                case 'A': c.all = true; break;
                 case 'c': config_path = optarg; break;
                 case 'q': c.queue = optarg; break;
                 case 'j': c.json = true; break;

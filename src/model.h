@@ -115,9 +115,16 @@ struct spool {
          * retry what waits (claims, registrations, jobs). */
         void (*on_retry)(struct queue *q, void *userdata);
         void *on_retry_userdata;
+        /* The orchestrator's handlers for ends the store records: a job that
+         * ended (done, failed, canceled; its record written), and a batch whose
+         * final status is written, just before it leaves memory. */
+        void (*on_job_ended)(struct job *j, void *userdata);
+        void (*on_batch_finished)(struct batch *b, void *userdata);
+        void *on_ended_userdata;
         bool stopping;
         /* totals for STATUS= */
         uint64_t jobs_done, jobs_failed, pages_done;
+        uint64_t worker_restarts; /* workers that ended without the pool asking (pool.c) */
         uint64_t pages_window_start, pages_window_count; /* for pages/s */
         double pages_per_second;
 };

@@ -144,30 +144,8 @@ static int cmd_list(struct ctl *c, int argc, char **argv) {
         return 0;
 }
 
-/* Every job status below the batch's folder (jobs may sit in sub-folders). */
 static void collect_jobs(int dirfd, const char *prefix, json_t *out, int depth) {
-        DIR *d = fs_opendir_at(dirfd, prefix[0] ? prefix : ".");
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                /* Jobs may sit in hidden folders (a manifest's .upload/); only the
-                 * daemon's own temp folders are not jobs. */
-                if (fs_dot_or_dotdot(de->d_name) || strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || de->d_type != DT_DIR || depth > 64)
-                        continue;
-                char *sub = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
-                char *p = xasprintf("%s/" STATUS_FILE, sub);
-                json_t *j = load_status(dirfd, p);
-                if (j && json_object_get(j, "job"))
-                        json_array_append_new(out, j);
-                else
-                        json_decref(j);
-                collect_jobs(dirfd, sub, out, depth + 1);
-                free(p);
-                free(sub);
-        }
-        closedir(d);
+        status_collect_jobs(dirfd, prefix, out, depth);
 }
 
 static int compare_job(const void *a, const void *b) {

@@ -20,6 +20,7 @@
 #include "export.h"
 #include "fsutil.h"
 #include "names.h"
+#include "progress.h"
 #include "statelock.h"
 #include "status.h"
 #include "util.h"
@@ -305,6 +306,14 @@ static int cmd_export(struct ctl *c, int argc, char **argv) {
         return r < 0 ? 1 : 0;
 }
 
+static int cmd_watch(struct ctl *c, int argc, char **argv) {
+        if ((argc == 2) == c->all || argc > 2) {
+                fputs("Usage: pdfspoolctl watch BATCH|--all [--json]\n", stderr);
+                return EX_USAGE;
+        }
+        return progress_watch(c->config, c->queue, argc == 2 ? argv[1] : NULL, c->json);
+}
+
 /* Exit codes of "health", as in pdfspoolctl(1). */
 enum {
         HEALTH_OK = 0,
@@ -399,6 +408,7 @@ static const struct command {
         { "list", "", "one line per batch: id, queue, state, done/total, failed, skipped, age", cmd_list },
         { "status", "BATCH", "the batch and each of its jobs", cmd_status },
         { "export", "BATCH", "the batch's outbox folder as a ZIP (-o FILE or -, --with-originals)", cmd_export },
+        { "watch", "BATCH|--all", "live progress until it ends (exit 0 all done, 4 some failed, 5 canceled)", cmd_watch },
         { "health", "", "whether a daemon holds the state_dir (exit 3: none), and each queue's folders", cmd_health },
 };
 

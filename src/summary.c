@@ -310,8 +310,8 @@ int summary_write(int outbox_fd, const char *batch, mode_t mode, gid_t gid) {
                         break;
                 fputs("<li>", f);
                 html(f, str(slow[i], "job"));
-                fprintf(f, ": %.2f s, %lld pages</li>", json_number_value(json_object_get(slow[i], "seconds")),
-                        num(slow[i], "pages"));
+                fprintf(f, ": %.2f s, %lld page%s</li>", json_number_value(json_object_get(slow[i], "seconds")),
+                        num(slow[i], "pages"), num(slow[i], "pages") == 1 ? "" : "s");
         }
         fputs("</ol>\n", f);
         free(slow);

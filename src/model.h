@@ -21,6 +21,7 @@
 #define OUTPUT_THUMB "thumb.png"
 #define MODEL_JOB_OUTPUTS OUTPUT_META, OUTPUT_TEXT, OUTPUT_THUMB
 #define STATUS_FILE "status.json"
+#define SUMMARY_FILE "index.html"  /* at the top of a batch's folder (summary.c) */
 extern const char *const model_job_outputs[]; /* { MODEL_JOB_OUTPUTS, NULL } */
 
 struct intake;

@@ -2,8 +2,7 @@
  * (no script, no network) that opens from the share with a double click. */
 #pragma once
 #include <sys/types.h>
-
-#define SUMMARY_FILE "index.html"
+#include "model.h"          /* SUMMARY_FILE */
 
 /* Build the page from the batch's files in the outbox (its status.json and
  * each job's status.json, facts.json and folder) and replace index.html

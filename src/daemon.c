@@ -242,6 +242,8 @@ static char **hook_env(const struct batch *b, const char *event, const char *sta
         env[n++] = xasprintf("PDFSPOOL_JOBS_CANCELED=%zu", b->counts[JOB_CANCELED]);
         env[n++] = xasprintf("PDFSPOOL_JOBS_SKIPPED=%zu", b->n_skipped);
         env[n++] = xasprintf("PDFSPOOL_PAGES=%" PRIu64, b->pages_done);
+        if (q->spool->config->path) /* for pdfspoolctl -c in the hook */
+                env[n++] = xasprintf("PDFSPOOL_CONFIG=%s", q->spool->config->path);
         env[n++] = xasprintf("PDFSPOOL_BATCH_DIR=%s/%s", q->cfg->outbox, b->id);
         env[n++] = xasprintf("PDFSPOOL_STATUS=%s/%s/" STATUS_FILE, q->cfg->outbox, b->id);
         env[n++] = xasprintf("PDFSPOOL_SUMMARY=%s/%s/" SUMMARY_FILE, q->cfg->outbox, b->id);

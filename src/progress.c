@@ -266,7 +266,9 @@ static struct watched_batch *add_batch(struct progress *p, const char *outbox, c
         while (*end)
                 end = &(*end)->next;
         *end = b;
-        /* With --all, a batch already finished is not watched; by name it is reported at once. */
+        /* Its folders watched and its jobs read as they are now: a batch that is
+         * already finished is reported in full at once. */
+        add_dir(p, b, outbox, "", 0);
         if (state_finished(str(s, "state"))) {
                 b->finished = true;
                 emit(p, json_pack("{s:s,s:s,s:s,s:O}", "event", "batch_finished", "batch", b->id, "state",
@@ -274,7 +276,6 @@ static struct watched_batch *add_batch(struct progress *p, const char *outbox, c
                 say_change(p, b, "finished");
                 return b;
         }
-        add_dir(p, b, outbox, "", 0);
         batch_changed(p, b);
         return b;
 }

@@ -126,6 +126,18 @@ check "job_failed hook ran with the job and its error" \
 check "a hook past hook_timeout is killed and logged" wait_for 20 grep -q 'hook job_failed: still running after 2 s: killed' "$LOG"
 check "the killed hook is gone" wait_for 10 not_running "$(cat "$T/hooks/sleeper.pid")"
 
+# README's mail hook, with sendmail replaced by a file, in the environment the hook had.
+awk '/^```sh$/ { buf = ""; on = 1; next }
+     on && /^```$/ { if (buf ~ /pdfspool-mail-summary RECIPIENT/) { printf "%s", buf; exit } on = 0; next }
+     on { buf = buf $0 "\n" }' "$top_srcdir/README.md" > "$T/mail-summary"
+grep -q '^# /usr/local/bin/pdfspool-mail-summary' "$T/mail-summary" || bail "README's mail hook not found"
+printf '#!/bin/sh\ncat > "%s/mail.txt"\n' "$T" > "$T/sendmail"
+chmod +x "$T/sendmail"
+sed -i "s|/usr/sbin/sendmail|$T/sendmail|" "$T/mail-summary"
+(PATH=$top_builddir/src:$PATH; export $(cat "$env_file"); sh "$T/mail-summary" team@example.com)
+check "README's sendmail hook mails the batch's status" \
+        sh -c "grep -qx 'To: team@example.com' '$T/mail.txt' && grep -q '^Subject: pdfspool: b1 done: 5 done, 1 failed, 9 pages' '$T/mail.txt' && grep -q '^Batch: *b1' '$T/mail.txt'"
+
 # ---- metrics ----
 check "metrics file appears" wait_for 20 test -s "$T/metrics/pdfspool.prom"
 wait_for 20 sh -c "grep -q 'pdfspool_jobs_ended_total{queue=\"test\",state=\"failed\"} 1' '$T/metrics/pdfspool.prom'"

@@ -631,7 +631,7 @@ static int parse_argv(struct loader *l, const yaml_node_t *k, const yaml_node_t 
                 }
                 argv[i] = xstrdup(s);
         }
-        config_free_argv(*target);
+        strv_free(*target);
         *target = argv;
         return 0;
 }
@@ -1020,20 +1020,14 @@ void config_free(struct config *c) {
                         free(q->ignore[j]);
                 free(q->ignore);
                 free(q->group);
-                config_free_argv(q->hook_batch_finished);
-                config_free_argv(q->hook_job_failed);
+                strv_free(q->hook_batch_finished);
+                strv_free(q->hook_job_failed);
         }
         free(c->queues);
         free(c->metrics_file);
         free(c->path);
         free(c->state_dir);
         free(c);
-}
-
-void config_free_argv(char **argv) {
-        for (size_t i = 0; argv && argv[i]; i++)
-                free(argv[i]);
-        free(argv);
 }
 
 const struct queue_config *config_find_queue(const struct config *c, const char *name) {

@@ -53,7 +53,6 @@ struct config {
  * ret_error is not NULL, a malloc'd message "FILE:LINE:COLUMN: what was expected". */
 int config_load(const char *path, struct config **ret, char **ret_error);
 void config_free(struct config *c);
-void config_free_argv(char **argv);
 const struct queue_config *config_find_queue(const struct config *c, const char *name);
 
 /* "2s", "500ms", "5m", "1h", "1d", or a bare number of seconds. */

@@ -264,7 +264,7 @@ static void run_hook(struct daemon *d, const struct batch *b, const char *event,
                 .what = what, .queue = b->queue->name, .batch = b->id, .argv = argv, .env = env,
                 .timeout_usec = b->queue->cfg->hook_timeout_usec });
         free(what);
-        config_free_argv(env);
+        strv_free(env);
 }
 
 static void on_job_ended(struct job *j, void *userdata) {
@@ -316,20 +316,9 @@ static void on_finishing_done(int status, void *userdata) {
         close(f->page.outbox_fd);
         free(f->page.batch);
         free(f->queue);
-        config_free_argv(f->hook);
-        config_free_argv(f->env);
+        strv_free(f->hook);
+        strv_free(f->env);
         free(f);
-}
-
-static char **argv_copy(char *const *v) {
-        size_t n = 0;
-
-        while (v && v[n])
-                n++;
-        char **c = v ? xcalloc(n + 1, sizeof(char *)) : NULL;
-        for (size_t i = 0; i < n; i++)
-                c[i] = xstrdup(v[i]);
-        return c;
 }
 
 static void on_batch_finished(struct batch *b, void *userdata) {
@@ -345,7 +334,7 @@ static void on_batch_finished(struct batch *b, void *userdata) {
                           .mode = q->cfg->file_mode, .gid = q->gid },
                 .zip = q->cfg->zip,
                 .queue = xstrdup(q->name),
-                .hook = argv_copy(q->cfg->hook_batch_finished),
+                .hook = strv_copy(q->cfg->hook_batch_finished),
                 .env = q->cfg->hook_batch_finished ? hook_env(b, "batch_finished", state, NULL) : NULL,
                 .hook_timeout = q->cfg->hook_timeout_usec,
         };

@@ -6,6 +6,7 @@
 #include "export.h"
 #include "fsutil.h"
 #include "model.h"
+#include "status.h"
 #include "util.h"
 
 #include <archive.h>
@@ -39,17 +40,6 @@ static int fail(struct walk *w, int r, const char *what, const char *path) {
 
 static int compare_names(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static json_t *load_json_at(int dirfd, const char *name) {
-        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        json_t *j;
-
-        if (fd < 0)
-                return NULL;
-        j = json_loadfd(fd, 0, NULL);
-        close(fd);
-        return j;
 }
 
 static bool is_skipped_copy(const struct walk *w, const char *rel) {
@@ -134,7 +124,7 @@ static int walk_dir(struct walk *w, int dirfd, const char *prefix, int depth) {
         /* A job's folder: its status names the original. */
         char *original = NULL;
         if (!w->with_originals) {
-                json_t *st = load_json_at(dirfd, STATUS_FILE);
+                json_t *st = status_load(dirfd, STATUS_FILE);
                 const char *o = json_string_value(json_object_get(st, "original"));
                 if (json_object_get(st, "job") && o)
                         original = xstrdup(o);
@@ -179,7 +169,7 @@ int export_batch_zip(int outbox_fd, const char *batch, bool with_originals, int 
                 *ret_error = xasprintf("cannot open the batch's folder %s: %s", batch, strerror(-r));
                 return r;
         }
-        json_t *status = load_json_at(bfd, STATUS_FILE);
+        json_t *status = status_load(bfd, STATUS_FILE);
         w.skipped_kept = json_incref(json_object_get(status, "skipped"));
         json_decref(status);
 

@@ -40,25 +40,6 @@ struct hook {
 
 static struct hook *hooks;     /* running, then waiting, in order */
 
-static char **strv_copy(char *const *v) {
-        size_t n = 0;
-
-        if (!v)
-                return NULL;
-        while (v[n])
-                n++;
-        char **c = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                c[i] = xstrdup(v[i]);
-        return c;
-}
-
-static void strv_free(char **v) {
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
 static struct log_ctx hook_ctx(const struct hook *h) {
         return (struct log_ctx) { .queue = h->queue, .batch = h->batch };
 }

@@ -37,18 +37,7 @@ struct ctl {
 };
 
 static json_t *load_status(int dirfd, const char *path) {
-        int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        json_t *j;
-
-        if (fd < 0)
-                return NULL;
-        j = json_loadfd(fd, 0, NULL);
-        close(fd);
-        if (j && !json_is_object(j)) {
-                json_decref(j);
-                return NULL;
-        }
-        return j;
+        return status_load(dirfd, path);
 }
 
 static const char *str(json_t *o, const char *key) {
@@ -153,15 +142,12 @@ static int compare_job(const void *a, const void *b) {
         return strcmp(str(*(json_t *const *) a, "job"), str(*(json_t *const *) b, "job"));
 }
 
-static int cmd_status(struct ctl *c, int argc, char **argv) {
-        if (argc != 2) {
-                fprintf(stderr, "Usage: pdfspoolctl status BATCH\n");
-                return EX_USAGE;
-        }
-        const char *id = argv[1];
+/* The outbox (an open fd) of the queue that holds batch ID, or -1 with a
+ * message: not a batch id, or no such batch. */
+static int open_batch_outbox(const struct ctl *c, const char *id, const struct queue_config **ret_qc) {
         if (!id[0] || id[0] == '.' || strchr(id, '/')) {
                 fprintf(stderr, "pdfspoolctl: \"%s\" is not a batch id\n", id);
-                return 1;
+                return -1;
         }
         for (size_t i = 0; i < c->config->n_queues; i++) {
                 const struct queue_config *qc = &c->config->queues[i];
@@ -173,9 +159,36 @@ static int cmd_status(struct ctl *c, int argc, char **argv) {
                 char *p = xasprintf("%s/" STATUS_FILE, id);
                 json_t *batch = load_status(fd, p);
                 free(p);
+                if (batch) {
+                        json_decref(batch);
+                        if (ret_qc)
+                                *ret_qc = qc;
+                        return fd;
+                }
+                close(fd);
+        }
+        fprintf(stderr, "pdfspoolctl: no batch \"%s\"%s%s\n", id, c->queue ? " in queue " : " in any queue",
+                c->queue ? c->queue : "");
+        return -1;
+}
+
+static int cmd_status(struct ctl *c, int argc, char **argv) {
+        if (argc != 2) {
+                fprintf(stderr, "Usage: pdfspoolctl status BATCH\n");
+                return EX_USAGE;
+        }
+        const char *id = argv[1];
+        int fd = open_batch_outbox(c, id, NULL);
+        if (fd < 0)
+                return 1;
+        {
+                char *p = xasprintf("%s/" STATUS_FILE, id);
+                json_t *batch = load_status(fd, p);
+                free(p);
                 if (!batch) {
                         close(fd);
-                        continue;
+                        fprintf(stderr, "pdfspoolctl: batch \"%s\" is gone\n", id);
+                        return 1;
                 }
                 int bfd = openat(fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 json_t *jobs = json_array();
@@ -223,39 +236,6 @@ static int cmd_status(struct ctl *c, int argc, char **argv) {
                 json_decref(batch);
                 return 0;
         }
-        fprintf(stderr, "pdfspoolctl: no batch \"%s\"%s%s\n", id, c->queue ? " in queue " : " in any queue",
-                c->queue ? c->queue : "");
-        return 1;
-}
-
-/* The outbox (an open fd) of the queue that holds batch ID, or -1 with a
- * message: not a batch id, or no such batch. */
-static int open_batch_outbox(const struct ctl *c, const char *id, const struct queue_config **ret_qc) {
-        if (!id[0] || id[0] == '.' || strchr(id, '/')) {
-                fprintf(stderr, "pdfspoolctl: \"%s\" is not a batch id\n", id);
-                return -1;
-        }
-        for (size_t i = 0; i < c->config->n_queues; i++) {
-                const struct queue_config *qc = &c->config->queues[i];
-                if (!queue_selected(c, qc))
-                        continue;
-                int fd = open(qc->outbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                char *p = xasprintf("%s/" STATUS_FILE, id);
-                json_t *batch = load_status(fd, p);
-                free(p);
-                if (batch) {
-                        json_decref(batch);
-                        if (ret_qc)
-                                *ret_qc = qc;
-                        return fd;
-                }
-                close(fd);
-        }
-        fprintf(stderr, "pdfspoolctl: no batch \"%s\"%s%s\n", id, c->queue ? " in queue " : " in any queue",
-                c->queue ? c->queue : "");
-        return -1;
 }
 
 static int cmd_export(struct ctl *c, int argc, char **argv) {

@@ -8,6 +8,7 @@
 #include "progress.h"
 #include "fsutil.h"
 #include "model.h"
+#include "status.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -59,21 +60,6 @@ static const char *str(const json_t *o, const char *key) {
 
 static long long num(const json_t *o, const char *key) {
         return json_integer_value(json_object_get(o, key));
-}
-
-static json_t *load(const char *path) {
-        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        json_t *j;
-
-        if (fd < 0)
-                return NULL;
-        j = json_loadfd(fd, 0, NULL);
-        close(fd);
-        if (j && !json_is_object(j)) {
-                json_decref(j);
-                return NULL;
-        }
-        return j;
 }
 
 static bool state_finished(const char *state) {
@@ -146,7 +132,7 @@ static void say_change(struct progress *p, struct watched_batch *b, const char *
 }
 
 static void job_changed(struct progress *p, struct watched_batch *b, const char *job_path) {
-        json_t *j = load(job_path);
+        json_t *j = status_load(AT_FDCWD, job_path);
         const char *name = str(j, "job"), *state = str(j, "state");
 
         if (!j || !name[0])
@@ -174,7 +160,7 @@ out:
 
 static void batch_changed(struct progress *p, struct watched_batch *b) {
         char *path = xasprintf("%s/%s/" STATUS_FILE, b->outbox, b->id);
-        json_t *s = load(path);
+        json_t *s = status_load(AT_FDCWD, path);
 
         free(path);
         if (!s)
@@ -248,7 +234,7 @@ static void add_dir(struct progress *p, struct watched_batch *b, const char *out
 
 static struct watched_batch *add_batch(struct progress *p, const char *outbox, const char *id) {
         char *path = xasprintf("%s/%s/" STATUS_FILE, outbox, id);
-        json_t *s = load(path);
+        json_t *s = status_load(AT_FDCWD, path);
 
         free(path);
         if (!s)
@@ -419,7 +405,7 @@ int progress_watch(const struct config *c, const char *queue, const char *batch,
                         if (de->d_name[0] == '.' || de->d_type != DT_DIR)
                                 continue;
                         char *path = xasprintf("%s/%s/" STATUS_FILE, qc->outbox, de->d_name);
-                        json_t *s = load(path);
+                        json_t *s = status_load(AT_FDCWD, path);
                         free(path);
                         /* --all: the batches still running, and those that come */
                         if (s && !state_finished(str(s, "state")))

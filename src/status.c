@@ -132,7 +132,7 @@ int status_write_job(const struct job *j, const char *dir) {
         return r;
 }
 
-static json_t *load_object(int dirfd, const char *path) {
+json_t *status_load(int dirfd, const char *path) {
         int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         json_t *j;
 
@@ -160,7 +160,7 @@ void status_collect_jobs(int dirfd, const char *prefix, json_t *out, int depth) 
                         continue;
                 char *sub = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
                 char *p = xasprintf("%s/" STATUS_FILE, sub);
-                json_t *j = load_object(dirfd, p);
+                json_t *j = status_load(dirfd, p);
                 if (j && json_object_get(j, "job"))
                         json_array_append_new(out, j);
                 else

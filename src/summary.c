@@ -53,17 +53,6 @@ static long long num(const json_t *o, const char *key) {
         return json_integer_value(json_object_get(o, key));
 }
 
-static json_t *load_at(int dirfd, const char *path) {
-        int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        json_t *j;
-
-        if (fd < 0)
-                return NULL;
-        j = json_loadfd(fd, 0, NULL);
-        close(fd);
-        return j;
-}
-
 /* RFC 3339 from a status file -> seconds since the epoch, 0 if none. */
 static double parse_time(const char *s) {
         struct tm tm = {};
@@ -190,7 +179,7 @@ static void job_row(FILE *f, int batch_fd, const json_t *j) {
         char *thumb = xasprintf("%s/" OUTPUT_THUMB, name ? name : "");
         bool has_thumb = faccessat(batch_fd, thumb, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
         char *facts_path = xasprintf("%s/facts.json", name ? name : "");
-        json_t *facts = load_at(batch_fd, facts_path);
+        json_t *facts = status_load(batch_fd, facts_path);
 
         fprintf(f, "<tr class=\"job %s\"><td class=\"thumb\">", state ? state : "");
         if (has_thumb) {
@@ -247,7 +236,7 @@ int summary_write(int outbox_fd, const char *batch, mode_t mode, gid_t gid) {
 
         if (bfd < 0)
                 return -errno;
-        json_t *b = load_at(bfd, STATUS_FILE);
+        json_t *b = status_load(bfd, STATUS_FILE);
         if (!json_is_object(b)) {
                 json_decref(b);
                 close(bfd);

@@ -22,6 +22,10 @@ uint64_t now_usec(clockid_t clock);        /* CLOCK_REALTIME / CLOCK_MONOTONIC *
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-29T17:40:13.123Z; buf >= 32 bytes. */
 char *format_rfc3339(char *buf, size_t size, uint64_t realtime_usec);
 
+/* NULL-terminated string vectors (argv, environment); NULL stays NULL. */
+char **strv_copy(char *const *v);
+void strv_free(char **v);
+
 bool str_has_suffix(const char *s, const char *suffix);
 bool str_has_suffix_nocase(const char *s, const char *suffix);
 bool utf8_is_valid(const char *s, size_t n);

@@ -54,13 +54,27 @@ static bool is_skipped_copy(const struct walk *w, const char *rel) {
         return false;
 }
 
-static int add_file(struct walk *w, int dirfd, const char *name, const char *rel, const struct stat *st) {
+static int add_file(struct walk *w, int dirfd, const char *name, const char *rel) {
         static char buf[64 * 1024];
         struct archive_entry *e;
-        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), r = 0;
+        struct stat stbuf, *st = &stbuf;
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), r = 0;
 
+        /* Gone since the folder was read: a file the daemon replaced (a running batch). */
+        if (fd < 0 && errno == ENOENT)
+                return 0;
         if (fd < 0)
                 return fail(w, -errno, "cannot open", rel);
+        /* The size of what was opened: a status file replaced meanwhile is another inode. */
+        if (fstat(fd, st) < 0) {
+                r = -errno;
+                close(fd);
+                return fail(w, r, "cannot look at", rel);
+        }
+        if (!S_ISREG(st->st_mode)) {
+                close(fd);
+                return 0;
+        }
         e = archive_entry_new();
         archive_entry_set_pathname(e, rel);
         archive_entry_set_filetype(e, AE_IFREG);
@@ -110,7 +124,9 @@ static int walk_dir(struct walk *w, int dirfd, const char *prefix, int depth) {
         rewinddir(d);
         errno = 0;
         while ((de = readdir(d))) {
-                if (fs_dot_or_dotdot(de->d_name) || strncmp(de->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) == 0)
+                /* the daemon's temps: job folders in the making, files being replaced (fsutil.c) */
+                if (fs_dot_or_dotdot(de->d_name) || strncmp(de->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) == 0 ||
+                    (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-")))
                         continue;
                 names = xrealloc(names, (n + 1) * sizeof(char *));
                 names[n++] = xstrdup(de->d_name);
@@ -147,7 +163,7 @@ static int walk_dir(struct walk *w, int dirfd, const char *prefix, int depth) {
                         bool skip = !w->with_originals &&
                                     ((original && strcmp(original, names[i]) == 0) || is_skipped_copy(w, rel));
                         if (!skip)
-                                r = add_file(w, dirfd, names[i], rel, &st);
+                                r = add_file(w, dirfd, names[i], rel);
                 }
                 /* links and special files are never the daemon's: left out */
                 free(rel);

@@ -81,6 +81,23 @@ check "--with-originals adds each original, byte for byte" \
 "$PDFSPOOLCTL" -c "$CFG" export nosuchbatch -o "$T/none.zip" 2>/dev/null
 check "export of an unknown batch exits 1 and writes nothing" sh -c "test $? -eq 1 && test ! -e '$T/none.zip'"
 
+# Streaming: a batch with a 64 MiB file (incompressible) is exported with a
+# resident size well below it. The batch is made by hand: export reads only files.
+mkdir -p "$OUTBOX/big/j"
+echo '{"batch": "big", "queue": "test", "state": "done", "jobs": {"total": 1}}' > "$OUTBOX/big/status.json"
+echo '{"job": "j", "batch": "big", "original": "j.pdf", "state": "done"}' > "$OUTBOX/big/j/status.json"
+head -c 64M /dev/urandom > "$OUTBOX/big/j/text.txt"
+rss_kib=$(python3 -c '
+import resource, subprocess, sys
+with open(sys.argv[1], "wb") as out:
+    rc = subprocess.run(sys.argv[2:], stdout=out).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if rc == 0 else -1)' \
+        "$T/big.zip" "$PDFSPOOLCTL" -c "$CFG" export big -o -)
+check "export streams: 64 MiB exported with at most 24 MiB resident (got ${rss_kib} KiB)" \
+        test "$rss_kib" -gt 0 -a "$rss_kib" -lt $((24 * 1024))
+check "... and the big ZIP holds the file intact" sh -c "unzip -p '$T/big.zip' j/text.txt | cmp -s - '$OUTBOX/big/j/text.txt'"
+rm -rf "$OUTBOX/big" "$T/big.zip"
+
 # ---- automatic ZIP and summary page ----
 check "automatic ZIP: <outbox>/b1.zip appears" wait_for 30 test -f "$OUTBOX/b1.zip"
 check "automatic ZIP: unzip -t accepts it" unzip -tq "$OUTBOX/b1.zip"

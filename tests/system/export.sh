@@ -174,23 +174,26 @@ stop_daemon
 export PDFSPOOL_WORKER=$here/fake-worker.py FAKE_WORKER_GATE=$T/gate
 start_daemon || bail "daemon did not start again"
 mkdir -p "$T/src/gated"
-for n in ok1 ok2 gate1; do mkpdf "$T/src/gated/$n.pdf" 1; done
+for n in ok1 ok2 gate1 crash1; do mkpdf "$T/src/gated/$n.pdf" 1; done
 mv "$T/src/gated" "$INBOX/"
-check "gated batch: two jobs done, one waits" wait_for 30 sh -c "jq -e '.jobs.done == 2 and .jobs.processing == 1' '$OUTBOX/gated/status.json'"
+check "gated batch: two jobs done, one crashed its worker, one waits" \
+        wait_for 30 sh -c "jq -e '.jobs.done == 2 and .jobs.failed == 1 and .jobs.processing == 1' '$OUTBOX/gated/status.json'"
 "$PDFSPOOLCTL" -c "$CFG" watch --all --json > "$T/live.json" & watch_pid=$!
-check "summary page of the running batch appears, throttled, with 3 rows" \
-        wait_for 20 sh -c "test \$(grep -o '<tr class=\"job ' '$OUTBOX/gated/index.html' | wc -l) -eq 3"
+check "summary page of the running batch appears, throttled, with 4 rows" \
+        wait_for 20 sh -c "test \$(grep -o '<tr class=\"job ' '$OUTBOX/gated/index.html' | wc -l) -eq 4"
 check "... it says processing and asks the browser to reload it" \
         sh -c "grep -q '<b>processing</b>' '$OUTBOX/gated/index.html' && grep -q 'http-equiv=\"refresh\"' '$OUTBOX/gated/index.html'"
 check "metrics of the running batch: one job processing" \
         wait_for 20 grep -q 'pdfspool_jobs{queue="test",state="processing"} 1' "$T/metrics/pdfspool.prom"
+check "metrics: the crashed worker counts as a restart" \
+        wait_for 20 grep -qx 'pdfspool_worker_restarts_total 1' "$T/metrics/pdfspool.prom"
 touch "$T/gate"
 check "gated batch finishes" wait_batch_done gated
 check "watch --all ends by itself when the batch is done" wait_for 30 not_running "$watch_pid"
 wait $watch_pid; live_rc=$?
-check "watch --all exit status 0, got $live_rc" test "$live_rc" -eq 0
+check "watch --all exit status 4 (a job failed), got $live_rc" test "$live_rc" -eq 4
 check "watch --all saw gate1 done live, then the batch finish" \
-        jq -se 'any(.[]; .event == "job_done" and .job == "gate1") and any(.[]; .event == "batch_finished" and .batch == "gated") and .[-1].result == "done"' "$T/live.json"
+        jq -se 'any(.[]; .event == "job_done" and .job == "gate1") and any(.[]; .event == "batch_finished" and .batch == "gated") and .[-1].result == "failed"' "$T/live.json"
 check "the final summary page no longer reloads" \
         wait_for 20 sh -c "grep -q '<b>done</b>' '$OUTBOX/gated/index.html' && ! grep -q 'http-equiv' '$OUTBOX/gated/index.html'"
 

@@ -58,11 +58,14 @@ struct daemon {
         struct summary_due *summaries_due_running; /* being written by a child */
         sd_event_source *summary_timer;
         bool summary_running;
+        uint64_t summary_started;      /* CLOCK_MONOTONIC of the running child's start */
+        uint64_t summary_interval;     /* adapts: a slow page (a huge batch) is made less often */
 };
 
 /* How often the summary pages of running batches and the metrics file are
- * rewritten at most: often enough for people watching, rare enough to cost
- * little for a batch of thousands of jobs. */
+ * rewritten at most: often enough for people watching. A summary child that
+ * took T makes the next wait at least 10 T, so that the pages of a batch of
+ * many thousand jobs cost at most a tenth of a core. */
 #define SUMMARY_INTERVAL_USEC (5 * USEC_PER_SEC)
 #define METRICS_INTERVAL_USEC (5 * USEC_PER_SEC)
 
@@ -157,7 +160,10 @@ static int summaries_child(void *data) {
 static void on_summaries_done(int status, void *userdata) {
         struct daemon *d = userdata;
 
+        uint64_t took = now_usec(CLOCK_MONOTONIC) - d->summary_started;
+
         d->summary_running = false;
+        d->summary_interval = 10 * took > SUMMARY_INTERVAL_USEC ? 10 * took : SUMMARY_INTERVAL_USEC;
         /* The list was the child's: the parent's copy goes, but for pages that
          * may now be older than the final one (written by on_batch_finished's child). */
         for (struct summary_due *e = d->summaries_due_running, *next; e; e = next) {
@@ -172,7 +178,7 @@ static void on_summaries_done(int status, void *userdata) {
         }
         d->summaries_due_running = NULL;
         if (d->summaries_due && d->summary_timer) {
-                (void) sd_event_source_set_time_relative(d->summary_timer, d->summaries_due->again ? 0 : SUMMARY_INTERVAL_USEC);
+                (void) sd_event_source_set_time_relative(d->summary_timer, d->summary_interval);
                 (void) sd_event_source_set_enabled(d->summary_timer, SD_EVENT_ONESHOT);
         }
 }
@@ -185,6 +191,7 @@ static int on_summary_timer(sd_event_source *src, uint64_t usec, void *userdata)
         d->summaries_due_running = d->summaries_due;
         d->summaries_due = NULL;
         d->summary_running = true;
+        d->summary_started = now_usec(CLOCK_MONOTONIC);
         if (hooks_run(d->event, &(struct hook_spec) {
                               .what = "summary pages", .fn = summaries_child, .fn_data = d->summaries_due_running,
                               .timeout_usec = 10 * 60 * USEC_PER_SEC, .done = on_summaries_done, .userdata = d }) < 0)
@@ -206,8 +213,9 @@ static void summary_due(struct daemon *d, struct batch *b) {
         if (!d->summary_timer)
                 (void) sd_event_add_time_relative(d->event, &d->summary_timer, CLOCK_MONOTONIC, SUMMARY_INTERVAL_USEC,
                                                   USEC_PER_SEC / 2, on_summary_timer, d);
-        if (d->summary_timer && sd_event_source_get_enabled(d->summary_timer, NULL) == 0) {
-                (void) sd_event_source_set_time_relative(d->summary_timer, SUMMARY_INTERVAL_USEC);
+        if (d->summary_timer && sd_event_source_get_enabled(d->summary_timer, NULL) == 0 && !d->summary_running) {
+                (void) sd_event_source_set_time_relative(d->summary_timer,
+                                                         d->summary_interval ? d->summary_interval : SUMMARY_INTERVAL_USEC);
                 (void) sd_event_source_set_enabled(d->summary_timer, SD_EVENT_ONESHOT);
         }
 }

@@ -291,6 +291,10 @@ static int cmd_watch(struct ctl *c, int argc, char **argv) {
                 fputs("Usage: pdfspoolctl watch BATCH|--all [--json]\n", stderr);
                 return EX_USAGE;
         }
+        struct statelock_holder h = {};
+        if (statelock_query(c->config->state_dir, &h) == 0)
+                fprintf(stderr, "pdfspoolctl watch: no daemon runs on %s: nothing will move until one starts\n",
+                        c->config->state_dir);
         return progress_watch(c->config, c->queue, argc == 2 ? argv[1] : NULL, c->json);
 }
 

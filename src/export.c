@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,9 +210,41 @@ int export_batch_zip(int outbox_fd, const char *batch, bool with_originals, int 
         return r;
 }
 
+/* Temps of this batch's ZIP that a writer killed midway (a daemon stopped
+ * while it wrote) left: their writer's pid is gone. Only the daemon's own
+ * names, never anything else. */
+static void remove_stale_temps(int outbox_fd, const char *batch) {
+        char *prefix = xasprintf(TEMP_PREFIX "%s.zip.", batch);
+        size_t len = strlen(prefix);
+        int fd = fcntl(outbox_fd, F_DUPFD_CLOEXEC, 3);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *de;
+
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                free(prefix);
+                return;
+        }
+        rewinddir(d);
+        while ((de = readdir(d))) {
+                char *end;
+                if (strncmp(de->d_name, prefix, len) != 0)
+                        continue;
+                long pid = strtol(de->d_name + len, &end, 10);
+                if (*end == 0 && pid > 0 && kill((pid_t) pid, 0) < 0 && errno == ESRCH)
+                        (void) unlinkat(outbox_fd, de->d_name, 0);
+        }
+        closedir(d);
+        free(prefix);
+}
+
 int export_batch_zip_file(int outbox_fd, const char *batch, mode_t mode, gid_t gid, char **ret_error) {
         char *name = xasprintf("%s.zip", batch), *tmp = xasprintf(TEMP_PREFIX "%s.zip.%d", batch, (int) getpid());
-        int r, fd = openat(outbox_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int r, fd;
+
+        remove_stale_temps(outbox_fd, batch);
+        fd = openat(outbox_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
         if (fd < 0) {
                 r = -errno;

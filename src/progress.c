@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,12 +111,16 @@ static void redraw(struct progress *p) {
 
         if (p->json || !p->tty)
                 return;
+        struct winsize ws = {};
+        /* A line longer than the terminal would wrap and spoil the redraw in place. */
+        int width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col - 1 : (int) sizeof(line) - 1;
+
         if (p->lines_drawn > 0)
                 printf("\033[%uA", p->lines_drawn);
         p->lines_drawn = 0;
         for (struct watched_batch *b = p->batches; b; b = b->next) {
                 batch_line(b, line, sizeof(line), true);
-                printf("\r\033[K%s\n", line);
+                printf("\r\033[K%.*s\n", width, line);
                 p->lines_drawn++;
         }
         fflush(stdout);

@@ -174,6 +174,9 @@ stop_daemon
 export PDFSPOOL_WORKER=$here/fake-worker.py FAKE_WORKER_GATE=$T/gate
 start_daemon || bail "daemon did not start again"
 mkdir -p "$T/src/gated"
+# What a ZIP writer killed midway leaves (its pid is gone): removed when that batch's ZIP is written.
+dead_pid=$(sh -c 'echo $$')
+echo partial > "$OUTBOX/.pdfspool-tmp.gated.zip.$dead_pid"
 for n in ok1 ok2 gate1 crash1; do mkpdf "$T/src/gated/$n.pdf" 1; done
 mv "$T/src/gated" "$INBOX/"
 check "gated batch: two jobs done, one crashed its worker, one waits" \
@@ -194,6 +197,8 @@ wait $watch_pid; live_rc=$?
 check "watch --all exit status 4 (a job failed), got $live_rc" test "$live_rc" -eq 4
 check "watch --all saw gate1 done live, then the batch finish" \
         jq -se 'any(.[]; .event == "job_done" and .job == "gate1") and any(.[]; .event == "batch_finished" and .batch == "gated") and .[-1].result == "failed"' "$T/live.json"
+check "gated batch's ZIP written, the stale temp of a killed writer gone" \
+        wait_for 20 sh -c "unzip -tq '$OUTBOX/gated.zip' && test ! -e '$OUTBOX/.pdfspool-tmp.gated.zip.$dead_pid'"
 check "the final summary page no longer reloads" \
         wait_for 20 sh -c "grep -q '<b>done</b>' '$OUTBOX/gated/index.html' && ! grep -q 'http-equiv' '$OUTBOX/gated/index.html'"
 

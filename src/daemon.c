@@ -6,8 +6,8 @@
  *       claim.c     take it into a claim; unpack an archive (child) -> unpacked
  *       register.c  claim -> batch record (child) -> registered / needs_unpack
  *       pool.c      workers: hand out jobs, time out, reap (scheduler.c picks)
- *       hooks.c     children: a queue's hooks, and the summary page and ZIP
- *                   (summary.c, export.c) made in a child when jobs end
+ *       publish.c   when jobs end: summary pages (summary.c), the ZIP (export.c),
+ *                   a queue's hooks, each in a child (hooks.c)
  *       metrics.c   the Prometheus file, on a timer
  *         spool.c   the store: records, load, job transitions, finish, projection
  *           status.c, model.c, fsutil.c, names.c, log.c, util.c ...
@@ -20,16 +20,14 @@
  * spool_batch_adopt -> pool_kick -> pool -> spool_job_start/finish. */
 #include "daemon.h"
 #include "claim.h"
-#include "export.h"
-#include "hooks.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
 #include "pool.h"
+#include "publish.h"
 #include "register.h"
 #include "spool.h"
-#include "summary.h"
 #include "util.h"
 
 #include <errno.h>
@@ -54,19 +52,10 @@ struct daemon {
         struct metrics *metrics;       /* NULL without metrics_file */
         sd_event_source *metrics_timer;
         int metrics_error;             /* the last write's, said once until it changes */
-        struct summary_due *summaries_due; /* batches whose summary page is behind */
-        struct summary_due *summaries_due_running; /* being written by a child */
-        sd_event_source *summary_timer;
-        bool summary_running;
-        uint64_t summary_started;      /* CLOCK_MONOTONIC of the running child's start */
-        uint64_t summary_interval;     /* adapts: a slow page (a huge batch) is made less often */
+        struct publisher *publisher;   /* summary pages, ZIPs, hooks */
 };
 
-/* How often the summary pages of running batches and the metrics file are
- * rewritten at most: often enough for people watching. A summary child that
- * took T makes the next wait at least 10 T, so that the pages of a batch of
- * many thousand jobs cost at most a tenth of a core. */
-#define SUMMARY_INTERVAL_USEC (5 * USEC_PER_SEC)
+/* How often the metrics file is rewritten. */
 #define METRICS_INTERVAL_USEC (5 * USEC_PER_SEC)
 
 /* ---- a drop on its way: intake -> claim -> register -> spool -> pool ---- */
@@ -124,233 +113,19 @@ static void on_registered(struct queue *q, const char *claim, void *userdata) {
                 pool_kick(d->pool);
 }
 
-/* ---- after a job or a batch ended: summary page, ZIP, hooks, metrics ----
- * All of it runs in children (hooks.c): the event loop only starts them. What a
- * child needs is copied (an outbox fd of its own, names), so that a queue a
- * reload retires meanwhile does not pull anything from under it. */
-
-struct summary_due {
-        int outbox_fd;
-        char *batch;
-        mode_t mode;
-        gid_t gid;
-        bool again;        /* its batch ended while a child wrote an older page: write it again */
-        struct summary_due *next;
-};
-
-static void summaries_free(struct summary_due *list) {
-        for (struct summary_due *e = list, *next; e; e = next) {
-                next = e->next;
-                if (e->outbox_fd >= 0)
-                        close(e->outbox_fd);
-                free(e->batch);
-                free(e);
-        }
-}
-
-static int summaries_child(void *data) {
-        int failed = 0;
-
-        for (struct summary_due *e = data; e; e = e->next)
-                if (summary_write(e->outbox_fd, e->batch, e->mode, e->gid) < 0)
-                        failed = 1;
-        return failed;
-}
-
-static void on_summaries_done(int status, void *userdata) {
-        struct daemon *d = userdata;
-
-        uint64_t took = now_usec(CLOCK_MONOTONIC) - d->summary_started;
-
-        d->summary_running = false;
-        d->summary_interval = 10 * took > SUMMARY_INTERVAL_USEC ? 10 * took : SUMMARY_INTERVAL_USEC;
-        /* The list was the child's: the parent's copy goes, but for pages that
-         * may now be older than the final one (written by on_batch_finished's child). */
-        for (struct summary_due *e = d->summaries_due_running, *next; e; e = next) {
-                next = e->next;
-                e->next = NULL;
-                if (e->again) {
-                        e->again = false;
-                        e->next = d->summaries_due;
-                        d->summaries_due = e;
-                } else
-                        summaries_free(e);
-        }
-        d->summaries_due_running = NULL;
-        if (d->summaries_due && d->summary_timer) {
-                (void) sd_event_source_set_time_relative(d->summary_timer, d->summary_interval);
-                (void) sd_event_source_set_enabled(d->summary_timer, SD_EVENT_ONESHOT);
-        }
-}
-
-static int on_summary_timer(sd_event_source *src, uint64_t usec, void *userdata) {
-        struct daemon *d = userdata;
-
-        if (!d->summaries_due || d->summary_running)
-                return 0;
-        d->summaries_due_running = d->summaries_due;
-        d->summaries_due = NULL;
-        d->summary_running = true;
-        d->summary_started = now_usec(CLOCK_MONOTONIC);
-        if (hooks_run(d->event, &(struct hook_spec) {
-                              .what = "summary pages", .fn = summaries_child, .fn_data = d->summaries_due_running,
-                              .timeout_usec = 10 * 60 * USEC_PER_SEC, .done = on_summaries_done, .userdata = d }) < 0)
-                on_summaries_done(-1, d);
-        return 0;
-}
-
-static void summary_due(struct daemon *d, struct batch *b) {
-        struct summary_due **p = &d->summaries_due;
-
-        for (; *p; p = &(*p)->next)
-                if (strcmp((*p)->batch, b->id) == 0)
-                        return;
-        *p = xcalloc(1, sizeof(**p));
-        (*p)->outbox_fd = fcntl(b->queue->outbox_fd, F_DUPFD_CLOEXEC, 3);
-        (*p)->batch = xstrdup(b->id);
-        (*p)->mode = b->queue->cfg->file_mode;
-        (*p)->gid = b->queue->gid;
-        if (!d->summary_timer)
-                (void) sd_event_add_time_relative(d->event, &d->summary_timer, CLOCK_MONOTONIC, SUMMARY_INTERVAL_USEC,
-                                                  USEC_PER_SEC / 2, on_summary_timer, d);
-        if (d->summary_timer && sd_event_source_get_enabled(d->summary_timer, NULL) == 0 && !d->summary_running) {
-                (void) sd_event_source_set_time_relative(d->summary_timer,
-                                                         d->summary_interval ? d->summary_interval : SUMMARY_INTERVAL_USEC);
-                (void) sd_event_source_set_enabled(d->summary_timer, SD_EVENT_ONESHOT);
-        }
-}
-
-static void summary_not_due(struct daemon *d, const struct batch *b) {
-        for (struct summary_due *e = d->summaries_due_running; e; e = e->next)
-                if (strcmp(e->batch, b->id) == 0)
-                        e->again = true;
-        for (struct summary_due **p = &d->summaries_due; *p; p = &(*p)->next)
-                if (strcmp((*p)->batch, b->id) == 0) {
-                        struct summary_due *e = *p;
-                        *p = e->next;
-                        e->next = NULL;
-                        summaries_free(e);
-                        return;
-                }
-}
-
-/* The environment a hook gets: what happened, to which batch, its counts. */
-static char **hook_env(const struct batch *b, const char *event, const char *state, const struct job *j) {
-        const struct queue *q = b->queue;
-        char **env = xcalloc(20, sizeof(char *));
-        size_t n = 0;
-
-        env[n++] = xasprintf("PDFSPOOL_EVENT=%s", event);
-        env[n++] = xasprintf("PDFSPOOL_QUEUE=%s", q->name);
-        env[n++] = xasprintf("PDFSPOOL_BATCH=%s", b->id);
-        env[n++] = xasprintf("PDFSPOOL_STATE=%s", state);
-        env[n++] = xasprintf("PDFSPOOL_JOBS_TOTAL=%zu", b->n_jobs + b->n_skipped);
-        env[n++] = xasprintf("PDFSPOOL_JOBS_DONE=%zu", b->counts[JOB_DONE]);
-        env[n++] = xasprintf("PDFSPOOL_JOBS_FAILED=%zu", b->counts[JOB_FAILED]);
-        env[n++] = xasprintf("PDFSPOOL_JOBS_CANCELED=%zu", b->counts[JOB_CANCELED]);
-        env[n++] = xasprintf("PDFSPOOL_JOBS_SKIPPED=%zu", b->n_skipped);
-        env[n++] = xasprintf("PDFSPOOL_PAGES=%" PRIu64, b->pages_done);
-        if (q->spool->config->path) /* for pdfspoolctl -c in the hook */
-                env[n++] = xasprintf("PDFSPOOL_CONFIG=%s", q->spool->config->path);
-        env[n++] = xasprintf("PDFSPOOL_BATCH_DIR=%s/%s", q->cfg->outbox, b->id);
-        env[n++] = xasprintf("PDFSPOOL_STATUS=%s/%s/" STATUS_FILE, q->cfg->outbox, b->id);
-        env[n++] = xasprintf("PDFSPOOL_SUMMARY=%s/%s/" SUMMARY_FILE, q->cfg->outbox, b->id);
-        if (q->cfg->zip)
-                env[n++] = xasprintf("PDFSPOOL_ZIP=%s/%s.zip", q->cfg->outbox, b->id);
-        if (j) {
-                env[n++] = xasprintf("PDFSPOOL_JOB=%s", j->name);
-                env[n++] = xasprintf("PDFSPOOL_JOB_STATUS=%s/%s/%s/" STATUS_FILE, q->cfg->outbox, b->id, j->name);
-                env[n++] = xasprintf("PDFSPOOL_JOB_ERROR=%s", j->error ? j->error : "");
-        }
-        return env;
-}
-
-static void run_hook(struct daemon *d, const struct batch *b, const char *event, char *const *argv, char **env) {
-        char *what = xasprintf("hook %s", event);
-
-        (void) hooks_run(d->event, &(struct hook_spec) {
-                .what = what, .queue = b->queue->name, .batch = b->id, .argv = argv, .env = env,
-                .timeout_usec = b->queue->cfg->hook_timeout_usec });
-        free(what);
-        strv_free(env);
-}
+/* ---- after a job or a batch ended: metrics, then what is published (publish.c) ---- */
 
 static void on_job_ended(struct job *j, void *userdata) {
         struct daemon *d = userdata;
-        struct batch *b = j->batch;
 
         metrics_job_ended(d->metrics, j);
-        summary_due(d, b);
-        if (j->state == JOB_FAILED && b->queue->cfg->hook_job_failed)
-                run_hook(d, b, "job_failed", b->queue->cfg->hook_job_failed,
-                         hook_env(b, "job_failed", job_state_to_string(j->state), j));
-}
-
-/* A finished batch: its last summary page, its ZIP, then its hook. */
-struct finishing {
-        struct daemon *d;
-        struct summary_due page;   /* the batch, its outbox, modes */
-        bool zip;
-        char *queue;
-        char **hook, **env;
-        uint64_t hook_timeout;
-};
-
-static int finishing_child(void *data) {
-        struct finishing *f = data;
-        char *error = NULL;
-        int r = summary_write(f->page.outbox_fd, f->page.batch, f->page.mode, f->page.gid);
-
-        if (r < 0)
-                fprintf(stderr, "cannot write the summary page: %s\n", strerror(-r));
-        if (f->zip && export_batch_zip_file(f->page.outbox_fd, f->page.batch, f->page.mode, f->page.gid, &error) < 0) {
-                fprintf(stderr, "cannot write the batch's ZIP: %s\n", error);
-                r = -EIO;
-        }
-        free(error);
-        return r < 0 ? 1 : 0;
-}
-
-static void on_finishing_done(int status, void *userdata) {
-        struct finishing *f = userdata;
-
-        if (f->hook) {
-                char *what = xstrdup("hook batch_finished");
-                (void) hooks_run(f->d->event, &(struct hook_spec) {
-                        .what = what, .queue = f->queue, .batch = f->page.batch, .argv = f->hook, .env = f->env,
-                        .timeout_usec = f->hook_timeout });
-                free(what);
-        }
-        close(f->page.outbox_fd);
-        free(f->page.batch);
-        free(f->queue);
-        strv_free(f->hook);
-        strv_free(f->env);
-        free(f);
+        publish_job_ended(d->publisher, j);
 }
 
 static void on_batch_finished(struct batch *b, void *userdata) {
         struct daemon *d = userdata;
-        const struct queue *q = b->queue;
-        struct finishing *f = xcalloc(1, sizeof(*f));
-        const char *state = batch_state_to_string(batch_state(b));
 
-        summary_not_due(d, b);
-        *f = (struct finishing) {
-                .d = d,
-                .page = { .outbox_fd = fcntl(q->outbox_fd, F_DUPFD_CLOEXEC, 3), .batch = xstrdup(b->id),
-                          .mode = q->cfg->file_mode, .gid = q->gid },
-                .zip = q->cfg->zip,
-                .queue = xstrdup(q->name),
-                .hook = strv_copy(q->cfg->hook_batch_finished),
-                .env = q->cfg->hook_batch_finished ? hook_env(b, "batch_finished", state, NULL) : NULL,
-                .hook_timeout = q->cfg->hook_timeout_usec,
-        };
-        if (hooks_run(d->event, &(struct hook_spec) {
-                              .what = q->cfg->zip ? "summary page and ZIP" : "summary page", .queue = q->name,
-                              .batch = b->id, .fn = finishing_child, .fn_data = f,
-                              .timeout_usec = 6 * 3600 * USEC_PER_SEC, .done = on_finishing_done, .userdata = f }) < 0)
-                on_finishing_done(-1, f);
+        publish_batch_finished(d->publisher, b);
 }
 
 static int on_metrics_timer(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -433,6 +208,7 @@ int daemon_new(struct config *config, sd_event *event, const char *worker_path, 
         d->spool->on_batch_finished = on_batch_finished;
         d->spool->on_ended_userdata = d;
         d->metrics = metrics_new();
+        d->publisher = publish_new(event);
         for (size_t i = 0; i < config->n_queues; i++)
                 if (!spool_queue_new(d->spool, &config->queues[i])) {
                         daemon_free(d);
@@ -623,10 +399,7 @@ void daemon_free(struct daemon *d) {
         free(d->old_configs);
         sd_event_source_disable_unref(d->collect_timer);
         sd_event_source_disable_unref(d->metrics_timer);
-        sd_event_source_disable_unref(d->summary_timer);
-        hooks_stop_all();
-        summaries_free(d->summaries_due);
-        summaries_free(d->summaries_due_running);
+        publish_free(d->publisher);
         metrics_free(d->metrics);
         free(d->worker_path);
         sd_event_unref(d->event);

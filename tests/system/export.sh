@@ -190,6 +190,13 @@ check "metrics of the running batch: one job processing" \
         wait_for 20 grep -q 'pdfspool_jobs{queue="test",state="processing"} 1' "$T/metrics/pdfspool.prom"
 check "metrics: the crashed worker counts as a restart" \
         wait_for 20 grep -qx 'pdfspool_worker_restarts_total 1' "$T/metrics/pdfspool.prom"
+# facts.json as the worker writes it (a value with markup in it, which must stay text)
+cat > "$OUTBOX/gated/ok1/facts.json" <<'F'
+{"manufacturer": {"value": "Texas Instruments", "page": 1, "source": "www.ti.com", "confidence": 0.9},
+ "part_number": {"value": "LM317<script>alert(1)</script>", "page": 1, "source": "LM317", "confidence": 0.9},
+ "packages": [{"value": "TO-220", "page": 1}, {"value": "SOT-223", "page": 1}],
+ "temperature": {"min": -40, "max": 125, "unit": "°C", "page": 1}}
+F
 touch "$T/gate"
 check "gated batch finishes" wait_batch_done gated
 check "watch --all ends by itself when the batch is done" wait_for 30 not_running "$watch_pid"
@@ -199,6 +206,9 @@ check "watch --all saw gate1 done live, then the batch finish" \
         jq -se 'any(.[]; .event == "job_done" and .job == "gate1") and any(.[]; .event == "batch_finished" and .batch == "gated") and .[-1].result == "failed"' "$T/live.json"
 check "gated batch's ZIP written, the stale temp of a killed writer gone" \
         wait_for 20 sh -c "unzip -tq '$OUTBOX/gated.zip' && test ! -e '$OUTBOX/.pdfspool-tmp.gated.zip.$dead_pid'"
+check "summary page: key facts from facts.json, markup kept as text" \
+        sh -c "grep -q 'Manufacturer:</b> Texas Instruments' '$OUTBOX/gated/index.html' && grep -q 'LM317&lt;script&gt;' '$OUTBOX/gated/index.html' &&
+               grep -q 'TO-220, SOT-223' '$OUTBOX/gated/index.html' && grep -q -- '-40 … 125 °C' '$OUTBOX/gated/index.html' && ! grep -qi '<script' '$OUTBOX/gated/index.html'"
 check "the final summary page no longer reloads" \
         wait_for 20 sh -c "grep -q '<b>done</b>' '$OUTBOX/gated/index.html' && ! grep -q 'http-equiv' '$OUTBOX/gated/index.html'"
 

@@ -399,7 +399,7 @@ static const struct command {
 static void usage(FILE *f) {
         fprintf(f, "Usage: pdfspoolctl [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %-7s %-6s %s\n", commands[i].name, commands[i].args, commands[i].help);
+                fprintf(f, "  %-7s %-11s %s\n", commands[i].name, commands[i].args, commands[i].help);
         fprintf(f, "\nOptions:\n"
                    "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
                    "  -q, --queue NAME   only this queue\n"

@@ -209,6 +209,7 @@ static char *key_label(const char *key, const char *queue) {
 enum key_kind {
         KIND_PATH, KIND_DURATION, KIND_SIZE, KIND_UINT, KIND_UINT64, KIND_LOG,
         KIND_WATCH, KIND_FILE_NAME, KIND_PATTERNS, KIND_GROUP, KIND_MODE, KIND_QUEUES, KIND_HOURS,
+        KIND_BOOL, KIND_HOOKS, KIND_FILE_PATH,
 };
 
 struct key {
@@ -231,6 +232,7 @@ static const struct key top_keys[] = {
         { "archive_max_entries", KIND_UINT64, offsetof(struct config, archive_max_entries), 1, UINT64_MAX },
         { "archive_max_bytes", KIND_SIZE, offsetof(struct config, archive_max_bytes), 1, UINT64_MAX },
         { "archive_max_ratio", KIND_UINT, offsetof(struct config, archive_max_ratio), 1, UINT_MAX },
+        { "metrics_file", KIND_FILE_PATH, offsetof(struct config, metrics_file), 0, 0 },
         { "queues", KIND_QUEUES, offsetof(struct config, queues), 0, 0 },
 };
 
@@ -251,6 +253,9 @@ static const struct key queue_keys[] = {
         { "max_files", KIND_UINT64, offsetof(struct queue_config, max_files), 0, UINT64_MAX },
         { "max_bytes", KIND_SIZE, offsetof(struct queue_config, max_bytes), 0, UINT64_MAX },
         { "max_batches", KIND_UINT, offsetof(struct queue_config, max_batches), 0, UINT_MAX },
+        { "zip", KIND_BOOL, offsetof(struct queue_config, zip), 0, 0 },
+        { "hooks", KIND_HOOKS, 0, 0, 0 },
+        { "hook_timeout", KIND_DURATION, offsetof(struct queue_config, hook_timeout_usec), 1, DURATION_MAX },
 };
 
 static const char *const log_names[] = {
@@ -593,6 +598,91 @@ static int parse_hours(struct loader *l, const yaml_node_t *k, const yaml_node_t
         return 0;
 }
 
+static int parse_bool(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                      bool *ret) {
+        static const char *const names[] = { "off", "on", "false", "true", "no", "yes" };
+        int choice;
+        int r = parse_choice(l, k, v, label, names, ELEMENTSOF(names), &choice);
+
+        if (r == 0)
+                *ret = choice % 2 == 1;
+        return r;
+}
+
+/* A file's absolute path (its folder need not exist yet). */
+static int parse_file_path(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                           char **target) {
+        const char *why = NULL;
+        char *p;
+
+        if (!yamldoc_scalar(v) || yamldoc_is_null(v))
+                return fail_at(l, yamldoc_value_mark(k, v), "%s must be an absolute file path, got %s", label,
+                               got(l, v));
+        p = path_normalize(yamldoc_scalar(v), &why);
+        if (!p)
+                return fail_at(l, &v->start_mark, "%s %s, got %s", label, why, got(l, v));
+        free(*target);
+        *target = p;
+        return 0;
+}
+
+/* One hook: a list of strings, the program first (argv-style, no shell). */
+static int parse_argv(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                      char ***target) {
+        yaml_node_item_t *items;
+        size_t n;
+
+        if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+                return fail_at(l, yamldoc_value_mark(k, v),
+                               "%s must be a command as a list, program first, like [\"/usr/bin/logger\", \"done\"], got %s",
+                               label, got(l, v));
+        items = v->data.sequence.items.start;
+        n = (size_t) (v->data.sequence.items.top - items);
+        char **argv = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                const yaml_node_t *item = node_at(l, items[i]);
+                const char *s = yamldoc_scalar(item);
+                if (!s || yamldoc_is_null(item) || (i == 0 && s[0] != '/')) {
+                        for (size_t j = 0; j < i; j++)
+                                free(argv[j]);
+                        free(argv);
+                        return fail_at(l, &item->start_mark, i == 0 ? "%s must start with the program's absolute path, got %s"
+                                                                   : "%s must list strings, got %s",
+                                       label, got(l, item));
+                }
+                argv[i] = xstrdup(s);
+        }
+        strv_free(*target);
+        *target = argv;
+        return 0;
+}
+
+static int parse_hooks(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                       struct queue_config *q) {
+        if (v->type != YAML_MAPPING_NODE)
+                return fail_at(l, yamldoc_value_mark(k, v),
+                               "%s must map batch_finished and/or job_failed to a command, got %s", label, got(l, v));
+        int r = check_keys(l, v, q->name, false);
+        if (r < 0)
+                return r;
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+                const yaml_node_t *hk = node_at(l, p->key), *hv = node_at(l, p->value);
+                const char *name = yamldoc_scalar(hk);
+                char *sub = xasprintf("hook \"%s\" in queue \"%s\"", name, q->name);
+                if (strcmp(name, "batch_finished") == 0)
+                        r = parse_argv(l, hk, hv, sub, &q->hook_batch_finished);
+                else if (strcmp(name, "job_failed") == 0)
+                        r = parse_argv(l, hk, hv, sub, &q->hook_job_failed);
+                else
+                        r = fail_at(l, &hk->start_mark, "unknown hook \"%s\" in queue \"%s\" (expected one of: "
+                                                        "batch_finished, job_failed)", name, q->name);
+                free(sub);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static void add_path_ref(struct loader *l, const char *role, const char *queue, const char *path,
                          const yaml_mark_t *mark, bool given) {
         struct path_ref *ref;
@@ -657,6 +747,7 @@ static void queue_set_defaults(struct queue_config *q, const char *name) {
                 .incomplete_wait_usec = 300 * USEC_PER_SEC,
                 .file_mode = 0644,
                 .dir_mode = 0755,
+                .hook_timeout_usec = 60 * USEC_PER_SEC,
         };
 }
 
@@ -774,6 +865,15 @@ static int parse_value(struct loader *l, const struct key *key, void *base, cons
                 break;
         case KIND_HOURS:
                 r = parse_hours(l, k, v, label, (struct hours *) field);
+                break;
+        case KIND_BOOL:
+                r = parse_bool(l, k, v, label, (bool *) field);
+                break;
+        case KIND_HOOKS:
+                r = parse_hooks(l, k, v, label, base);
+                break;
+        case KIND_FILE_PATH:
+                r = parse_file_path(l, k, v, label, (char **) field);
                 break;
         default:
                 r = -EINVAL;
@@ -944,8 +1044,11 @@ void config_free(struct config *c) {
                         free(q->ignore[j]);
                 free(q->ignore);
                 free(q->group);
+                strv_free(q->hook_batch_finished);
+                strv_free(q->hook_job_failed);
         }
         free(c->queues);
+        free(c->metrics_file);
         free(c->path);
         free(c->state_dir);
         free(c);

@@ -33,6 +33,10 @@ struct queue_config {
         uint64_t max_files;        /* a drop with more files is rejected whole; 0 = no limit */
         uint64_t max_bytes;        /* ... more bytes; 0 = no limit */
         unsigned max_batches;      /* unfinished batches at most; more drops wait in the inbox; 0 = no limit */
+        bool zip;                  /* write <outbox>/<batch>.zip when a batch finishes, default off */
+        char **hook_batch_finished; /* argv (NULL-terminated) run when a batch finishes, NULL = none */
+        char **hook_job_failed;    /* argv run when a job fails, NULL = none */
+        uint64_t hook_timeout_usec; /* a hook still running after this is killed, default 60 s */
 };
 
 struct config {
@@ -45,6 +49,7 @@ struct config {
         unsigned thumbnail_size;   /* longest side of thumb.png in pixels, default 256 */
         uint64_t stop_grace_usec;  /* SIGTERM: how long running jobs may finish, default 10 s */
         uint64_t rescan_interval_usec; /* periodic safety rescan, default 5 min */
+        char *metrics_file;        /* Prometheus textfile, absolute path; NULL = none */
         enum log_target log;       /* default auto */
         /* archive limits */
         uint64_t archive_max_entries;  /* default 100000 */

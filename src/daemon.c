@@ -6,25 +6,33 @@
  *       claim.c     take it into a claim; unpack an archive (child) -> unpacked
  *       register.c  claim -> batch record (child) -> registered / needs_unpack
  *       pool.c      workers: hand out jobs, time out, reap (scheduler.c picks)
+ *       publish.c   when jobs end: summary pages (summary.c), the ZIP (export.c),
+ *                   a queue's hooks, each in a child (hooks.c)
+ *       metrics.c   the Prometheus file, on a timer
  *         spool.c   the store: records, load, job transitions, finish, projection
  *           status.c, model.c, fsutil.c, names.c, log.c, util.c ...
  *
  * Calls go down only: a module below reports upward through the handlers
  * given here (intake_handlers, register_handlers, claim_unpacked_fn,
- * spool->on_retry), never by calling up. A drop travels: intake says it is
+ * spool->on_retry, spool->on_job_ended, spool->on_batch_finished), never
+ * by calling up. A drop travels: intake says it is
  * ready -> claim_drop -> register_claim -> (child) -> registered ->
  * spool_batch_adopt -> pool_kick -> pool -> spool_job_start/finish. */
 #include "daemon.h"
 #include "claim.h"
 #include "intake.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
+#include "publish.h"
 #include "register.h"
 #include "spool.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +49,14 @@ struct daemon {
         void (*stop_done)(void *userdata);
         void *stop_userdata;
         uint64_t last_pages, last_tick;
+        struct metrics *metrics;       /* NULL without metrics_file */
+        sd_event_source *metrics_timer;
+        int metrics_error;             /* the last write's, said once until it changes */
+        struct publisher *publisher;   /* summary pages, ZIPs, hooks */
 };
+
+/* How often the metrics file is rewritten. */
+#define METRICS_INTERVAL_USEC (5 * USEC_PER_SEC)
 
 /* ---- a drop on its way: intake -> claim -> register -> spool -> pool ---- */
 
@@ -123,6 +138,35 @@ static void on_registered(struct queue *q, const char *claim, void *userdata) {
         (void) spool_batch_adopt(q, claim, on_adopted, userdata);
 }
 
+/* ---- after a job or a batch ended: metrics, then what is published (publish.c) ---- */
+
+static void on_job_ended(struct job *j, void *userdata) {
+        struct daemon *d = userdata;
+
+        metrics_job_ended(d->metrics, j);
+        publish_job_ended(d->publisher, j);
+}
+
+static void on_batch_finished(struct batch *b, void *userdata) {
+        struct daemon *d = userdata;
+
+        publish_batch_finished(d->publisher, b);
+}
+
+static int on_metrics_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct daemon *d = userdata;
+        const char *path = d->spool->config->metrics_file;
+        int r = path ? metrics_write(d->metrics, d->spool, path) : 0;
+
+        if (r < 0 && r != d->metrics_error)
+                log_warning("cannot write the metrics file %s: %s", path, strerror(-r));
+        else if (r == 0 && d->metrics_error < 0)
+                log_notice("metrics file %s written again", path);
+        d->metrics_error = r;
+        (void) sd_event_source_set_time_relative(src, METRICS_INTERVAL_USEC);
+        return 0;
+}
+
 /* ---- recovery ---- */
 
 /* Every claim of Q that is not in memory yet: resume its batch, or finish its
@@ -185,6 +229,11 @@ int daemon_new(struct config *config, sd_event *event, const char *worker_path, 
         d->worker_path = xstrdup(worker_path);
         d->spool->on_retry = on_queue_retry;
         d->spool->on_retry_userdata = d;
+        d->spool->on_job_ended = on_job_ended;
+        d->spool->on_batch_finished = on_batch_finished;
+        d->spool->on_ended_userdata = d;
+        d->metrics = metrics_new();
+        d->publisher = publish_new(event);
         for (size_t i = 0; i < config->n_queues; i++)
                 if (!spool_queue_new(d->spool, &config->queues[i])) {
                         daemon_free(d);
@@ -210,6 +259,10 @@ int daemon_start(struct daemon *d) {
         for (struct queue *q = s->queues; q; q = q->next)
                 (void) intake_start(q, &intake_handlers, d);
         pool_kick(d->pool);
+        /* Always armed: metrics_file may come with a reload. */
+        (void) sd_event_add_time_relative(d->event, &d->metrics_timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC / 2,
+                                          on_metrics_timer, d);
+        (void) sd_event_source_set_enabled(d->metrics_timer, SD_EVENT_ON);
         return 0;
 }
 
@@ -370,6 +423,9 @@ void daemon_free(struct daemon *d) {
                 config_free(d->old_configs[i]);
         free(d->old_configs);
         sd_event_source_disable_unref(d->collect_timer);
+        sd_event_source_disable_unref(d->metrics_timer);
+        publish_free(d->publisher);
+        metrics_free(d->metrics);
         free(d->worker_path);
         sd_event_unref(d->event);
         free(d);

@@ -27,6 +27,7 @@
 #define MODEL_JOB_OUTPUTS OUTPUT_META, OUTPUT_TEXT, OUTPUT_THUMB
 #define MODEL_JOB_OPTIONAL_OUTPUTS OUTPUT_FACTS, OUTPUT_TABLES, OUTPUT_TABLES_DIR
 #define STATUS_FILE "status.json"
+#define SUMMARY_FILE "index.html"  /* at the top of a batch's folder (summary.c) */
 extern const char *const model_job_outputs[];     /* { MODEL_JOB_OUTPUTS, NULL }: a done job has each */
 extern const char *const model_job_all_outputs[]; /* every name a worker may write, NULL-terminated */
 
@@ -125,9 +126,16 @@ struct spool {
          * retry what waits (claims, registrations, jobs). */
         void (*on_retry)(struct queue *q, void *userdata);
         void *on_retry_userdata;
+        /* The orchestrator's handlers for ends the store records: a job that
+         * ended (done, failed, canceled; its record written), and a batch whose
+         * final status is written, just before it leaves memory. */
+        void (*on_job_ended)(struct job *j, void *userdata);
+        void (*on_batch_finished)(struct batch *b, void *userdata);
+        void *on_ended_userdata;
         bool stopping;
         /* totals for STATUS= */
         uint64_t jobs_done, jobs_failed, pages_done;
+        uint64_t worker_restarts; /* workers that ended without the pool asking (pool.c) */
         uint64_t pages_window_start, pages_window_count; /* for pages/s */
         double pages_per_second;
 };

@@ -18,8 +18,10 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "export.h"
 #include "fsutil.h"
 #include "names.h"
+#include "progress.h"
 #include "statelock.h"
 #include "status.h"
 #include "util.h"
@@ -30,21 +32,13 @@ struct ctl {
         struct config *config;
         bool json;
         const char *queue;      /* -q: only this queue */
+        const char *output;     /* export -o */
+        bool with_originals;    /* export --with-originals */
+        bool all;               /* watch --all */
 };
 
 static json_t *load_status(int dirfd, const char *path) {
-        int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        json_t *j;
-
-        if (fd < 0)
-                return NULL;
-        j = json_loadfd(fd, 0, NULL);
-        close(fd);
-        if (j && !json_is_object(j)) {
-                json_decref(j);
-                return NULL;
-        }
-        return j;
+        return status_load(dirfd, path);
 }
 
 static const char *str(json_t *o, const char *key) {
@@ -141,45 +135,20 @@ static int cmd_list(struct ctl *c, int argc, char **argv) {
         return 0;
 }
 
-/* Every job status below the batch's folder (jobs may sit in sub-folders). */
 static void collect_jobs(int dirfd, const char *prefix, json_t *out, int depth) {
-        DIR *d = fs_opendir_at(dirfd, prefix[0] ? prefix : ".");
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                /* Jobs may sit in hidden folders (a manifest's .upload/); only the
-                 * daemon's own temp folders are not jobs. */
-                if (fs_dot_or_dotdot(de->d_name) || strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || de->d_type != DT_DIR || depth > 64)
-                        continue;
-                char *sub = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
-                char *p = xasprintf("%s/" STATUS_FILE, sub);
-                json_t *j = load_status(dirfd, p);
-                if (j && json_object_get(j, "job"))
-                        json_array_append_new(out, j);
-                else
-                        json_decref(j);
-                collect_jobs(dirfd, sub, out, depth + 1);
-                free(p);
-                free(sub);
-        }
-        closedir(d);
+        status_collect_jobs(dirfd, prefix, out, depth);
 }
 
 static int compare_job(const void *a, const void *b) {
         return strcmp(str(*(json_t *const *) a, "job"), str(*(json_t *const *) b, "job"));
 }
 
-static int cmd_status(struct ctl *c, int argc, char **argv) {
-        if (argc != 2) {
-                fprintf(stderr, "Usage: pdfspoolctl status BATCH\n");
-                return EX_USAGE;
-        }
-        const char *id = argv[1];
+/* The outbox (an open fd) of the queue that holds batch ID, or -1 with a
+ * message: not a batch id, or no such batch. */
+static int open_batch_outbox(const struct ctl *c, const char *id, const struct queue_config **ret_qc) {
         if (!id[0] || id[0] == '.' || strchr(id, '/')) {
                 fprintf(stderr, "pdfspoolctl: \"%s\" is not a batch id\n", id);
-                return 1;
+                return -1;
         }
         for (size_t i = 0; i < c->config->n_queues; i++) {
                 const struct queue_config *qc = &c->config->queues[i];
@@ -191,9 +160,36 @@ static int cmd_status(struct ctl *c, int argc, char **argv) {
                 char *p = xasprintf("%s/" STATUS_FILE, id);
                 json_t *batch = load_status(fd, p);
                 free(p);
+                if (batch) {
+                        json_decref(batch);
+                        if (ret_qc)
+                                *ret_qc = qc;
+                        return fd;
+                }
+                close(fd);
+        }
+        fprintf(stderr, "pdfspoolctl: no batch \"%s\"%s%s\n", id, c->queue ? " in queue " : " in any queue",
+                c->queue ? c->queue : "");
+        return -1;
+}
+
+static int cmd_status(struct ctl *c, int argc, char **argv) {
+        if (argc != 2) {
+                fprintf(stderr, "Usage: pdfspoolctl status BATCH\n");
+                return EX_USAGE;
+        }
+        const char *id = argv[1];
+        int fd = open_batch_outbox(c, id, NULL);
+        if (fd < 0)
+                return 1;
+        {
+                char *p = xasprintf("%s/" STATUS_FILE, id);
+                json_t *batch = load_status(fd, p);
+                free(p);
                 if (!batch) {
                         close(fd);
-                        continue;
+                        fprintf(stderr, "pdfspoolctl: batch \"%s\" is gone\n", id);
+                        return 1;
                 }
                 int bfd = openat(fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 json_t *jobs = json_array();
@@ -241,9 +237,66 @@ static int cmd_status(struct ctl *c, int argc, char **argv) {
                 json_decref(batch);
                 return 0;
         }
-        fprintf(stderr, "pdfspoolctl: no batch \"%s\"%s%s\n", id, c->queue ? " in queue " : " in any queue",
-                c->queue ? c->queue : "");
-        return 1;
+}
+
+static int cmd_export(struct ctl *c, int argc, char **argv) {
+        if (argc != 2) {
+                fputs("Usage: pdfspoolctl export BATCH [-o FILE|-] [--with-originals]\n", stderr);
+                return EX_USAGE;
+        }
+        const char *output = c->output;
+        bool originals = c->with_originals;
+        const char *id = argv[1];
+        int outbox = open_batch_outbox(c, id, NULL);
+        if (outbox < 0)
+                return 1;
+        char *path = output ? xstrdup(output) : xasprintf("%s.zip", id), *error = NULL;
+        bool to_stdout = strcmp(path, "-") == 0;
+        if (to_stdout && isatty(STDOUT_FILENO)) {
+                fprintf(stderr, "pdfspoolctl export: will not write a ZIP to a terminal; redirect it or use -o FILE\n");
+                free(path);
+                close(outbox);
+                return EX_USAGE;
+        }
+        /* A file is written beside its final name and renamed: never half a ZIP under it. */
+        char *tmp = to_stdout ? NULL : xasprintf("%s.part", path);
+        int fd = to_stdout ? STDOUT_FILENO : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int r = fd < 0 ? -errno : 0;
+        if (r < 0)
+                error = xasprintf("cannot create %s: %s", tmp, strerror(-r));
+        if (r == 0)
+                r = export_batch_zip(outbox, id, originals, fd, &error);
+        if (!to_stdout && fd >= 0) {
+                if (r == 0 && fsync(fd) < 0)
+                        r = -errno;
+                if (close(fd) < 0 && r == 0)
+                        r = -errno;
+                if (r == 0 && rename(tmp, path) < 0)
+                        r = -errno;
+                if (r < 0)
+                        (void) unlink(tmp);
+        }
+        if (r < 0)
+                fprintf(stderr, "pdfspoolctl export: %s\n", error ? error : strerror(-r));
+        else if (!to_stdout)
+                fprintf(stderr, "%s\n", path);
+        free(error);
+        free(tmp);
+        free(path);
+        close(outbox);
+        return r < 0 ? 1 : 0;
+}
+
+static int cmd_watch(struct ctl *c, int argc, char **argv) {
+        if ((argc == 2) == c->all || argc > 2) {
+                fputs("Usage: pdfspoolctl watch BATCH|--all [--json]\n", stderr);
+                return EX_USAGE;
+        }
+        struct statelock_holder h = {};
+        if (statelock_query(c->config->state_dir, &h) == 0)
+                fprintf(stderr, "pdfspoolctl watch: no daemon runs on %s: nothing will move until one starts\n",
+                        c->config->state_dir);
+        return progress_watch(c->config, c->queue, argc == 2 ? argv[1] : NULL, c->json);
 }
 
 /* The outbox folder of batch ID in the selected queues, or -1 (told on stderr). */
@@ -426,6 +479,8 @@ static const struct command {
 } commands[] = {
         { "list", "", "one line per batch: id, queue, state, done/total, failed, skipped, age", cmd_list },
         { "status", "BATCH", "the batch and each of its jobs", cmd_status },
+        { "export", "BATCH", "the batch's outbox folder as a ZIP (-o FILE or -, --with-originals)", cmd_export },
+        { "watch", "BATCH|--all", "live progress until it ends (exit 0 all done, 4 some failed, 5 canceled)", cmd_watch },
         { "health", "", "whether a daemon holds the state_dir (exit 3: none), and each queue's folders", cmd_health },
         { "parts", "BATCH", "the batch's parts catalog (part, manufacturer, package, ranges, datasheet)", cmd_parts },
         { "diff", "A B", "batch B against batch A part by part: added, removed, changed facts and table values", cmd_diff },
@@ -434,11 +489,14 @@ static const struct command {
 static void usage(FILE *f) {
         fprintf(f, "Usage: pdfspoolctl [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %-7s %-6s %s\n", commands[i].name, commands[i].args, commands[i].help);
+                fprintf(f, "  %-7s %-11s %s\n", commands[i].name, commands[i].args, commands[i].help);
         fprintf(f, "\nOptions:\n"
                    "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
                    "  -q, --queue NAME   only this queue\n"
                    "      --json         machine-readable output\n"
+                   "  -o, --output FILE  export: where the ZIP goes (- for stdout; default BATCH.zip)\n"
+                   "      --with-originals  export: the original PDFs too\n"
+                   "      --all          watch: every batch\n"
                    "  -h, --help         show this help\n");
 }
 
@@ -448,6 +506,9 @@ int main(int argc, char **argv) {
                 { "queue", required_argument, NULL, 'q' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
+                { "output", required_argument, NULL, 'o' },
+                { "with-originals", no_argument, NULL, 'O' },
+                { "all", no_argument, NULL, 'A' },
                 {}
         };
         const char *config_path = DEFAULT_CONFIG;
@@ -457,6 +518,7 @@ int main(int argc, char **argv) {
 
         while ((opt = getopt_long(argc, argv, "+c:q:h", options, NULL)) >= 0)
                 switch (opt) {
+                case 'o': case 'O': case 'A': usage(stderr); return EX_USAGE;
                 case 'c': config_path = optarg; break;
                 case 'q': c.queue = optarg; break;
                 case 'j': c.json = true; break;
@@ -471,9 +533,12 @@ int main(int argc, char **argv) {
         const char *name = argv[optind];
         int sub_argc = argc - optind;
         char **sub_argv = argv + optind;
-        optind = 0;     /* 0, not 1: GNU getopt then forgets the first pass's "+" (stop at the command) and permutes again */
-        while ((opt = getopt_long(sub_argc, sub_argv, "c:q:h", options, NULL)) >= 0)
+        optind = 0; /* 0: glibc starts afresh, permuting (the first pass stopped at the command) */
+        while ((opt = getopt_long(sub_argc, sub_argv, "c:q:o:h", options, NULL)) >= 0)
                 switch (opt) {
+                case 'o': c.output = optarg; break;
+                case 'O': c.with_originals = true; break;
+                case 'A': c.all = true; break;
                 case 'c': config_path = optarg; break;
                 case 'q': c.queue = optarg; break;
                 case 'j': c.json = true; break;

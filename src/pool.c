@@ -209,6 +209,9 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         struct pool *p = w->pool;
         bool said_hello = w->hello;
 
+        if (!w->retiring && !p->stopping)
+                p->spool->worker_restarts++;
+
         if (w->job) {
                 char *reason = w->kill_reason ? xstrdup(w->kill_reason) : death_reason(si);
                 struct log_ctx ctx = job_ctx(w->job);

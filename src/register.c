@@ -646,6 +646,7 @@ static int register_build(struct queue *q, const char *claim) {
         /* Names in the batch's outbox folder, unique whatever was dropped. */
         struct name_set *names = name_set_new();
         name_set_add(names, STATUS_FILE);
+        name_set_add(names, SUMMARY_FILE); /* the summary page's, whatever was dropped */
         if (b->kept_drop_as)
                 name_set_add(names, b->kept_drop_as);
         for (size_t i = 0; i < b->n_jobs; i++) {

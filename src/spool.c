@@ -1191,6 +1191,8 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
                 log_full(LOG_INFO, &ctx, 0, NULL, "job %s: %u page%s in %.2f s", ctx.state, j->pages,
                          j->pages == 1 ? "" : "s", j->seconds);
         mark_dirty(b);
+        if (s->on_job_ended)
+                s->on_job_ended(j, s->on_ended_userdata);
         batch_finish_if_done(b);
 finish:
         free(tmp);
@@ -1349,6 +1351,8 @@ static void batch_finish_if_done(struct batch *b) {
         free(to);
         if (r < 0)
                 return;
+        if (q->spool->on_batch_finished)
+                q->spool->on_batch_finished(b, q->spool->on_ended_userdata);
         for (struct batch **p = &q->batches; *p; p = &(*p)->next)
                 if (*p == b) {
                         *p = b->next;

@@ -5,7 +5,10 @@
 #include "scheduler.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,4 +148,44 @@ int status_write_job(const struct job *j, const char *dir) {
         int r = write_status_in(j->batch->queue, dir, js);
         json_decref(js);
         return r;
+}
+
+json_t *status_load(int dirfd, const char *path) {
+        int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        json_t *j;
+
+        if (fd < 0)
+                return NULL;
+        j = json_loadfd(fd, 0, NULL);
+        close(fd);
+        if (j && !json_is_object(j)) {
+                json_decref(j);
+                return NULL;
+        }
+        return j;
+}
+
+void status_collect_jobs(int dirfd, const char *prefix, json_t *out, int depth) {
+        DIR *d = fs_opendir_at(dirfd, prefix[0] ? prefix : ".");
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                /* Jobs may sit in hidden folders (a manifest's .upload/); only the
+                 * daemon's own temp folders are not jobs. */
+                if (fs_dot_or_dotdot(de->d_name) || strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || de->d_type != DT_DIR || depth > 64)
+                        continue;
+                char *sub = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
+                char *p = xasprintf("%s/" STATUS_FILE, sub);
+                json_t *j = status_load(dirfd, p);
+                if (j && json_object_get(j, "job"))
+                        json_array_append_new(out, j);
+                else
+                        json_decref(j);
+                status_collect_jobs(dirfd, sub, out, depth + 1);
+                free(p);
+                free(sub);
+        }
+        closedir(d);
 }

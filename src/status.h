@@ -18,3 +18,9 @@ int status_write_batch(const struct batch *b);
 int status_write_job(const struct job *j, const char *dir);
 /* Serialise J to DIRFD/NAME atomically with MODE. */
 int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode, gid_t gid);
+/* Read side: the JSON object in DIRFD/PATH (never through a link), or NULL
+ * when it is absent, unreadable or not an object. */
+json_t *status_load(int dirfd, const char *path);
+/* Read side: every job status below DIRFD/PREFIX ("" for DIRFD itself; jobs
+ * may sit in sub-folders), appended to OUT in directory order. */
+void status_collect_jobs(int dirfd, const char *prefix, json_t *out, int depth);

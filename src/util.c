@@ -172,3 +172,22 @@ bool errno_is_transient(int err) {
                 return false;
         }
 }
+
+char **strv_copy(char *const *v) {
+        size_t n = 0;
+
+        if (!v)
+                return NULL;
+        while (v[n])
+                n++;
+        char **c = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                c[i] = xstrdup(v[i]);
+        return c;
+}
+
+void strv_free(char **v) {
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}

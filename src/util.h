@@ -26,6 +26,10 @@ char *format_rfc3339(char *buf, size_t size, uint64_t realtime_usec);
  * time in realtime usec, or -EINVAL. */
 int parse_rfc3339(const char *s, uint64_t *ret);
 
+/* NULL-terminated string vectors (argv, environment); NULL stays NULL. */
+char **strv_copy(char *const *v);
+void strv_free(char **v);
+
 bool str_has_suffix(const char *s, const char *suffix);
 bool str_has_suffix_nocase(const char *s, const char *suffix);
 bool utf8_is_valid(const char *s, size_t n);

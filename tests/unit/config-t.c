@@ -141,6 +141,7 @@ static void test_every_key(void) {
                 "worker_memory: 512M\n"
                 "worker_max_jobs: 7\n"
                 "thumbnail_size: 128\n"
+                "metrics_file: /run/pdfspool/metrics.prom\n"
                 "stop_grace: 0\n"
                 "rescan_interval: 2.5\n"
                 "log: journal\n"
@@ -160,6 +161,11 @@ static void test_every_key(void) {
                 "    group: %s\n"
                 "    file_mode: \"0640\"\n"
                 "    dir_mode: 0o750\n"
+                "    zip: on\n"
+                "    hooks:\n"
+                "      batch_finished: [/usr/sbin/sendmail, -t]\n"
+                "      job_failed: [\"/usr/bin/logger\", \"job failed\"]\n"
+                "    hook_timeout: 10s\n"
                 "  second:\n"
                 "    inbox: @/b/in\n"
                 "    outbox: @/b/out\n"
@@ -190,6 +196,7 @@ static void test_every_key(void) {
         is_int(c->archive_max_entries, 42, "archive_max_entries");
         is_int(c->archive_max_bytes, 1LL << 30, "archive_max_bytes 1GiB");
         is_int(c->archive_max_ratio, 50, "archive_max_ratio");
+        is_str(c->metrics_file, "/run/pdfspool/metrics.prom", "metrics_file");
         is_int(c->n_queues, 2, "two queues");
         q = config_find_queue(c, "data.sheets-2_x");
         ok(q != NULL, "queue name with . - _ and digits");
@@ -212,9 +219,17 @@ static void test_every_key(void) {
         is_str(q->group, group, "group that exists");
         is_int(q->file_mode, 0640, "file_mode \"0640\"");
         is_int(q->dir_mode, 0750, "dir_mode 0o750");
+        ok(q->zip, "zip: on");
+        ok(q->hook_batch_finished && strcmp(q->hook_batch_finished[0], "/usr/sbin/sendmail") == 0 &&
+           strcmp(q->hook_batch_finished[1], "-t") == 0 && !q->hook_batch_finished[2], "hooks: batch_finished argv");
+        ok(q->hook_job_failed && strcmp(q->hook_job_failed[1], "job failed") == 0 && !q->hook_job_failed[2],
+           "hooks: job_failed argv, an argument with a space kept whole");
+        is_int(q->hook_timeout_usec, 10 * USEC_PER_SEC, "hook_timeout 10s");
         q = config_find_queue(c, "second");
         ok(q && q->watch == WATCH_INOTIFY, "watch inotify");
         ok(q && q->n_ignore == 0 && q->ignore && q->ignore[0] == NULL, "ignore: [] means no patterns");
+        ok(q && !q->zip && !q->hook_batch_finished && !q->hook_job_failed && q->hook_timeout_usec == 60 * USEC_PER_SEC,
+           "defaults: zip off, no hooks, hook_timeout 60s");
 out:
         config_free(c);
         free(error);
@@ -236,14 +251,25 @@ static void test_key_errors(void) {
                     "    setle: 1s\n",
                     "7:5: unknown key \"setle\" in queue \"datasheets\" (expected one of: inbox, outbox, settle, "
                     "watch, poll_interval, ready_marker, ignore, manifest_timeout, incomplete_wait, group, file_mode, "
-                    "dir_mode, hours, max_files, max_bytes, max_batches)",
+                    "dir_mode, hours, max_files, max_bytes, max_batches, zip, hooks, hook_timeout)",
                     "unknown queue key at its position");
         check_error("# spool\nstate_dir: /var/lib/pdfspool\nworkers: four\n" MINIMAL_QUEUE,
                     "3:10: \"workers\" must be a positive integer, got \"four\"", "workers: four");
         check_error("wrokers: 2\n" MINIMAL_QUEUE,
                     "1:1: unknown key \"wrokers\" (expected one of: state_dir, workers, job_timeout, worker_memory, "
                     "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, log, archive_max_entries, "
-                    "archive_max_bytes, archive_max_ratio, queues)", "unknown top-level key");
+                    "archive_max_bytes, archive_max_ratio, metrics_file, queues)", "unknown top-level key");
+        check_error("queues:\n  q:\n    inbox: /srv/in\n    outbox: /srv/out\n    hooks:\n      batch_finished: [mail, x]\n",
+                    "6:24: hook \"batch_finished\" in queue \"q\" must start with the program's absolute path, got \"mail\"",
+                    "hook: program must be an absolute path");
+        check_error("queues:\n  q:\n    inbox: /srv/in\n    outbox: /srv/out\n    hooks:\n      batch_done: [/bin/true]\n",
+                    "6:7: unknown hook \"batch_done\" in queue \"q\" (expected one of: batch_finished, job_failed)",
+                    "hook: unknown event");
+        check_error("queues:\n  q:\n    inbox: /srv/in\n    outbox: /srv/out\n    zip: maybe\n",
+                    "5:10: \"zip\" in queue \"q\" must be off, on, false, true, no or yes, got \"maybe\"", "zip: maybe");
+        check_error("metrics_file: rel.prom\n" MINIMAL_QUEUE,
+                    "1:15: \"metrics_file\" must be an absolute path (starting with /), got \"rel.prom\"",
+                    "metrics_file must be absolute");
         check_error("workers: 0\n" MINIMAL_QUEUE, "1:10: \"workers\" must be a positive integer, got \"0\"",
                     "workers: 0");
         check_error("workers: 2000\n" MINIMAL_QUEUE, "1:10: \"workers\" must be at most 1024, got \"2000\"",
@@ -312,7 +338,7 @@ static void test_key_errors(void) {
         check_error("- a\n- b\n",
                     "1:1: the top level must be a mapping of keys (state_dir, workers, job_timeout, worker_memory, "
                     "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, log, archive_max_entries, "
-                    "archive_max_bytes, archive_max_ratio, queues), got a list", "top level is a list");
+                    "archive_max_bytes, archive_max_ratio, metrics_file, queues), got a list", "top level is a list");
         check_error("workers: 2\nlog: auto\nworkers: 3\n" MINIMAL_QUEUE,
                     "3:1: duplicate key \"workers\" (already given at line 1)", "duplicate top-level key");
         check_error(MINIMAL_QUEUE "    settle: 1s\n    settle: 2s\n",

@@ -28,6 +28,8 @@
 #define MODEL_JOB_OPTIONAL_OUTPUTS OUTPUT_FACTS, OUTPUT_TABLES, OUTPUT_TABLES_DIR
 #define STATUS_FILE "status.json"
 #define SUMMARY_FILE "index.html"  /* at the top of a batch's folder (summary.c) */
+/* The batch's parts catalog, at the top of its folder (catalog.c) */
+#define MODEL_BATCH_CATALOG "parts.csv", "parts.jsonl", "parts.sqlite", "parts.kicad_dbl"
 extern const char *const model_job_outputs[];     /* { MODEL_JOB_OUTPUTS, NULL }: a done job has each */
 extern const char *const model_job_all_outputs[]; /* every name a worker may write, NULL-terminated */
 

@@ -1,11 +1,13 @@
 /* publish.c: what a batch gives people and tools as its jobs end, besides
- * its status files: the summary page (rewritten while it runs, throttled),
+ * its status files: the parts catalog and the summary page (rewritten while
+ * it runs, throttled),
  * the ZIP when it finishes (zip: on), and the queue's hooks (job_failed,
  * batch_finished, after the page and the ZIP). All of it runs in children
  * (hooks.c): the event loop only starts them. What a child needs is copied
  * (an outbox fd of its own, names), so that a queue a reload retires
  * meanwhile does not pull anything from under it. */
 #include "publish.h"
+#include "catalog.h"
 #include "export.h"
 #include "hooks.h"
 #include "summary.h"
@@ -54,11 +56,24 @@ static void summaries_free(struct summary_due *list) {
         }
 }
 
+/* The batch's parts catalog from its jobs' facts.json (catalog.c), in the
+ * same child as its summary page: both read every job's folder. */
+static int catalog_write(const struct summary_due *e) {
+        int fd = openat(e->outbox_fd, e->batch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r = fd < 0 ? -errno : catalog_rebuild(fd, e->mode, e->gid);
+
+        if (fd >= 0)
+                close(fd);
+        if (r < 0)
+                fprintf(stderr, "cannot write the parts catalog of %s: %s\n", e->batch, strerror(-r));
+        return r;
+}
+
 static int summaries_child(void *data) {
         int failed = 0;
 
         for (struct summary_due *e = data; e; e = e->next)
-                if (summary_write(e->outbox_fd, e->batch, e->mode, e->gid) < 0)
+                if (catalog_write(e) < 0 || summary_write(e->outbox_fd, e->batch, e->mode, e->gid) < 0)
                         failed = 1;
         return failed;
 }
@@ -203,10 +218,13 @@ struct finishing {
 static int finishing_child(void *data) {
         struct finishing *f = data;
         char *error = NULL;
-        int r = summary_write(f->page.outbox_fd, f->page.batch, f->page.mode, f->page.gid);
+        int r = catalog_write(&f->page), k = summary_write(f->page.outbox_fd, f->page.batch, f->page.mode,
+                                                            f->page.gid);
 
-        if (r < 0)
-                fprintf(stderr, "cannot write the summary page: %s\n", strerror(-r));
+        if (k < 0) {
+                fprintf(stderr, "cannot write the summary page: %s\n", strerror(-k));
+                r = k;
+        }
         if (f->zip && export_batch_zip_file(f->page.outbox_fd, f->page.batch, f->page.mode, f->page.gid, &error) < 0) {
                 fprintf(stderr, "cannot write the batch's ZIP: %s\n", error);
                 r = -EIO;

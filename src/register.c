@@ -647,6 +647,9 @@ static int register_build(struct queue *q, const char *claim) {
         struct name_set *names = name_set_new();
         name_set_add(names, STATUS_FILE);
         name_set_add(names, SUMMARY_FILE); /* the summary page's, whatever was dropped */
+        static const char *const catalog[] = { MODEL_BATCH_CATALOG };
+        for (size_t i = 0; i < ELEMENTSOF(catalog); i++)
+                name_set_add(names, catalog[i]); /* and the parts catalog's */
         if (b->kept_drop_as)
                 name_set_add(names, b->kept_drop_as);
         for (size_t i = 0; i < b->n_jobs; i++) {

@@ -90,6 +90,9 @@ first_right=$(printf '%s\n' "$page2" | grep -n 'RIGHTCOL line 1' | cut -d: -f1)
 check "text.txt: the left column top to bottom, then the right one" test "${last_left:-99}" -lt "${first_right:-0}"
 check "text.txt: the full-width heading first" sh -c "printf '%s\n' \"\$1\" | head -1 | grep -q 'Detailed Description'" - "$page2"
 
+# The daemon writes the catalog as jobs end and once more when the batch finishes.
+check "the daemon wrote the batch's parts catalog by itself (parts.csv, parts.jsonl)" \
+        wait_for 30 sh -c "grep -q ACME1234 '$OUTBOX/2023/parts.csv' && grep -q ACME1234 '$OUTBOX/2023/parts.jsonl'"
 parts=$("$PDFSPOOLCTL" -c "$CFG" parts 2023 2>&1)
 check "pdfspoolctl parts lists the parts" sh -c "printf '%s' \"\$1\" | grep -q '^ACME1234 .*Texas Instruments.*VSSOP-10.*acme1234/acme1234.pdf'" - "$parts"
 check "parts.csv, parts.jsonl, parts.sqlite and parts.kicad_dbl written" \

@@ -41,6 +41,7 @@ struct daemon {
         void (*stop_done)(void *userdata);
         void *stop_userdata;
         uint64_t last_pages, last_tick;
+        char *queues_written;           /* what intake_write_queues wrote last */
 };
 
 /* ---- a drop on its way: intake -> claim -> register -> spool -> pool ---- */
@@ -259,7 +260,9 @@ static int on_collect(sd_event_source *src, uint64_t usec, void *userdata) {
 
 static bool queue_config_equal(const struct queue_config *a, const struct queue_config *b) {
         if (strcmp(a->inbox, b->inbox) || strcmp(a->outbox, b->outbox) || a->watch != b->watch ||
-            a->poll_interval_usec != b->poll_interval_usec)
+            a->poll_interval_usec != b->poll_interval_usec ||
+            /* the watch says what settle is on a network mount */
+            a->settle_usec != b->settle_usec || a->settle_set != b->settle_set)
                 return false;
         return true;
 }
@@ -299,7 +302,14 @@ int daemon_reload(struct daemon *d, struct config *nc, char **ret_error) {
                         intake_stop(q);
                 spool_queue_set_config(q, qc);
                 if (rewatch)
-                        (void) intake_start(q, &intake_handlers, d);
+                        (void) intake_start(q, &intake_handlers, d); /* says how it watches */
+                else {
+                        char *sees = intake_describe(q, false);
+                        if (sees)
+                                log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                         "watching inbox %s (%s)", q->cfg->inbox, sees);
+                        free(sees);
+                }
         }
         s->config = nc;
         for (size_t i = 0; i < nc->n_queues; i++) {
@@ -346,6 +356,7 @@ void daemon_free(struct daemon *d) {
         free(d->old_configs);
         sd_event_source_disable_unref(d->collect_timer);
         free(d->worker_path);
+        free(d->queues_written);
         sd_event_unref(d->event);
         free(d);
 }
@@ -384,10 +395,16 @@ void daemon_status_text(struct daemon *d, char *text, size_t size) {
                 ADD("Idle: %" PRIu64 " jobs done, %" PRIu64 " failed since start", s->jobs_done, s->jobs_failed);
         for (struct queue *q = s->queues; q; q = q->next) {
                 const char *hold = q->removed ? NULL : intake_hold_reason(q);
+                char *sees = q->removed ? NULL : intake_describe(q, true);
                 if (hold)
                         ADD("; queue %s on hold: %s", q->name, hold);
                 else if (queue_deferred(q) && q->defer_reason)
                         ADD("; queue %s waits: %s", q->name, q->defer_reason);
+                else if (sees)
+                        ADD("; queue %s: %s", q->name, sees);
+                free(sees);
         }
 #undef ADD
+        /* Each second, like STATUS=: what each queue sees, for pdfspoolctl health (written when it changes). */
+        (void) intake_write_queues(s, &d->queues_written);
 }

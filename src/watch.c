@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -59,6 +60,8 @@ struct watch {
         sd_event_source *mounts_source; /* /proc/self/mountinfo: POLLPRI when the mount table changes */
         struct watch_view view;         /* as attached */
         dev_t dev;                      /* the inbox's device when attached, 0 = not attached */
+        char *real_inbox;               /* its path without links, when attached */
+        char *mount;                    /* "ID FSTYPE" of the mount it lies on, NULL = unknown */
         bool hold;
 };
 
@@ -147,6 +150,51 @@ char *watch_describe(const struct watch *w) {
         return s;
 }
 
+/* Unescape a mountinfo path field in place (spaces and the like are \ooo). */
+static void mountinfo_unescape(char *s) {
+        char *o = s;
+
+        for (; *s; s++)
+                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+                    s[3] <= '7') {
+                        *o++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+                        s += 3;
+                } else
+                        *o++ = *s;
+        *o = 0;
+}
+
+/* "ID FSTYPE" of the mount that PATH (without links) lies on, from the mount
+ * table alone: reading it never touches the inbox, so a hung mount cannot
+ * block this. NULL when it cannot be read. */
+static char *covering_mount(const char *path) {
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        char *line = NULL, *best = NULL;
+        size_t size = 0, best_len = 0;
+
+        if (!f)
+                return NULL;
+        while (getline(&line, &size, f) > 0) {
+                char id[32], point[4096], fstype[256];
+                const char *sep = strstr(line, " - ");
+                if (!sep || sscanf(line, "%31s %*s %*s %*s %4095s", id, point) != 2 ||
+                    sscanf(sep + 3, "%255s", fstype) != 1)
+                        continue;
+                mountinfo_unescape(point);
+                size_t n = strcmp(point, "/") == 0 ? 0 : strlen(point);
+                bool covers = strncmp(path, point, n) == 0 && (path[n] == '/' || path[n] == 0);
+                /* the deepest mount point wins; of equal ones, the last (mounted on top) */
+                if (covers && (!best || n >= best_len)) {
+                        free(best);
+                        best = xasprintf("%s %s", id, fstype);
+                        best_len = n;
+                }
+        }
+        free(line);
+        fclose(f);
+        return best;
+}
+
 void watch_get_view(const struct watch *w, struct watch_view *ret) {
         *ret = w->view;
 }
@@ -159,6 +207,10 @@ static int watch_attach(struct watch *w) {
         detach(w);
         watch_resolve(qc->inbox, qc->watch, &w->view);
         w->dev = stat(qc->inbox, &st) == 0 ? st.st_dev : 0;
+        free(w->real_inbox);
+        w->real_inbox = realpath(qc->inbox, NULL);
+        free(w->mount);
+        w->mount = w->real_inbox ? covering_mount(w->real_inbox) : NULL;
         if (w->view.mode == WATCH_INOTIFY) {
                 r = sd_event_add_inotify(w->event, &w->inotify_source, qc->inbox,
                                          IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE |
@@ -195,6 +247,13 @@ static int on_mounts_changed(sd_event_source *s, int fd, uint32_t revents, void 
         struct stat st;
 
         if (w->hold)
+                return 0;
+        /* Most changes are elsewhere: the inbox is looked at only when the mount
+         * it lies on is another one now (it may be the hung one). */
+        char *mount = w->real_inbox ? covering_mount(w->real_inbox) : NULL;
+        bool same = mount && w->mount && strcmp(mount, w->mount) == 0;
+        free(mount);
+        if (same)
                 return 0;
         if (stat(w->qc->inbox, &st) < 0) {
                 if (errno == ENOENT)
@@ -277,6 +336,8 @@ void watch_free(struct watch *w) {
         detach(w);
         sd_event_source_disable_unref(w->rescan_timer);
         sd_event_source_disable_unref(w->mounts_source);
+        free(w->real_inbox);
+        free(w->mount);
         free(w->qc->name);
         free(w->qc->inbox);
         free(w->qc);

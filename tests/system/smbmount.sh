@@ -109,7 +109,7 @@ teardown() {
         [ -n "$SMBNETFS_PID" ] && kill -CONT "$SMBNETFS_PID" 2>/dev/null
         mountpoint -q "$LATE" && umount -l "$LATE"
         "$FUSERMOUNT" -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
-        [ -n "$SMBNETFS_PID" ] && kill -KILL "$SMBNETFS_PID" 2>/dev/null
+        [ -n "$SMBNETFS_PID" ] && { wait_for 5 not_running "$SMBNETFS_PID"; kill -KILL "$SMBNETFS_PID"; wait "$SMBNETFS_PID"; } 2>/dev/null
         stop_smbd
 }
 EXTRA_CLEANUP=teardown
@@ -295,6 +295,14 @@ since=$(now_unix)
 kill -STOP "$SMBNETFS_PID"
 check "hung mount: queue test on hold, the inbox does not answer" \
         wait_for 40 grep -q "queue=test: queue on hold: inbox $INBOX does not answer (no listing within 10 s)" "$LOG"
+# The mount table changes elsewhere meanwhile: following it must not touch the hung inbox.
+mkdir -p "$T/elsewhere"
+if mount -t tmpfs -o size=1m tmpfs "$T/elsewhere"; then
+        umount "$T/elsewhere"
+        t_umount=$(now_unix)
+        # a ping after it, or 3 s for the gap below to show a loop that blocked
+        wait_for 3 awk -v t="$t_umount" -v p="$DAEMON_PID" '$1 > t && $2 == p && /WATCHDOG=1/ { f = 1 } END { exit !f }' "$T/notify.txt"
+fi
 gap=$(watchdog_gap_ms "$T/notify.txt" "$DAEMON_PID" "$since")
 ok $([ "${gap%% *}" -lt 1500 ] && echo 0 || echo 1) "hung mount: the loop never blocked (longest gap between WATCHDOG=1: $gap)"
 cp "$T/a.pdf" "$SHARE/while-hung.pdf"

@@ -3,6 +3,7 @@
 # process: a drop is taken as with inotify; when the inbox cannot be read
 # (moved away: ENOENT) the queue goes on hold once, with the reason in the log
 # and STATUS=, and resumes at the first poll that reads it again (issue 18).
+# What it sees is said at start, on reload and in pdfspoolctl health.
 # The same on a real SMB client mount: smbmount.sh.
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
@@ -34,5 +35,10 @@ check "inbox back: resumed, and says so" wait_for 20 grep -q "queue=test: inbox 
 check "the hold was said once, however many polls failed" test "$(grep -c 'queue=test: queue on hold' "$LOG")" = 1
 check "a drop made while it was away is done" wait_batch_done back 30
 check "STATUS= no longer says hold" wait_for 10 sh -c "tail -n 1 '$T/notify.txt' | grep -v 'on hold' | grep -q STATUS="
+kill -HUP "$DAEMON_PID"
+check "on reload the queue says again what it can see" \
+        wait_for 10 sh -c "grep -c 'queue=test: watching inbox $INBOX (polling every 1.0 s, local file system)' '$LOG' | grep -qx 2"
+check "health shows the daemon's view of the queue" \
+        sh -c "'$PDFSPOOLCTL' -c '$CFG' health | grep -q 'Queue test: sees   polling every 1.0 s, local file system'"
 stop_daemon
 done_testing

@@ -59,6 +59,7 @@ struct intake {
         bool remote;           /* other machines write there: unseen by inotify and leases */
         bool look_hold;        /* hold_reason comes from a failed look, not from the watch */
         bool look_again;       /* a look was asked for while one ran */
+        bool look_hung;        /* the last look did not answer in time: the mount may hang */
         pid_t look_pid;        /* the child that looks, 0 = none */
         int look_fd;           /* the memfd it writes its listing into */
         sd_event_source *look_child, *look_deadline, *look_timer;
@@ -851,6 +852,7 @@ static void look_resume(struct queue *q) {
         free(in->hold_reason);
         in->hold_reason = NULL;
         in->look_hold = false;
+        in->look_hung = false;
 }
 
 /* In the child: list the inbox and fingerprint every drop (with the writer
@@ -1046,6 +1048,7 @@ static int on_look_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         char *why = xasprintf("inbox %s does not answer (no listing within %.0f s)", q->cfg->inbox,
                               (double) limit / USEC_PER_SEC);
         look_hold(q, why);
+        in->look_hung = in->look_hold;
         free(why);
         return 0;
 }
@@ -1270,11 +1273,11 @@ int intake_write_queues(struct spool *s, char **last) {
                 watch_get_view(q->intake->watch, &v);
                 char *sees = watch_describe(q->intake->watch);
                 json_array_append_new(
-                        queues, json_pack("{s:s,s:s,s:s,s:b,s:f,s:s,s:s?}", "queue", q->name, "watch",
+                        queues, json_pack("{s:s,s:s,s:s,s:b,s:f,s:s,s:s?,s:b}", "queue", q->name, "watch",
                                           v.mode == WATCH_POLL ? "poll" : "inotify", "file_system", v.fs,
                                           "remote_writers_visible", !v.remote, "settle",
                                           (double) config_queue_settle(q->cfg, v.remote) / USEC_PER_SEC, "sees", sees,
-                                          "hold", q->intake->hold_reason));
+                                          "hold", q->intake->hold_reason, "answers", !q->intake->look_hung));
                 free(sees);
         }
         json_t *doc = json_pack("{s:o}", "queues", queues);

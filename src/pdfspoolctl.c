@@ -295,19 +295,21 @@ static int cmd_health(struct ctl *c, int argc, char **argv) {
                 const struct queue_config *qc = &c->config->queues[i];
                 if (!queue_selected(c, qc))
                         continue;
+                json_t *view = NULL, *v;
+                size_t k;
+                json_array_foreach(json_object_get(seen, "queues"), k, v)
+                        if (strcmp(str(v, "queue"), qc->name) == 0)
+                                view = v;
+                const char *hold = json_string_value(json_object_get(view, "hold"));
                 const char *in = folder_problem(qc->inbox), *out;
                 json_t *inbox = folder_json(qc->inbox, in);
                 out = folder_problem(qc->outbox);
                 json_t *entry = json_pack("{s:s,s:o,s:o}", "queue", qc->name, "inbox", inbox, "outbox",
                                           folder_json(qc->outbox, out));
-                size_t k;
-                json_t *v;
-                json_array_foreach(json_object_get(seen, "queues"), k, v)
-                        if (strcmp(str(v, "queue"), qc->name) == 0) {
-                                json_object_set(entry, "daemon_view", v);
-                                if (json_string_value(json_object_get(v, "hold")) && code == HEALTH_OK)
-                                        code = HEALTH_QUEUE_UNREACHABLE;
-                        }
+                if (view)
+                        json_object_set(entry, "daemon_view", view);
+                if (hold && code == HEALTH_OK)
+                        code = HEALTH_QUEUE_UNREACHABLE;
                 json_array_append_new(queues, entry);
                 if ((in || out) && code == HEALTH_OK)
                         code = HEALTH_QUEUE_UNREACHABLE;

@@ -303,6 +303,10 @@ if mount -t tmpfs -o size=1m tmpfs "$T/elsewhere"; then
 fi
 gap=$(watchdog_gap_ms "$T/notify.txt" "$DAEMON_PID" "$since")
 ok $([ "${gap%% *}" -lt 1500 ] && echo 0 || echo 1) "hung mount: the loop never blocked (longest gap between WATCHDOG=1: $gap)"
+# (pdfspoolctl health is not asked now: loading the configuration resolves the
+# inbox's path, which hangs on the hung mount too.)
+check "hung mount: the daemon's view for health says both inboxes do not answer" \
+        wait_for 15 sh -c "jq -e '[.queues[] | select(.answers == false and (.hold | test(\"does not answer\")))] | length == 2' '$STATE/queues.json'"
 cp "$T/a.pdf" "$SHARE/while-hung.pdf"
 kill -CONT "$SMBNETFS_PID"
 check "hung mount answers again: queue test resumed" \

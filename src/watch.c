@@ -38,9 +38,10 @@ static const struct {
 static void watch_resolve(const char *path, enum watch_mode configured, struct watch_view *ret) {
         struct statfs sfs;
 
-        *ret = (struct watch_view) { .mode = configured == WATCH_POLL ? WATCH_POLL : WATCH_INOTIFY, .fs = "local" };
+        *ret = (struct watch_view) { .mode = configured == WATCH_POLL ? WATCH_POLL : WATCH_INOTIFY, .fs = "unknown" };
         if (statfs(path, &sfs) < 0)
                 return;
+        ret->fs = "local";
         for (size_t i = 0; i < ELEMENTSOF(remote_fs); i++)
                 if ((unsigned long) sfs.f_type == remote_fs[i].magic) {
                         ret->fs = remote_fs[i].name;
@@ -313,6 +314,7 @@ int watch_new(sd_event *e, const struct queue_config *qc, uint64_t rescan_usec, 
                         (void) sd_event_source_set_enabled(w->rescan_timer, SD_EVENT_ON);
         }
         if (r >= 0) {
+                watch_resolve(qc->inbox, qc->watch, &w->view); /* what it will see, while on hold */
                 if (stat(qc->inbox, &st) < 0)
                         watch_hold(w, errno == ENOENT ? "the inbox does not exist" : "the inbox cannot be read");
                 else if (!S_ISDIR(st.st_mode))

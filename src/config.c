@@ -736,6 +736,10 @@ static bool queue_name_valid(const char *name) {
                strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
+uint64_t config_queue_settle(const struct queue_config *qc, bool remote) {
+        return remote && !qc->settle_set ? CONFIG_REMOTE_SETTLE_USEC : qc->settle_usec;
+}
+
 static void queue_set_defaults(struct queue_config *q, const char *name) {
         *q = (struct queue_config) {
                 .name = xstrdup(name),
@@ -785,6 +789,9 @@ static int parse_queues(struct loader *l, struct config *c, const yaml_node_t *k
                 r = parse_mapping(l, qv, queue_keys, ELEMENTSOF(queue_keys), q, q->name);
                 if (r < 0)
                         return r;
+                for (yaml_node_pair_t *qp = qv->data.mapping.pairs.start; qp < qv->data.mapping.pairs.top; qp++)
+                        q->settle_set = q->settle_set ||
+                                        strcmp(yamldoc_scalar(node_at(l, qp->key)) ?: "", "settle") == 0;
                 if (!q->inbox)
                         return fail_at(l, &qk->start_mark,
                                        "queue \"%s\" has no \"inbox\" (required: the absolute path of the folder "

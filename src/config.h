@@ -17,7 +17,9 @@ struct queue_config {
         char *name;
         char *inbox;               /* absolute path */
         char *outbox;              /* absolute path */
-        uint64_t settle_usec;      /* quiet period before a drop counts as complete (default 2 s) */
+        uint64_t settle_usec;      /* quiet period before a drop counts as complete (default 2 s;
+                                    * 30 s on a network mount unless the queue sets it) */
+        bool settle_set;           /* the queue gives settle itself */
         enum watch_mode watch;     /* default auto */
         uint64_t poll_interval_usec; /* default 5 s */
         char *ready_marker;        /* default ".ready" */
@@ -58,6 +60,13 @@ struct config {
         struct queue_config *queues;
         size_t n_queues;
 };
+
+/* Settle on a network mount when the queue does not set it: writers there are
+ * seen only by their changes, never by an open file. */
+#define CONFIG_REMOTE_SETTLE_USEC ((uint64_t) 30 * 1000000)
+/* The settle period QC's drops wait for, on a mount where other machines
+ * write (REMOTE) or not. */
+uint64_t config_queue_settle(const struct queue_config *qc, bool remote);
 
 /* Parse and validate FILE. On error returns -errno or -EINVAL and, when
  * ret_error is not NULL, a malloc'd message "FILE:LINE:COLUMN: what was expected". */

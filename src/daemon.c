@@ -53,6 +53,7 @@ struct daemon {
         sd_event_source *metrics_timer;
         int metrics_error;             /* the last write's, said once until it changes */
         struct publisher *publisher;   /* summary pages, ZIPs, hooks */
+        char *queues_written;           /* what intake_write_queues wrote last */
 };
 
 /* How often the metrics file is rewritten. */
@@ -337,7 +338,9 @@ static int on_collect(sd_event_source *src, uint64_t usec, void *userdata) {
 
 static bool queue_config_equal(const struct queue_config *a, const struct queue_config *b) {
         if (strcmp(a->inbox, b->inbox) || strcmp(a->outbox, b->outbox) || a->watch != b->watch ||
-            a->poll_interval_usec != b->poll_interval_usec)
+            a->poll_interval_usec != b->poll_interval_usec ||
+            /* the watch says what settle is on a network mount */
+            a->settle_usec != b->settle_usec || a->settle_set != b->settle_set)
                 return false;
         return true;
 }
@@ -377,7 +380,14 @@ int daemon_reload(struct daemon *d, struct config *nc, char **ret_error) {
                         intake_stop(q);
                 spool_queue_set_config(q, qc);
                 if (rewatch)
-                        (void) intake_start(q, &intake_handlers, d);
+                        (void) intake_start(q, &intake_handlers, d); /* says how it watches */
+                else {
+                        char *sees = intake_describe(q, false);
+                        if (sees)
+                                log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                         "watching inbox %s (%s)", q->cfg->inbox, sees);
+                        free(sees);
+                }
         }
         s->config = nc;
         for (size_t i = 0; i < nc->n_queues; i++) {
@@ -427,6 +437,7 @@ void daemon_free(struct daemon *d) {
         publish_free(d->publisher);
         metrics_free(d->metrics);
         free(d->worker_path);
+        free(d->queues_written);
         sd_event_unref(d->event);
         free(d);
 }
@@ -465,6 +476,7 @@ void daemon_status_text(struct daemon *d, char *text, size_t size) {
                 ADD("Idle: %" PRIu64 " jobs done, %" PRIu64 " failed since start", s->jobs_done, s->jobs_failed);
         for (struct queue *q = s->queues; q; q = q->next) {
                 const char *hold = q->removed ? NULL : intake_hold_reason(q);
+                char *sees = q->removed ? NULL : intake_describe(q, true);
                 if (hold)
                         ADD("; queue %s on hold: %s", q->name, hold);
                 else if (queue_deferred(q) && q->defer_reason)
@@ -472,6 +484,11 @@ void daemon_status_text(struct daemon *d, char *text, size_t size) {
                 else if (q->batches && !config_hours_open(&q->cfg->hours, now_usec(CLOCK_REALTIME), &(uint64_t) { 0 }))
                         ADD("; queue %s waits for its hours (%02u:%02u-%02u:%02u)", q->name, q->cfg->hours.start / 60,
                             q->cfg->hours.start % 60, q->cfg->hours.end / 60, q->cfg->hours.end % 60);
+                else if (sees)
+                        ADD("; queue %s: %s", q->name, sees);
+                free(sees);
         }
 #undef ADD
+        /* Each second, like STATUS=: what each queue sees, for pdfspoolctl health (written when it changes). */
+        (void) intake_write_queues(s, &d->queues_written);
 }

@@ -3,7 +3,15 @@
  * Completion does not trust one signal: an inotify event (or a poll) only says
  * "look again"; a drop is complete when a walk of it gives the same
  * fingerprint (names, sizes, mtimes, ctimes, inodes) for the settle period and
- * no process holds one of its files open for writing. */
+ * no process holds one of its files open for writing.
+ *
+ * A polled inbox (a network mount, or watch: poll) is looked at off the loop:
+ * a child lists it and fingerprints every drop, under a deadline, so a hung
+ * mount never stops the daemon. A listing that fails, or does not come in
+ * time, holds the queue (once); the first listing that comes resumes it. On a
+ * mount where other machines write, neither inotify nor the writer check sees
+ * them: settle is longer by default and a drop is complete only when two
+ * consecutive looks give the same fingerprint. */
 #include "intake.h"
 #include "classify.h"
 #include "fsutil.h"
@@ -20,13 +28,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/param.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MIN_CHECK_USEC (100 * USEC_PER_MSEC)
 #define MAX_CHECK_USEC (1 * USEC_PER_SEC)
+/* A look at a polled inbox that takes longer than this (or the poll interval,
+ * if longer) is a mount that does not answer. */
+#define LOOK_DEADLINE_USEC (10 * USEC_PER_SEC)
 
 /* One queue's intake: what settles in its inbox, and how it reports. */
 struct intake {
@@ -38,6 +55,14 @@ struct intake {
         struct pending_manifest *manifests; /* manifests waiting for the files they list */
         char *hold_reason;     /* non-NULL: the inbox is missing, nothing is taken until it is back */
         bool said_no_writer_check; /* logged once that leases do not work here */
+        bool polled;           /* the watch polls: drops are judged from looks made by a child */
+        bool remote;           /* other machines write there: unseen by inotify and leases */
+        bool look_hold;        /* hold_reason comes from a failed look, not from the watch */
+        bool look_again;       /* a look was asked for while one ran */
+        bool look_hung;        /* the last look did not answer in time: the mount may hang */
+        pid_t look_pid;        /* the child that looks, 0 = none */
+        int look_fd;           /* the memfd it writes its listing into */
+        sd_event_source *look_child, *look_deadline, *look_timer;
 };
 
 struct drop {
@@ -49,6 +74,7 @@ struct drop {
         sd_event_source *timer;
         bool seen;              /* found by the rescan in progress */
         bool said_incomplete;   /* logged once that it waits for a file that looks cut short */
+        bool looks_equal;       /* the last two looks gave the same fingerprint */
         struct drop *next;
 };
 
@@ -235,8 +261,8 @@ static void drop_schedule(struct drop *d, uint64_t delay) {
         (void) sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
 }
 
-static uint64_t interval_for(const struct queue_config *qc, uint64_t walk_usec) {
-        uint64_t i = qc->settle_usec / 4;
+static uint64_t interval_for(uint64_t settle_usec, uint64_t walk_usec) {
+        uint64_t i = settle_usec / 4;
         if (i < MIN_CHECK_USEC)
                 i = MIN_CHECK_USEC;
         if (i > MAX_CHECK_USEC)
@@ -248,15 +274,21 @@ static uint64_t interval_for(const struct queue_config *qc, uint64_t walk_usec) 
 }
 
 static uint64_t check_interval(const struct drop *d) {
-        return interval_for(d->queue->cfg, d->walk_usec);
+        return interval_for(config_queue_settle(d->queue->cfg, d->queue->intake->remote), d->walk_usec);
 }
 
 uint64_t intake_wait(const struct queue_config *qc, const struct intake_look *look, uint64_t now) {
-        uint64_t next = interval_for(qc, look->walk_usec);
+        uint64_t settle_usec = config_queue_settle(qc, look->remote);
+        uint64_t next = interval_for(settle_usec, look->walk_usec);
+        /* Every rule counts from the last change: none ends a wait while the drop still changes. */
         uint64_t quiet = now > look->stable_since ? now - look->stable_since : 0;
         /* A manifest is the commit marker: it only has to be quiet for one look. */
-        uint64_t settle = look->manifest ? MIN_CHECK_USEC : qc->settle_usec;
+        uint64_t settle = look->manifest ? MIN_CHECK_USEC : settle_usec;
 
+        /* Where other machines write, a pause of the writer looks like the end:
+         * two looks in a row must agree, whatever else says "complete". */
+        if (look->remote && !look->looks_equal)
+                return next;
         if (!look->ready_marker && quiet < settle)
                 return settle - quiet < next ? settle - quiet : next;
         /* Quiet long enough; but a writer that holds a file open is not done. */
@@ -660,6 +692,45 @@ static void drop_take(struct drop *d, const struct stat *st) {
         free(name);
 }
 
+static void say_writer_unknown(struct queue *q, int writer_unknown) {
+        if (!writer_unknown || q->intake->said_no_writer_check)
+                return;
+        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, -writer_unknown, NULL,
+                 "cannot tell whether a writer still has files of the inbox open (%s%s); completion "
+                 "relies on the settle period and on files that look cut short",
+                 strerror(-writer_unknown),
+                 writer_unknown == -EACCES ? ": the daemon needs CAP_LEASE for files of other users" : "");
+        q->intake->said_no_writer_check = true;
+}
+
+/* How long D still waits after a full look (LOOK without its cut-short verdict;
+ * INCOMPLETE says why a file looks cut short, or NULL). */
+static uint64_t drop_wait(struct drop *d, struct intake_look *look, const char *incomplete, uint64_t now) {
+        struct queue *q = d->queue;
+        uint64_t wait = intake_wait(q->cfg, look, now);
+
+        look->incomplete = incomplete != NULL;
+        if (wait == 0 && (wait = intake_wait(q->cfg, look, now)) > 0) {
+                /* Only the cut-short rule holds it back: say so once. */
+                if (!d->said_incomplete)
+                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                 "waiting for %s: %s; taken as it is after %.0f s without change", d->name,
+                                 incomplete, (double) q->cfg->incomplete_wait_usec / USEC_PER_SEC);
+                d->said_incomplete = true;
+        }
+        return wait;
+}
+
+static void refresh_view(struct intake *in) {
+        struct watch_view v;
+
+        watch_get_view(in->watch, &v);
+        in->polled = v.mode == WATCH_POLL;
+        in->remote = v.remote;
+}
+
+static void look_start(struct queue *q);
+
 static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         struct drop *d = userdata;
         struct queue *q = d->queue;
@@ -669,6 +740,11 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (q->intake->hold_reason || q->spool->stopping)
                 return 0;
+        refresh_view(q->intake);
+        if (q->intake->polled) {
+                look_start(q); /* a polled inbox is looked at by a child, never on the loop */
+                return 0;
+        }
         int r = fingerprint_drop(q, d->name, false, &fp, &st);
         if (r == -ENOENT) {
                 drop_forget(d); /* gone: moved away or deleted by its owner */
@@ -699,6 +775,8 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
                 .manifest = S_ISREG(st.st_mode) && manifest_is_name(d->name),
                 .stable_since = d->stable_since,
                 .walk_usec = d->walk_usec,
+                .remote = q->intake->remote,
+                .looks_equal = true, /* the second walk below checks it */
         };
         uint64_t wait = intake_wait(q->cfg, &look, now);
         free(fp.incomplete); /* judged after the writer check */
@@ -716,14 +794,7 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
                 drop_schedule(d, 10 * check_interval(d));
                 return 0;
         }
-        if (fp.writer_unknown && !q->intake->said_no_writer_check) {
-                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, -fp.writer_unknown, NULL,
-                         "cannot tell whether a writer still has files of the inbox open (%s%s); completion "
-                         "relies on the settle period and on files that look cut short",
-                         strerror(-fp.writer_unknown),
-                         fp.writer_unknown == -EACCES ? ": the daemon needs CAP_LEASE for files of other users" : "");
-                q->intake->said_no_writer_check = true;
-        }
+        say_writer_unknown(q, fp.writer_unknown);
         now = now_usec(CLOCK_MONOTONIC);
         if (fp.hash != d->fingerprint) {
                 /* Changed between the two looks: not quiet after all (ready marker or not). */
@@ -735,16 +806,7 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         look.stable_since = d->stable_since;
         look.writer = fp.writer;
-        wait = intake_wait(q->cfg, &look, now);
-        look.incomplete = fp.incomplete != NULL;
-        if (wait == 0 && (wait = intake_wait(q->cfg, &look, now)) > 0) {
-                /* Only the cut-short rule holds it back: say so once. */
-                if (!d->said_incomplete)
-                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                                 "waiting for %s: %s; taken as it is after %.0f s without change", d->name,
-                                 fp.incomplete, (double) q->cfg->incomplete_wait_usec / USEC_PER_SEC);
-                d->said_incomplete = true;
-        }
+        wait = drop_wait(d, &look, fp.incomplete, now);
         if (wait > 0) {
                 free(fp.incomplete);
                 drop_schedule(d, wait);
@@ -755,20 +817,297 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static struct drop *drop_new(struct queue *q, const char *name) {
+        struct drop *d = xcalloc(1, sizeof(*d));
+
+        d->queue = q;
+        d->name = xstrdup(name);
+        d->next = q->intake->drops;
+        q->intake->drops = d;
+        d->stable_since = now_usec(CLOCK_MONOTONIC);
+        return d;
+}
+
+/* ---- polled inboxes: a child looks, under a deadline ---- */
+
+static void look_hold(struct queue *q, const char *why) {
+        struct intake *in = q->intake;
+
+        if (in->hold_reason)
+                return; /* once */
+        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .state = "hold" }, 0, MSGID_QUEUE_HOLD,
+                 "queue on hold: %s; drops that were settling keep their state; it resumes by itself when the "
+                 "inbox reads again", why);
+        in->hold_reason = xstrdup(why);
+        in->look_hold = true;
+}
+
+static void look_resume(struct queue *q) {
+        struct intake *in = q->intake;
+
+        if (!in->look_hold)
+                return;
+        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, MSGID_QUEUE_HOLD,
+                 "inbox %s reads again; queue resumed", q->cfg->inbox);
+        free(in->hold_reason);
+        in->hold_reason = NULL;
+        in->look_hold = false;
+        in->look_hung = false;
+}
+
+/* In the child: list the inbox and fingerprint every drop (with the writer
+ * and cut-short checks), as JSON into OUT. Exits. */
+_Noreturn static void look_child_main(struct queue *q, int out) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        (void) unsetenv("NOTIFY_SOCKET");
+        json_t *entries = json_array();
+        DIR *dir = opendir(q->cfg->inbox);
+        int err = dir ? 0 : errno;
+        while (dir) {
+                errno = 0;
+                struct dirent *de = readdir(dir);
+                if (!de) {
+                        err = errno; /* a listing cut short is no listing */
+                        break;
+                }
+                if (fs_dot_or_dotdot(de->d_name) || classify_is_ignored(q->cfg, de->d_name))
+                        continue;
+                struct fingerprint fp;
+                struct stat st = {};
+                uint64_t start = now_usec(CLOCK_MONOTONIC);
+                int r = fingerprint_drop(q, de->d_name, true, &fp, &st);
+                if (r == -ENOENT) {
+                        free(fp.incomplete);
+                        continue;
+                }
+                char hash[17];
+                snprintf(hash, sizeof(hash), "%016" PRIx64, fp.hash);
+                json_t *e = json_pack("{s:o,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:i,s:I}", "name",
+                                      names_to_json_exact(de->d_name), "error", r < 0 ? -r : -fp.error, "hash", hash,
+                                      "mode", (json_int_t) st.st_mode, "nlink", (json_int_t) st.st_nlink, "size",
+                                      (json_int_t) st.st_size, "ino", (json_int_t) st.st_ino, "dev",
+                                      (json_int_t) st.st_dev, "ready", fp.ready_marker, "writer", fp.writer,
+                                      "writer_unknown", fp.writer_unknown, "walk_usec",
+                                      (json_int_t) (now_usec(CLOCK_MONOTONIC) - start));
+                if (fp.incomplete)
+                        json_object_set_new(e, "incomplete", names_to_json_exact(fp.incomplete));
+                free(fp.incomplete);
+                json_array_append_new(entries, e);
+        }
+        if (dir)
+                closedir(dir);
+        json_t *res = json_pack("{s:i,s:o}", "errno", err, "entries", entries);
+        _exit(res && json_dumpfd(res, out, JSON_COMPACT) == 0 ? 0 : 1);
+}
+
+/* Look again within USEC (or sooner, if a look is already due). */
+static void look_soon(struct queue *q, uint64_t usec) {
+        struct intake *in = q->intake;
+        uint64_t at = now_usec(CLOCK_MONOTONIC) + usec, due;
+        int enabled = SD_EVENT_OFF;
+
+        if (!in->look_timer)
+                return;
+        (void) sd_event_source_get_enabled(in->look_timer, &enabled);
+        if (enabled != SD_EVENT_OFF && sd_event_source_get_time(in->look_timer, &due) >= 0 && due <= at)
+                return;
+        (void) sd_event_source_set_time(in->look_timer, at);
+        (void) sd_event_source_set_enabled(in->look_timer, SD_EVENT_ONESHOT);
+}
+
+/* Judge every drop from one listing: the same rules as on the loop, with the
+ * child's fingerprints; two looks in a row must agree on a remote mount. */
+static void look_apply(struct queue *q, json_t *entries) {
+        struct intake *in = q->intake;
+        uint64_t now = now_usec(CLOCK_MONOTONIC), soonest = UINT64_MAX;
+        size_t i;
+        json_t *e;
+
+        for (struct drop *d = in->drops; d; d = d->next)
+                d->seen = false;
+        json_array_foreach(entries, i, e) {
+                char *name = names_from_json_exact(json_object_get(e, "name"));
+                if (!name || pending_find(q, name)) {
+                        free(name);
+                        continue;
+                }
+                struct drop *d = drop_find(q, name) ?: drop_new(q, name);
+                int err = (int) json_integer_value(json_object_get(e, "error"));
+                d->seen = true;
+                if (err) {
+                        /* Could not look: that says nothing about the drop. */
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, err, NULL,
+                                 "cannot look at %s in the inbox: %s; looking again", name, strerror(err));
+                        d->stable_since = now;
+                        d->looks_equal = false;
+                        soonest = MIN(soonest, 10 * check_interval(d));
+                        free(name);
+                        continue;
+                }
+                uint64_t hash = strtoull(json_string_value(json_object_get(e, "hash")) ?: "0", NULL, 16);
+                d->looks_equal = hash == d->fingerprint;
+                if (!d->looks_equal) {
+                        d->fingerprint = hash;
+                        d->stable_since = now;
+                }
+                d->walk_usec = (uint64_t) json_integer_value(json_object_get(e, "walk_usec"));
+                struct stat st = {
+                        .st_mode = (mode_t) json_integer_value(json_object_get(e, "mode")),
+                        .st_nlink = (nlink_t) json_integer_value(json_object_get(e, "nlink")),
+                        .st_size = (off_t) json_integer_value(json_object_get(e, "size")),
+                        .st_ino = (ino_t) json_integer_value(json_object_get(e, "ino")),
+                        .st_dev = (dev_t) json_integer_value(json_object_get(e, "dev")),
+                };
+                if (held_by_manifest(q, name)) {
+                        soonest = MIN(soonest, check_interval(d));
+                        free(name);
+                        continue;
+                }
+                say_writer_unknown(q, (int) json_integer_value(json_object_get(e, "writer_unknown")));
+                char *incomplete = names_from_json_exact(json_object_get(e, "incomplete"));
+                struct intake_look look = {
+                        .ready_marker = json_is_true(json_object_get(e, "ready")),
+                        .manifest = S_ISREG(st.st_mode) && manifest_is_name(name),
+                        .writer = json_is_true(json_object_get(e, "writer")),
+                        .stable_since = d->stable_since,
+                        .walk_usec = d->walk_usec,
+                        .remote = in->remote,
+                        .looks_equal = d->looks_equal,
+                };
+                /* Elsewhere the second look confirms the first; a local poll does the same. */
+                look.looks_equal = look.looks_equal || !in->remote;
+                uint64_t wait = drop_wait(d, &look, incomplete, now);
+                if (!d->looks_equal && wait == 0)
+                        wait = MIN_CHECK_USEC;
+                free(incomplete);
+                free(name);
+                if (wait > 0)
+                        soonest = MIN(soonest, wait);
+                else
+                        drop_take(d, &st);
+        }
+        for (struct drop *d = in->drops, *next; d; d = next) {
+                next = d->next;
+                if (!d->seen)
+                        drop_forget(d);
+        }
+        if (soonest != UINT64_MAX)
+                look_soon(q, soonest);
+}
+
+static int on_look_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        struct queue *q = userdata;
+        struct intake *in = q->intake;
+        bool exited = si->si_code == CLD_EXITED && si->si_status == 0, timed_out = !in->look_deadline;
+        json_t *res = NULL;
+
+        in->look_child = sd_event_source_disable_unref(in->look_child);
+        in->look_deadline = sd_event_source_disable_unref(in->look_deadline);
+        in->look_pid = 0;
+        if (exited && lseek(in->look_fd, 0, SEEK_SET) == 0)
+                res = json_loadfd(in->look_fd, 0, NULL);
+        close(in->look_fd);
+        in->look_fd = -1;
+        if (q->spool->stopping) {
+                json_decref(res);
+                return 0;
+        }
+        if (!res) {
+                if (!timed_out)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                                 "the look at inbox %s ended without a listing; looking again", q->cfg->inbox);
+                look_soon(q, q->cfg->poll_interval_usec);
+        } else if (json_integer_value(json_object_get(res, "errno")) != 0) {
+                int err = (int) json_integer_value(json_object_get(res, "errno"));
+                char *why = xasprintf("cannot read inbox %s: %s", q->cfg->inbox, strerror(err));
+                look_hold(q, why);
+                free(why);
+        } else if (!in->hold_reason || in->look_hold) {
+                look_resume(q);
+                look_apply(q, json_object_get(res, "entries"));
+        }
+        json_decref(res);
+        if (in->look_again && (!in->hold_reason || in->look_hold)) {
+                in->look_again = false;
+                look_start(q);
+        }
+        return 0;
+}
+
+static int on_look_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct queue *q = userdata;
+        struct intake *in = q->intake;
+        uint64_t limit = MAX(LOOK_DEADLINE_USEC, q->cfg->poll_interval_usec);
+
+        in->look_deadline = sd_event_source_disable_unref(in->look_deadline);
+        (void) kill(in->look_pid, SIGKILL); /* its exit is reaped as usual */
+        char *why = xasprintf("inbox %s does not answer (no listing within %.0f s)", q->cfg->inbox,
+                              (double) limit / USEC_PER_SEC);
+        look_hold(q, why);
+        in->look_hung = in->look_hold;
+        free(why);
+        return 0;
+}
+
+static int on_look_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        look_start(userdata);
+        return 0;
+}
+
+static void look_start(struct queue *q) {
+        struct intake *in = q->intake;
+        struct log_ctx ctx = { .queue = q->name };
+        int r;
+
+        if (in->look_pid > 0) {
+                in->look_again = true;
+                return;
+        }
+        int fd = memfd_create("pdfspool-look", MFD_CLOEXEC);
+        if (fd < 0) {
+                log_full(LOG_WARNING, &ctx, errno, NULL, "cannot look at inbox %s: %m; looking again",
+                         q->cfg->inbox);
+                look_soon(q, q->cfg->poll_interval_usec);
+                return;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(fd);
+                log_full(LOG_WARNING, &ctx, -r, NULL, "cannot look at inbox %s: %s; looking again", q->cfg->inbox,
+                         strerror(-r));
+                look_soon(q, q->cfg->poll_interval_usec);
+                return;
+        }
+        if (pid == 0)
+                look_child_main(q, fd);
+        r = sd_event_add_child(q->spool->event, &in->look_child, pid, WEXITED, on_look_exit, q);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                close(fd);
+                log_full(LOG_WARNING, &ctx, -r, NULL, "cannot look at inbox %s: %s; looking again", q->cfg->inbox,
+                         strerror(-r));
+                look_soon(q, q->cfg->poll_interval_usec);
+                return;
+        }
+        in->look_pid = pid;
+        in->look_fd = fd;
+        (void) sd_event_add_time_relative(q->spool->event, &in->look_deadline, CLOCK_MONOTONIC,
+                                          MAX(LOOK_DEADLINE_USEC, q->cfg->poll_interval_usec), 100 * USEC_PER_MSEC,
+                                          on_look_deadline, q);
+}
+
 static void intake_event(struct queue *q, const char *name) {
         struct drop *d;
 
         if (classify_is_ignored(q->cfg, name) || pending_find(q, name))
                 return;
-        d = drop_find(q, name);
-        if (!d) {
-                d = xcalloc(1, sizeof(*d));
-                d->queue = q;
-                d->name = xstrdup(name);
-                d->next = q->intake->drops;
-                q->intake->drops = d;
-                d->fingerprint = 0;
-        }
+        d = drop_find(q, name) ?: drop_new(q, name);
         d->stable_since = now_usec(CLOCK_MONOTONIC);
         /* Look soon, but not on every event of a busy copy. */
         int enabled = SD_EVENT_OFF;
@@ -782,17 +1121,23 @@ void intake_rescan(struct queue *q, const char *reason) {
         DIR *dir;
         struct dirent *de;
 
-        if (!q->intake || q->intake->hold_reason)
+        if (!q->intake || (q->intake->hold_reason && !q->intake->look_hold))
                 return;
         if (reason)
                 log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL, "rescanning inbox %s: %s",
                          q->cfg->inbox, reason);
+        refresh_view(q->intake);
+        if (q->intake->polled) {
+                look_start(q);
+                return;
+        }
         dir = opendir(q->cfg->inbox);
         if (!dir) {
                 log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, errno, NULL, "cannot read inbox %s: %m",
                          q->cfg->inbox);
                 return;
         }
+        look_resume(q); /* held by a poll, now watched by inotify and read */
         for (struct drop *d = q->intake->drops; d; d = d->next)
                 d->seen = false;
         while ((de = readdir(dir))) {
@@ -840,6 +1185,7 @@ static void on_hold(const char *reason, void *userdata) {
         struct queue *q = userdata;
         free(q->intake->hold_reason);
         q->intake->hold_reason = reason ? xstrdup(reason) : NULL;
+        q->intake->look_hold = false;
 }
 
 static const struct watch_handlers watch_handlers = {
@@ -854,8 +1200,15 @@ int intake_start(struct queue *q, const struct intake_handlers *h, void *userdat
         in->queue = q;
         in->h = h;
         in->userdata = userdata;
+        in->look_fd = -1;
         q->intake = in;
-        int r = watch_new(q->spool->event, q->cfg, q->spool->config->rescan_interval_usec, &watch_handlers, q,
+        int r = sd_event_add_time_relative(q->spool->event, &in->look_timer, CLOCK_MONOTONIC, 0, 10 * USEC_PER_MSEC,
+                                           on_look_timer, q);
+        if (r >= 0)
+                (void) sd_event_source_set_enabled(in->look_timer, SD_EVENT_OFF);
+        else
+                in->look_timer = NULL;
+        r = watch_new(q->spool->event, q->cfg, q->spool->config->rescan_interval_usec, &watch_handlers, q,
                           &in->watch);
         if (r < 0) {
                 intake_stop(q);
@@ -871,6 +1224,17 @@ void intake_stop(struct queue *q) {
         if (!in)
                 return;
         watch_free(in->watch);
+        if (in->look_pid > 0) {
+                /* A look in flight: killable even on a hung mount (FUSE and NFS
+                 * waits are). Not waited for here, never blocking a reload. */
+                (void) kill(in->look_pid, SIGKILL);
+                (void) waitpid(in->look_pid, NULL, WNOHANG);
+        }
+        sd_event_source_disable_unref(in->look_child);
+        sd_event_source_disable_unref(in->look_deadline);
+        sd_event_source_disable_unref(in->look_timer);
+        if (in->look_fd >= 0)
+                close(in->look_fd);
         while (in->drops)
                 drop_forget(in->drops);
         while (in->manifests)
@@ -882,4 +1246,54 @@ void intake_stop(struct queue *q) {
 
 const char *intake_hold_reason(const struct queue *q) {
         return q->intake ? q->intake->hold_reason : NULL;
+}
+
+char *intake_describe(const struct queue *q, bool brief) {
+        struct watch_view v;
+
+        if (!q->intake || !q->intake->watch)
+                return NULL;
+        if (!brief)
+                return watch_describe(q->intake->watch);
+        watch_get_view(q->intake->watch, &v);
+        if (!v.remote)
+                return NULL;
+        return xasprintf("%s mount, %s: writers on other machines are not visible", v.fs,
+                         v.mode == WATCH_POLL ? "polled" : "inotify");
+}
+
+int intake_write_queues(struct spool *s, char **last) {
+        json_t *queues = json_array();
+        int r = 0;
+
+        for (struct queue *q = s->queues; q; q = q->next) {
+                if (q->removed || !q->intake || !q->intake->watch)
+                        continue;
+                struct watch_view v;
+                watch_get_view(q->intake->watch, &v);
+                char *sees = watch_describe(q->intake->watch);
+                json_array_append_new(
+                        queues, json_pack("{s:s,s:s,s:s,s:b,s:f,s:s,s:s?,s:b}", "queue", q->name, "watch",
+                                          v.mode == WATCH_POLL ? "poll" : "inotify", "file_system", v.fs,
+                                          "remote_writers_visible", !v.remote, "settle",
+                                          (double) config_queue_settle(q->cfg, v.remote) / USEC_PER_SEC, "sees", sees,
+                                          "hold", q->intake->hold_reason, "answers", !q->intake->look_hung));
+                free(sees);
+        }
+        json_t *doc = json_pack("{s:o}", "queues", queues);
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        if (text && (!*last || strcmp(*last, text) != 0)) {
+                int dfd = open(s->config->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = dfd < 0 ? -errno : status_write_json(dfd, INTAKE_QUEUES_FILE, doc, 0644, (gid_t) -1);
+                if (dfd >= 0)
+                        close(dfd);
+                if (r == 0) {
+                        free(*last);
+                        *last = text;
+                        text = NULL;
+                }
+        }
+        free(text);
+        json_decref(doc);
+        return r;
 }

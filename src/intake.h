@@ -36,8 +36,17 @@ int intake_start(struct queue *q, const struct intake_handlers *h, void *userdat
 void intake_stop(struct queue *q);
 /* Look at the whole inbox again (after a deferral, a missed event). */
 void intake_rescan(struct queue *q, const char *reason);
-/* Why Q takes nothing now (its inbox is missing...), or NULL. */
+/* Why Q takes nothing now (its inbox is missing, cannot be read, does not
+ * answer...), or NULL. */
 const char *intake_hold_reason(const struct queue *q);
+/* What Q's inbox can see, for people (malloc'd; NULL without intake). BRIEF:
+ * for STATUS=, only what a network mount cannot see (NULL on a local one). */
+char *intake_describe(const struct queue *q, bool brief);
+/* Write what each queue can see, and its hold, to <state_dir>/INTAKE_QUEUES_FILE
+ * for pdfspoolctl health, when it differs from *LAST (the last written text,
+ * kept by the caller; free it at the end). */
+#define INTAKE_QUEUES_FILE "queues.json"
+int intake_write_queues(struct spool *s, char **last);
 
 /* The completion rule, for one look at a drop (pure: the clock is the caller's).
  * NOW and STABLE_SINCE are CLOCK_MONOTONIC usec; returns 0 when the drop may be
@@ -49,5 +58,8 @@ struct intake_look {
         bool incomplete;        /* a file looks cut short */
         uint64_t stable_since;  /* when its fingerprint last changed */
         uint64_t walk_usec;     /* how long a look takes (spaces the looks out) */
+        bool remote;            /* on a mount where other machines write: settle defaults to
+                                 * CONFIG_REMOTE_SETTLE_USEC, and looks_equal is needed */
+        bool looks_equal;       /* this look and the one before gave the same fingerprint */
 };
 uint64_t intake_wait(const struct queue_config *qc, const struct intake_look *look, uint64_t now);

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "export.h"
 #include "fsutil.h"
+#include "intake.h"
 #include "names.h"
 #include "progress.h"
 #include "statelock.h"
@@ -426,18 +427,35 @@ static int cmd_health(struct ctl *c, int argc, char **argv) {
         if (held < 0)
                 json_object_set_new(daemon, "error", json_string(strerror(-held)));
         json_t *queues = json_array();
+        /* What the running daemon sees of each inbox (how it watches, holds): its own view. */
+        int sd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        json_t *seen = held > 0 && sd >= 0 ? load_status(sd, INTAKE_QUEUES_FILE) : NULL;
+        if (sd >= 0)
+                close(sd);
         for (size_t i = 0; i < c->config->n_queues; i++) {
                 const struct queue_config *qc = &c->config->queues[i];
                 if (!queue_selected(c, qc))
                         continue;
+                json_t *view = NULL, *v;
+                size_t k;
+                json_array_foreach(json_object_get(seen, "queues"), k, v)
+                        if (strcmp(str(v, "queue"), qc->name) == 0)
+                                view = v;
+                const char *hold = json_string_value(json_object_get(view, "hold"));
                 const char *in = folder_problem(qc->inbox), *out;
                 json_t *inbox = folder_json(qc->inbox, in);
                 out = folder_problem(qc->outbox);
-                json_array_append_new(queues, json_pack("{s:s,s:o,s:o}", "queue", qc->name, "inbox", inbox, "outbox",
-                                                        folder_json(qc->outbox, out)));
+                json_t *entry = json_pack("{s:s,s:o,s:o}", "queue", qc->name, "inbox", inbox, "outbox",
+                                          folder_json(qc->outbox, out));
+                if (view)
+                        json_object_set(entry, "daemon_view", view);
+                if (hold && code == HEALTH_OK)
+                        code = HEALTH_QUEUE_UNREACHABLE;
+                json_array_append_new(queues, entry);
                 if ((in || out) && code == HEALTH_OK)
                         code = HEALTH_QUEUE_UNREACHABLE;
         }
+        json_decref(seen);
         if (c->json) {
                 json_t *out = json_pack("{s:o,s:b,s:o,s:o}", "state_dir", names_to_json_display(state_dir), "healthy",
                                         code == HEALTH_OK, "daemon", daemon, "queues", queues);
@@ -465,6 +483,11 @@ static int cmd_health(struct ctl *c, int argc, char **argv) {
                         printf("Queue %s: %-6s %s: %s%s\n", str(q, "queue"), what[k], str(f, "path"),
                                err ? "not reachable: " : "reachable", err ? err : "");
                 }
+                json_t *v = json_object_get(q, "daemon_view");
+                if (v)
+                        printf("Queue %s: sees   %s\n", str(q, "queue"), str(v, "sees"));
+                if (json_string_value(json_object_get(v, "hold")))
+                        printf("Queue %s: on hold: %s\n", str(q, "queue"), str(v, "hold"));
         }
         json_decref(daemon);
         json_decref(queues);

@@ -3,14 +3,19 @@
  * inotify only sees changes made through the local kernel: a client writing to
  * an NFS or SMB export from elsewhere raises nothing on the server's mount
  * point of a remote file system, so "auto" polls there. Overflow, a lost watch
- * and a missing inbox all lead to a full rescan; a safety rescan runs anyway. */
+ * and a missing inbox all lead to a full rescan; a safety rescan runs anyway.
+ * Mounts come and go after start (a share mounted over the inbox, an
+ * automounter): the mount table is followed and the mode chosen again. */
 #include "watch.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -29,22 +34,21 @@ static const struct {
         { 0x0BD00BD0, "lustre" },   { 0x47504653, "gpfs" },   { 0x013111A8, "ibrix" },
 };
 
-static enum watch_mode watch_resolve_mode(const char *path, enum watch_mode configured, const char **ret_fs) {
+/* How the inbox at PATH is seen: its file system and whether others write there. */
+static void watch_resolve(const char *path, enum watch_mode configured, struct watch_view *ret) {
         struct statfs sfs;
 
-        if (ret_fs)
-                *ret_fs = "local";
-        if (configured != WATCH_AUTO)
-                return configured;
+        *ret = (struct watch_view) { .mode = configured == WATCH_POLL ? WATCH_POLL : WATCH_INOTIFY, .fs = "unknown" };
         if (statfs(path, &sfs) < 0)
-                return WATCH_INOTIFY;
+                return;
+        ret->fs = "local";
         for (size_t i = 0; i < ELEMENTSOF(remote_fs); i++)
                 if ((unsigned long) sfs.f_type == remote_fs[i].magic) {
-                        if (ret_fs)
-                                *ret_fs = remote_fs[i].name;
-                        return WATCH_POLL;
+                        ret->fs = remote_fs[i].name;
+                        ret->remote = true;
+                        if (configured == WATCH_AUTO)
+                                ret->mode = WATCH_POLL;
                 }
-        return WATCH_INOTIFY;
 }
 
 struct watch {
@@ -54,6 +58,11 @@ struct watch {
         const struct watch_handlers *h;
         void *userdata;
         sd_event_source *inotify_source, *poll_timer, *rescan_timer;
+        sd_event_source *mounts_source; /* /proc/self/mountinfo: POLLPRI when the mount table changes */
+        struct watch_view view;         /* as attached */
+        dev_t dev;                      /* the inbox's device when attached, 0 = not attached */
+        char *real_inbox;               /* its path without links, when attached */
+        char *mount;                    /* "ID FSTYPE" of the mount it lies on, NULL = unknown */
         bool hold;
 };
 
@@ -126,14 +135,84 @@ static void watch_hold(struct watch *w, const char *reason) {
                                           100 * USEC_PER_MSEC, on_hold_retry, w);
 }
 
+char *watch_describe(const struct watch *w) {
+        char *s, *rule = NULL;
+
+        if (w->view.remote)
+                rule = xasprintf(": writers on other machines are not visible: a drop is complete after %.0f s "
+                                 "without change, or at a ready marker",
+                                 (double) config_queue_settle(w->qc, true) / USEC_PER_SEC);
+        if (w->view.mode == WATCH_POLL)
+                s = xasprintf("polling every %.1f s, %s file system%s", (double) w->qc->poll_interval_usec / USEC_PER_SEC,
+                              w->view.fs, rule ? rule : "");
+        else
+                s = xasprintf("inotify, %s file system%s", w->view.fs, rule ? rule : "");
+        free(rule);
+        return s;
+}
+
+/* Unescape a mountinfo path field in place (spaces and the like are \ooo). */
+static void mountinfo_unescape(char *s) {
+        char *o = s;
+
+        for (; *s; s++)
+                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+                    s[3] <= '7') {
+                        *o++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+                        s += 3;
+                } else
+                        *o++ = *s;
+        *o = 0;
+}
+
+/* "ID FSTYPE" of the mount that PATH (without links) lies on, from the mount
+ * table alone: reading it never touches the inbox, so a hung mount cannot
+ * block this. NULL when it cannot be read. */
+static char *covering_mount(const char *path) {
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        char *line = NULL, *best = NULL;
+        size_t size = 0, best_len = 0;
+
+        if (!f)
+                return NULL;
+        while (getline(&line, &size, f) > 0) {
+                char id[32], point[4096], fstype[256];
+                const char *sep = strstr(line, " - ");
+                if (!sep || sscanf(line, "%31s %*s %*s %*s %4095s", id, point) != 2 ||
+                    sscanf(sep + 3, "%255s", fstype) != 1)
+                        continue;
+                mountinfo_unescape(point);
+                size_t n = strcmp(point, "/") == 0 ? 0 : strlen(point);
+                bool covers = strncmp(path, point, n) == 0 && (path[n] == '/' || path[n] == 0);
+                /* the deepest mount point wins; of equal ones, the last (mounted on top) */
+                if (covers && (!best || n >= best_len)) {
+                        free(best);
+                        best = xasprintf("%s %s", id, fstype);
+                        best_len = n;
+                }
+        }
+        free(line);
+        fclose(f);
+        return best;
+}
+
+void watch_get_view(const struct watch *w, struct watch_view *ret) {
+        *ret = w->view;
+}
+
 static int watch_attach(struct watch *w) {
         const struct queue_config *qc = w->qc;
-        const char *fs;
-        enum watch_mode mode = watch_resolve_mode(qc->inbox, qc->watch, &fs);
+        struct stat st;
         int r;
 
         detach(w);
-        if (mode == WATCH_INOTIFY) {
+        watch_resolve(qc->inbox, qc->watch, &w->view);
+        w->dev = stat(qc->inbox, &st) == 0 ? st.st_dev : 0;
+        free(w->real_inbox);
+        w->real_inbox = realpath(qc->inbox, NULL);
+        free(w->mount);
+        w->mount = w->real_inbox ? covering_mount(w->real_inbox) : NULL;
+        if (w->view.mode == WATCH_INOTIFY) {
                 r = sd_event_add_inotify(w->event, &w->inotify_source, qc->inbox,
                                          IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CLOSE_WRITE |
                                                  IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
@@ -144,19 +223,71 @@ static int watch_attach(struct watch *w) {
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = qc->name }, -r, NULL,
                                  "cannot watch inbox %s with inotify (%s); polling every %.1f s instead",
                                  qc->inbox, strerror(-r), (double) qc->poll_interval_usec / USEC_PER_SEC);
-                        mode = WATCH_POLL;
+                        w->view.mode = WATCH_POLL;
                 }
         }
-        if (mode == WATCH_POLL) {
+        if (w->view.mode == WATCH_POLL) {
                 r = sd_event_add_time_relative(w->event, &w->poll_timer, CLOCK_MONOTONIC, qc->poll_interval_usec,
                                                50 * USEC_PER_MSEC, on_poll, w);
                 if (r < 0)
                         return r;
                 (void) sd_event_source_set_enabled(w->poll_timer, SD_EVENT_ON);
         }
-        log_full(LOG_INFO, &(struct log_ctx) { .queue = qc->name }, 0, NULL, "watching inbox %s (%s, %s file system)",
-                 qc->inbox, mode == WATCH_POLL ? "polling" : "inotify", fs);
+        char *what = watch_describe(w);
+        log_full(LOG_INFO, &(struct log_ctx) { .queue = qc->name }, 0, NULL, "watching inbox %s (%s)", qc->inbox, what);
+        free(what);
         return 0;
+}
+
+/* The mount table changed: if the inbox now lies on another file system
+ * (mounted over, unmounted, remounted), choose the watch mode again and look
+ * at everything at once. A hold is left to its own retry. */
+static int on_mounts_changed(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct watch *w = userdata;
+        struct watch_view view;
+        struct stat st;
+
+        if (w->hold)
+                return 0;
+        /* Most changes are elsewhere: the inbox is looked at only when the mount
+         * it lies on is another one now (it may be the hung one). */
+        char *mount = w->real_inbox ? covering_mount(w->real_inbox) : NULL;
+        bool same = mount && w->mount && strcmp(mount, w->mount) == 0;
+        free(mount);
+        if (same)
+                return 0;
+        if (stat(w->qc->inbox, &st) < 0) {
+                if (errno == ENOENT)
+                        watch_hold(w, "the inbox is gone after a change of the mount table");
+                return 0; /* could not look: the polls and the safety rescan go on */
+        }
+        watch_resolve(w->qc->inbox, w->qc->watch, &view);
+        if (st.st_dev == w->dev && view.mode == w->view.mode && strcmp(view.fs, w->view.fs) == 0)
+                return 0;
+        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = w->qc->name }, 0, NULL,
+                 "the file system of inbox %s changed (mounted over, unmounted or remounted): now %s; "
+                 "choosing the watch mode again", w->qc->inbox, view.fs);
+        if (watch_attach(w) < 0) {
+                watch_hold(w, "the inbox cannot be watched after a change of the mount table");
+                return 0;
+        }
+        w->h->rescan("its file system changed", w->userdata);
+        return 0;
+}
+
+static void follow_mounts(struct watch *w) {
+        int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        int r = fd < 0 ? -errno : sd_event_add_io(w->event, &w->mounts_source, fd, EPOLLPRI, on_mounts_changed, w);
+
+        if (r < 0) {
+                if (fd >= 0)
+                        close(fd);
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = w->qc->name }, -r, NULL,
+                         "cannot follow the mount table (%s): a share mounted over inbox %s later is seen at the "
+                         "next safety rescan", strerror(-r), w->qc->inbox);
+                return;
+        }
+        (void) sd_event_source_set_io_fd_own(w->mounts_source, true);
 }
 
 int watch_new(sd_event *e, const struct queue_config *qc, uint64_t rescan_usec, const struct watch_handlers *h,
@@ -171,6 +302,8 @@ int watch_new(sd_event *e, const struct queue_config *qc, uint64_t rescan_usec, 
         w->qc->inbox = xstrdup(qc->inbox);
         w->qc->watch = qc->watch;
         w->qc->poll_interval_usec = qc->poll_interval_usec;
+        w->qc->settle_usec = qc->settle_usec;
+        w->qc->settle_set = qc->settle_set;
         w->rescan_usec = rescan_usec;
         w->h = h;
         w->userdata = userdata;
@@ -181,6 +314,7 @@ int watch_new(sd_event *e, const struct queue_config *qc, uint64_t rescan_usec, 
                         (void) sd_event_source_set_enabled(w->rescan_timer, SD_EVENT_ON);
         }
         if (r >= 0) {
+                watch_resolve(qc->inbox, qc->watch, &w->view); /* what it will see, while on hold */
                 if (stat(qc->inbox, &st) < 0)
                         watch_hold(w, errno == ENOENT ? "the inbox does not exist" : "the inbox cannot be read");
                 else if (!S_ISDIR(st.st_mode))
@@ -188,6 +322,8 @@ int watch_new(sd_event *e, const struct queue_config *qc, uint64_t rescan_usec, 
                 else
                         r = watch_attach(w);
         }
+        if (r >= 0)
+                follow_mounts(w);
         if (r < 0) {
                 watch_free(w);
                 return r;
@@ -201,6 +337,9 @@ void watch_free(struct watch *w) {
                 return;
         detach(w);
         sd_event_source_disable_unref(w->rescan_timer);
+        sd_event_source_disable_unref(w->mounts_source);
+        free(w->real_inbox);
+        free(w->mount);
         free(w->qc->name);
         free(w->qc->inbox);
         free(w->qc);

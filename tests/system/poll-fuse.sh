@@ -29,7 +29,7 @@ fi
 write_config 3s "" "    watch: auto
     poll_interval: 1s"
 start_daemon || bail "daemon did not start"
-check "auto chose polling on the FUSE mount" grep -q 'watching inbox .* (polling, fuse file system)' "$LOG"
+check "auto chose polling on the FUSE mount" grep -q 'watching inbox .* (polling every [0-9.]* s, fuse file system' "$LOG"
 mkpdf "$T/a.pdf" 2 "fuse"
 for i in 1 2 3; do
         mkdir -p "$T/src/d$i"

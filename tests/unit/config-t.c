@@ -114,6 +114,9 @@ static void test_defaults(void) {
         ok(q->inbox && str_has_suffix(q->inbox, "/in") && strncmp(q->inbox, tmp, strlen(tmp)) == 0, "inbox");
         ok(q->outbox && str_has_suffix(q->outbox, "/out"), "outbox");
         is_int(q->settle_usec, 2 * USEC_PER_SEC, "default settle 2s");
+        ok(!q->settle_set, "settle not set by the queue");
+        is_int(config_queue_settle(q, false), 2 * USEC_PER_SEC, "settle on a local inbox: 2s");
+        is_int(config_queue_settle(q, true), 30 * USEC_PER_SEC, "settle on a network mount, not set: 30s");
         is_int(q->watch, WATCH_AUTO, "default watch auto");
         is_int(q->poll_interval_usec, 5 * USEC_PER_SEC, "default poll_interval 5s");
         is_str(q->ready_marker, ".ready", "default ready_marker");
@@ -209,6 +212,8 @@ static void test_every_key(void) {
         is_str(q->outbox, want, "outbox, quoted");
         free(want);
         is_int(q->settle_usec, 0, "settle may be 0");
+        ok(q->settle_set, "settle set by the queue");
+        is_int(config_queue_settle(q, true), 0, "a settle the queue sets holds on a network mount too");
         is_int(q->watch, WATCH_POLL, "watch poll");
         is_int(q->poll_interval_usec, 500 * USEC_PER_MSEC, "poll_interval 500ms");
         is_str(q->ready_marker, "DONE", "ready_marker");

@@ -6,6 +6,7 @@
  * no process holds one of its files open for writing. */
 #include "intake.h"
 #include "classify.h"
+#include "control.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -615,6 +616,28 @@ static void drop_take(struct drop *d, const struct stat *st) {
                  * taken as a PDF, an archive nor a manifest, and kept out of the outbox. */
                 drop_forget(d);
                 reject_file(q, name, CLASSIFY_REASON_HARD_LINK, false);
+                free(name);
+                return;
+        }
+        char *batch = NULL;
+        const char *action = NULL;
+        if (S_ISREG(st->st_mode) && q->intake->h->control_ready && control_share_parse(name, &batch, &action)) {
+                char *why = NULL;
+                int r = q->intake->h->control_ready(q, name, batch, action, &why, q->intake->userdata);
+                free(batch);
+                if (r < 0)
+                        drop_schedule(d, 10 * check_interval(d));
+                else {
+                        drop_forget(d);
+                        char *path = xasprintf("%s/%s", q->cfg->inbox, name);
+                        if (r == 0 && unlink(path) < 0 && errno != ENOENT)
+                                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, errno, NULL,
+                                         "request %s done, but it cannot be removed from the inbox: %m", name);
+                        free(path);
+                        if (r > 0)
+                                reject_file(q, name, why ? why : "request refused", true);
+                }
+                free(why);
                 free(name);
                 return;
         }

@@ -1,6 +1,7 @@
 /* scheduler.c: which job runs next: round robin over the batches that have queued
  * jobs, so one big drop cannot starve a small one dropped after it. A queue whose
- * work is deferred (a fault of its disk, descriptors...) starts nothing. */
+ * work is deferred (a fault of its disk, descriptors...) starts nothing, nor
+ * does a batch on hold (pdfspoolctl hold). */
 #include "scheduler.h"
 
 static uint64_t serve_tick;
@@ -18,7 +19,7 @@ struct job *sched_next(struct spool *s) {
                 if (queue_deferred(q))
                         continue;
                 for (struct batch *b = q->batches; b; b = b->next)
-                        if (b->counts[JOB_QUEUED] > 0 && next_queued(b) && (!best || b->last_served < best->last_served))
+                        if (!b->held && b->counts[JOB_QUEUED] > 0 && next_queued(b) && (!best || b->last_served < best->last_served))
                                 best = b;
         }
         if (!best)

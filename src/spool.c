@@ -481,6 +481,34 @@ static int list_job_records(const struct batch *b, bool *has) {
         return r;
 }
 
+/* What requests set on a batch (held, canceled): <claim>/control.json; none
+ * when the file is absent. Any other failure to read it is no answer. */
+static int read_batch_control(struct batch *b) {
+        char *path = xasprintf("%s/control.json", b->claim_path), *text = NULL;
+        int r = fs_read_file(AT_FDCWD, path, 1 << 16, &text, NULL);
+
+        free(path);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        json_t *j = json_loads(text, 0, NULL);
+        free(text);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return -EBADMSG;
+        }
+        b->held = json_is_true(json_object_get(j, "held"));
+        b->canceled = json_is_true(json_object_get(j, "canceled"));
+        json_decref(j);
+        return 0;
+}
+
+static int write_batch_control(const struct batch *b) {
+        return spool_write_record(b->claim_path, "control.json",
+                                  json_pack("{s:b,s:b}", "held", b->held, "canceled", b->canceled), true);
+}
+
 static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         char *claim_path = xasprintf("%s/%s", q->claims_path, claim);
         char *path = xasprintf("%s/batch.json", claim_path);
@@ -543,6 +571,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                         const char *why = at ? json_string_value(json_array_get(errors, (size_t) json_integer_value(at)))
                                              : json_string_value(json_object_get(failed, "error"));
                         j->state = JOB_FAILED;
+                        j->failed_at_registration = true;
                         j->error = xstrdup(why ?: "failed");
                         j->finished = (uint64_t) json_integer_value(json_object_get(failed, "finished"));
                 }
@@ -565,6 +594,14 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                          "batch record %s/batch.json is damaged; left as it is", b->claim_path);
                 spool_batch_free(b);
                 return -EBADMSG;
+        }
+
+        r = read_batch_control(b);
+        if (r < 0) {
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
+                         "cannot read %s/control.json: %s", b->claim_path, strerror(-r));
+                spool_batch_free(b);
+                return r;
         }
 
         /* Each job's latest state: the records there are, listed once (a new
@@ -1086,6 +1123,8 @@ static void batch_finish_if_done(struct batch *b) {
 
         if (st != BATCH_DONE && st != BATCH_CANCELED)
                 return;
+        if (b->keep_open)
+                return; /* a request works on it: it finishes it after */
         if (b->projection_pending)
                 return; /* its outbox folder first: a retry writes it, then finishes */
         if (!b->finished) {
@@ -1378,4 +1417,300 @@ void spool_free(struct spool *s) {
         sd_event_unref(s->event);
         free(s->instance);
         free(s);
+}
+
+/* ---- requests: cancel, retry, hold, delete (pdfspoolctl, share-side files) ---- */
+
+struct batch *spool_batch_find(struct spool *s, const char *queue, const char *id) {
+        for (struct queue *q = s->queues; q; q = q->next)
+                if (!queue || strcmp(q->name, queue) == 0)
+                        for (struct batch *b = q->batches; b; b = b->next)
+                                if (strcmp(b->id, id) == 0)
+                                        return b;
+        return NULL;
+}
+
+/* The id a finished claim's records name: final.json (small), else batch.json. */
+static int finished_claim_id(const char *claim_path, char **ret) {
+        static const char *const records[] = { "final.json", "batch.json" };
+        int r = -ENOENT;
+
+        for (size_t i = 0; i < ELEMENTSOF(records) && r == -ENOENT; i++) {
+                char *path = xasprintf("%s/%s", claim_path, records[i]), *text = NULL;
+                r = fs_read_file(AT_FDCWD, path, 256 << 20, &text, NULL);
+                free(path);
+                if (r < 0)
+                        continue;
+                json_t *j = json_loads(text, 0, NULL);
+                free(text);
+                char *id = names_from_json_exact(json_object_get(j, "id"));
+                json_decref(j);
+                if (!id)
+                        return -EBADMSG;
+                *ret = id;
+        }
+        return r;
+}
+
+int spool_finished_find(struct spool *s, const char *queue, const char *id, struct queue **ret_q, char **ret_claim) {
+        int result = -ENOENT;
+
+        for (struct queue *q = s->queues; q; q = q->next) {
+                if ((queue && strcmp(q->name, queue) != 0) || q->removed)
+                        continue;
+                char *finished = xasprintf("%s/finished", q->state_path);
+                char **names = NULL;
+                size_t n = 0;
+                int r = list_claims(finished, &names, &n);
+                if (r < 0 && r != -ENOENT)
+                        result = r; /* could not look: not "no such batch" */
+                for (size_t i = 0; i < n; i++) {
+                        char *path = xasprintf("%s/%s", finished, names[i]), *got = NULL;
+                        int k = finished_claim_id(path, &got);
+                        free(path);
+                        if (k == 0 && strcmp(got, id) == 0 && result != 0) {
+                                *ret_q = q;
+                                *ret_claim = xstrdup(names[i]);
+                                result = 0;
+                        } else if (k < 0 && k != -ENOENT && k != -EBADMSG && result == -ENOENT)
+                                result = k;
+                        free(got);
+                        free(names[i]);
+                }
+                free(names);
+                free(finished);
+        }
+        return result;
+}
+
+int spool_batch_reopen(struct queue *q, const char *claim, struct batch **ret) {
+        char *from = xasprintf("%s/finished/%s", q->state_path, claim);
+        char *to = xasprintf("%s/%s", q->claims_path, claim);
+        char *final = xasprintf("%s/final.json", to);
+        int r = rename(from, to) < 0 ? -errno : 0;
+
+        /* Back among the claims before anything else: a crash from here on resumes
+         * it, and a batch with nothing left to do simply finishes again. */
+        if (r == 0)
+                r = fs_fsync_dir(AT_FDCWD, q->claims_path);
+        if (r == 0 && unlink(final) < 0 && errno != ENOENT)
+                r = -errno;
+        free(final);
+        free(from);
+        free(to);
+        if (r < 0)
+                return r;
+        struct batch *b;
+        r = load_batch(q, claim, &b);
+        if (r < 0)
+                return r;
+        b->keep_open = true; /* the caller retries jobs in it, then lets it finish */
+        batch_link(q, b);
+        *ret = b;
+        return 0;
+}
+
+/* The jobs named (by job folder or source path), or every job when N is 0.
+ * -ENOENT with the first unknown name in *RET_UNKNOWN. */
+static int select_jobs(struct batch *b, char *const *names, size_t n, bool **ret, const char **ret_unknown) {
+        bool *sel = xcalloc(b->n_jobs + 1, sizeof(bool));
+
+        for (size_t k = 0; k < n; k++) {
+                bool found = false;
+                for (size_t i = 0; i < b->n_jobs; i++)
+                        if (strcmp(b->jobs[i].name, names[k]) == 0 || strcmp(b->jobs[i].source, names[k]) == 0)
+                                sel[i] = found = true;
+                if (!found) {
+                        free(sel);
+                        *ret_unknown = names[k];
+                        return -ENOENT;
+                }
+        }
+        for (size_t i = 0; n == 0 && i < b->n_jobs; i++)
+                sel[i] = true;
+        *ret = sel;
+        return 0;
+}
+
+int spool_batch_cancel(struct batch *b, char *const *names, size_t n, struct spool_cancel *ret) {
+        bool *sel;
+        int r = select_jobs(b, names, n, &sel, &ret->unknown);
+
+        if (r < 0)
+                return r;
+        ret->canceled = ret->n_running = 0;
+        ret->running = xcalloc(b->n_jobs + 1, sizeof(struct job *));
+        b->keep_open = true;
+        if (n == 0 && !b->canceled) {
+                b->canceled = true;
+                r = write_batch_control(b);
+        }
+        for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                if (!sel[i])
+                        continue;
+                if (j->state == JOB_PROCESSING)
+                        ret->running[ret->n_running++] = j; /* the pool stops it, then it ends canceled */
+                else if (j->state == JOB_QUEUED) {
+                        /* Ended like any job: the original kept in its folder, no outputs. */
+                        r = spool_job_finish(j, JOB_CANCELED, 0, "canceled by request");
+                        if (r == 0)
+                                ret->canceled++;
+                }
+        }
+        free(sel);
+        mark_dirty(b);
+        return r;
+}
+
+int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret_n, size_t *ret_n_unretryable,
+                      const char **ret_unknown) {
+        bool *sel;
+        int r = select_jobs(b, names, n, &sel, ret_unknown);
+
+        if (r < 0)
+                return r;
+        *ret_n = *ret_n_unretryable = 0;
+        b->keep_open = true;
+        if (b->canceled) {
+                b->canceled = false;
+                r = write_batch_control(b);
+        }
+        for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                if (!sel[i] || (j->state != JOB_FAILED && j->state != JOB_CANCELED))
+                        continue;
+                if (j->failed_at_registration) {
+                        (*ret_n_unretryable)++;
+                        continue;
+                }
+                enum job_state old = j->state;
+                char *old_error = j->error;
+                uint64_t old_finished = j->finished;
+                j->state = JOB_QUEUED;
+                j->error = NULL;
+                j->finished = 0;
+                /* Recorded first: a crash after this runs the job again, never loses it. */
+                r = write_job_record(j);
+                if (r < 0) {
+                        j->state = old;
+                        j->error = old_error;
+                        j->finished = old_finished;
+                        break;
+                }
+                free(old_error);
+                b->counts[old]--;
+                b->counts[JOB_QUEUED]++;
+                if (j->index < b->next_job)
+                        b->next_job = j->index;
+                char *dir = job_dir(j);
+                (void) status_write_job(j, dir);
+                free(dir);
+                (*ret_n)++;
+        }
+        free(sel);
+        if (*ret_n > 0)
+                b->finished = 0;
+        mark_dirty(b);
+        return r;
+}
+
+int spool_batch_set_held(struct batch *b, bool held) {
+        bool old = b->held;
+        int r;
+
+        if (old == held)
+                return 0;
+        b->held = held;
+        r = write_batch_control(b);
+        if (r < 0)
+                b->held = old;
+        else
+                mark_dirty(b);
+        return r;
+}
+
+void spool_batch_done_with(struct batch *b) {
+        b->keep_open = false;
+        batch_finish_if_done(b); /* may free B */
+}
+
+/* <state>/<queue>/deleted/<claim>: what a delete decided, removed here and at
+ * every start, first the batch's outbox folder (its id from the records),
+ * then the records and the drop. */
+static int purge_deleted_claim(struct queue *q, const char *deleted, const char *claim) {
+        char *path = xasprintf("%s/%s", deleted, claim), *id = NULL;
+        int r = finished_claim_id(path, &id);
+
+        free(path);
+        if (r < 0 && r != -ENOENT && r != -EBADMSG)
+                return r;
+        /* A batch that has since come with the same name keeps its folder. */
+        if (id && !spool_batch_find(q->spool, q->name, id)) {
+                r = fs_remove_tree(q->outbox_fd, id);
+                if (r < 0 && r != -ENOENT) {
+                        free(id);
+                        return r;
+                }
+                (void) fs_fsync_dir(q->outbox_fd, ".");
+        }
+        free(id);
+        int dfd = open(deleted, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = dfd < 0 ? -errno : fs_remove_tree(dfd, claim);
+        if (dfd >= 0)
+                close(dfd);
+        return r == -ENOENT ? 0 : r;
+}
+
+int spool_purge_deleted(struct queue *q) {
+        char *deleted = xasprintf("%s/deleted", q->state_path);
+        char **names = NULL;
+        size_t n = 0;
+        int r = list_claims(deleted, &names, &n), k;
+
+        for (size_t i = 0; i < n; i++) {
+                k = purge_deleted_claim(q, deleted, names[i]);
+                if (k < 0) {
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -k, NULL,
+                                 "cannot remove deleted batch %s/%s: %s; tried again at the next start", deleted,
+                                 names[i], strerror(-k));
+                        r = k;
+                }
+                free(names[i]);
+        }
+        free(names);
+        free(deleted);
+        return r == -ENOENT ? 0 : r;
+}
+
+int spool_batch_delete(struct queue *q, struct batch *b, const char *claim) {
+        char *deleted = xasprintf("%s/deleted", q->state_path);
+        char *from = b ? xstrdup(b->claim_path) : xasprintf("%s/finished/%s", q->state_path, claim);
+        char *to = xasprintf("%s/%s", deleted, b ? b->claim : claim);
+        int r = fs_mkdir_p(deleted, 0700);
+
+        /* One rename decides it: out of the claims and the finished batches, so
+         * that neither recovery nor a check brings it back. */
+        if (r == 0 && rename(from, to) < 0)
+                r = -errno;
+        if (r == 0)
+                r = fs_fsync_dir(AT_FDCWD, deleted);
+        free(from);
+        free(to);
+        free(deleted);
+        if (r < 0)
+                return r;
+        if (b) {
+                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
+                         "batch deleted by request");
+                for (struct batch **p = &q->batches; *p; p = &(*p)->next)
+                        if (*p == b) {
+                                *p = b->next;
+                                break;
+                        }
+                spool_batch_free(b);
+        } else
+                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
+                         "finished batch (claim %s) deleted by request", claim);
+        return spool_purge_deleted(q);
 }

@@ -173,6 +173,15 @@ static void fingerprint_dir(const struct queue_config *qc, int fd, struct finger
         closedir(d);
 }
 
+/* A share-side request (control.h): "BATCH.cancel" and the like. */
+static bool is_request_name(const char *name) {
+        char *batch = NULL;
+        const char *action;
+        bool is = control_share_parse(name, &batch, &action);
+        free(batch);
+        return is;
+}
+
 static int fingerprint_drop(struct queue *q, const char *name, bool check_writers, struct fingerprint *fp,
                             struct stat *ret_st) {
         int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -195,7 +204,8 @@ static int fingerprint_drop(struct queue *q, const char *name, bool check_writer
                         fingerprint_failed(fp, errno);
         } else if (check_writers && S_ISREG(ret_st->st_mode)) {
                 fingerprint_writer(fp, inbox, name);
-                const char *why = looks_incomplete(inbox, name, ret_st);
+                /* A share-side request is an empty file: empty is what it should be. */
+                const char *why = is_request_name(name) ? NULL : looks_incomplete(inbox, name, ret_st);
                 if (why)
                         note_incomplete(fp, name, why);
         }
@@ -719,7 +729,8 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         struct intake_look look = {
                 .ready_marker = fp.ready_marker,
-                .manifest = S_ISREG(st.st_mode) && manifest_is_name(d->name),
+                /* a share-side request is a commit marker too: one quiet look */
+                .manifest = S_ISREG(st.st_mode) && (manifest_is_name(d->name) || is_request_name(d->name)),
                 .stable_since = d->stable_since,
                 .walk_usec = d->walk_usec,
         };

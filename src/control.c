@@ -5,6 +5,7 @@
 #include "fsutil.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -274,6 +275,29 @@ int control_outcome_write(int dirfd, const char *id, int code, const char *messa
         json_decref(j);
         free(name);
         return r;
+}
+
+void control_sweep(int dirfd, uint64_t max_age_usec) {
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        struct dirent *de;
+        uint64_t now = now_usec(CLOCK_REALTIME);
+
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+                if (fs_dot_or_dotdot(de->d_name) || fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                uint64_t mtime = (uint64_t) st.st_mtim.tv_sec * USEC_PER_SEC + (uint64_t) st.st_mtim.tv_nsec / 1000;
+                if (mtime + max_age_usec < now)
+                        (void) unlinkat(dirfd, de->d_name, 0);
+        }
+        closedir(d);
 }
 
 bool control_share_parse(const char *name, char **ret_batch, const char **ret_action) {

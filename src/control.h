@@ -69,6 +69,10 @@ int control_outcome_exists(int dirfd, const char *id);
 /* The daemon: record the outcome of ID beside it, atomically. */
 int control_outcome_write(int dirfd, const char *id, int code, const char *message);
 
+/* The daemon: remove requests and outcomes older than MAX_AGE_USEC (a client
+ * that was killed while it waited never removes its pair). */
+void control_sweep(int dirfd, uint64_t max_age_usec);
+
 /* A share-side request "BATCH.ACTION" (cancel, retry, hold, release): true with
  * the batch id (malloc'ed) and the action (static) when NAME is one. */
 bool control_share_parse(const char *name, char **ret_batch, const char **ret_action);

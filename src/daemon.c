@@ -44,6 +44,8 @@
 
 #define HEARTBEAT_USEC (2 * USEC_PER_SEC)
 #define HEARTBEAT_FILE "daemon.json"
+/* Requests and outcomes nobody collected (a client killed while it waited) go after a day. */
+#define CONTROL_KEEP_USEC (24 * 3600 * USEC_PER_SEC)
 
 struct daemon {
         sd_event *event;
@@ -60,6 +62,7 @@ struct daemon {
         sd_event_source *control_watch;
         int control_fd;                 /* <state_dir>/control, -1 when it could not be made */
         uint64_t started;               /* realtime usec */
+        unsigned beats;
 };
 
 /* ---- a drop on its way: intake -> claim -> register -> spool -> pool ---- */
@@ -477,6 +480,8 @@ static int on_heartbeat(sd_event_source *src, uint64_t usec, void *userdata) {
         write_heartbeat(d, false);
         /* Another host's request raises no inotify event on a shared state_dir. */
         control_scan(d);
+        if (d->control_fd >= 0 && ++d->beats % 300 == 0)
+                control_sweep(d->control_fd, CONTROL_KEEP_USEC);
         (void) sd_event_source_set_time_relative(src, HEARTBEAT_USEC);
         return 0;
 }

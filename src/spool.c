@@ -1505,6 +1505,11 @@ int spool_batch_reopen(struct queue *q, const char *claim, struct batch **ret) {
         if (r < 0)
                 return r;
         b->keep_open = true; /* the caller retries jobs in it, then lets it finish */
+        /* It finished when its last job did: if nothing is retried after all, it
+         * is put away again as it was, not finished a second time. */
+        for (size_t i = 0; i < b->n_jobs; i++)
+                if (b->jobs[i].finished > b->finished)
+                        b->finished = b->jobs[i].finished;
         batch_link(q, b);
         *ret = b;
         return 0;

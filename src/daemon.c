@@ -450,7 +450,10 @@ static void control_start(struct daemon *d) {
 
 /* ---- heartbeat: <state_dir>/daemon.json ---- */
 
-static void write_heartbeat(struct daemon *d, bool stopped) {
+/* STOPPED: the last one, after a clean stop. RECOVERING: before recovery,
+ * which may hold the loop for long: readers do not take the silence that
+ * follows for a stop. */
+static void write_heartbeat(struct daemon *d, bool stopped, bool recovering) {
         char host[256] = "", boot[SD_ID128_STRING_MAX] = "", started[40], now[40];
         sd_id128_t id;
         uint64_t t = now_usec(CLOCK_REALTIME);
@@ -464,6 +467,8 @@ static void write_heartbeat(struct daemon *d, bool stopped) {
                               (double) HEARTBEAT_USEC / USEC_PER_SEC);
         if (stopped)
                 json_object_set_new(j, "stopped", json_string(now));
+        if (recovering)
+                json_object_set_new(j, "recovering", json_true());
         int fd = open(d->spool->config->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int r = fd < 0 ? -errno : fs_write_json(fd, HEARTBEAT_FILE, j, 0644, (gid_t) -1, false, false);
         if (fd >= 0)
@@ -477,7 +482,7 @@ static void write_heartbeat(struct daemon *d, bool stopped) {
 static int on_heartbeat(sd_event_source *src, uint64_t usec, void *userdata) {
         struct daemon *d = userdata;
 
-        write_heartbeat(d, false);
+        write_heartbeat(d, false, false);
         /* Another host's request raises no inotify event on a shared state_dir. */
         control_scan(d);
         if (d->control_fd >= 0 && ++d->beats % 300 == 0)
@@ -516,6 +521,7 @@ int daemon_start(struct daemon *d) {
         struct spool *s = d->spool;
         int r;
 
+        write_heartbeat(d, false, true);
         /* What a previous run left, before any worker or new drop: claims finished
          * or undone and registered, batches loaded, finished batches' status checked. */
         for (struct queue *q = s->queues; q; q = q->next) {
@@ -528,7 +534,7 @@ int daemon_start(struct daemon *d) {
                 return r;
         for (struct queue *q = s->queues; q; q = q->next)
                 (void) intake_start(q, &intake_handlers, d);
-        write_heartbeat(d, false);
+        write_heartbeat(d, false, false);
         r = sd_event_add_time_relative(d->event, &d->heartbeat_timer, CLOCK_MONOTONIC, HEARTBEAT_USEC,
                                        USEC_PER_SEC / 10, on_heartbeat, d);
         if (r >= 0)
@@ -686,7 +692,7 @@ void daemon_free(struct daemon *d) {
         if (d->spool)
                 spool_flush_status(d->spool);
         if (d->heartbeat_timer)
-                write_heartbeat(d, true); /* "stopped": tools say so at once */
+                write_heartbeat(d, true, false); /* "stopped": tools say so at once */
         sd_event_source_disable_unref(d->heartbeat_timer);
         sd_event_source_disable_unref(d->control_watch);
         if (d->control_fd >= 0)

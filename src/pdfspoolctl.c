@@ -129,12 +129,15 @@ static int daemon_liveness(struct ctl *c) {
         long long t = parse_time(stopped ? stopped : beat), now = (long long) time(NULL);
         long long stale_after = interval * 3 > 10 ? (long long) (interval * 3) : 10;
         bool stale = beat && !stopped && t >= 0 && now - t > stale_after;
+        /* The holder of the lock wrote this heartbeat, and is past its recovery
+         * (which may keep it silent for long): only then does silence count. */
+        bool own = held > 0 && (!h.known || h.pid == json_integer_value(json_object_get(hb, "pid"))) &&
+                   !json_is_true(json_object_get(hb, "recovering"));
 
-        c->liveness = held > 0 ? (stale || stopped ? 0 : 1) : held == 0 ? 0 : (stale || stopped) ? 0 : -1;
-        /* A daemon that holds the lock and wrote "stopped" is a new one that has
-         * not written its first heartbeat yet: running. */
-        if (held > 0 && stopped)
-                c->liveness = 1;
+        if (held > 0)
+                c->liveness = own && (stale || stopped) ? 0 : 1;
+        else
+                c->liveness = held == 0 || stale || stopped ? 0 : -1;
         if (c->liveness == 0 && t >= 0) {
                 time_t tt = (time_t) t;
                 struct tm tm;
@@ -571,7 +574,13 @@ static int cmd_health(struct ctl *c, int argc, char **argv) {
         }
         held = statelock_query(state_dir, &h);
         code = held > 0 ? HEALTH_OK : held == 0 ? HEALTH_NO_DAEMON : HEALTH_UNKNOWN;
-        json_t *daemon = json_pack("{s:b}", "running", held > 0);
+        /* It holds the lock but its loop stopped answering (its heartbeat is stale). */
+        bool silent = held > 0 && daemon_liveness(c) == 0;
+        if (silent)
+                code = HEALTH_NO_DAEMON;
+        json_t *daemon = json_pack("{s:b}", "running", held > 0 && !silent);
+        if (silent)
+                json_object_set_new(daemon, "heartbeat_stopped", json_string(c->stopped_rfc3339));
         if (held > 0 && h.known)
                 json_object_update_new(daemon, json_pack("{s:I,s:s}", "pid", (json_int_t) h.pid, "host", h.host));
         if (held < 0)
@@ -598,7 +607,10 @@ static int cmd_health(struct ctl *c, int argc, char **argv) {
                 return code;
         }
         printf("State dir: %s\n", state_dir);
-        if (held > 0 && h.known)
+        if (silent)
+                printf("Daemon:    not answering: pdfspoold pid %lld holds the state_dir lock, but its heartbeat "
+                       "stopped at %s\n", h.pid, c->stopped_at);
+        else if (held > 0 && h.known)
                 printf("Daemon:    running: pdfspoold pid %lld on host %s holds the state_dir lock\n", h.pid, h.host);
         else if (held > 0)
                 printf("Daemon:    running: a pdfspoold holds the state_dir lock (it has not said which)\n");

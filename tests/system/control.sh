@@ -11,7 +11,8 @@
 #  (f) share-side BATCH.cancel in the inbox: a request, never a drop; an
 #      unknown batch's request is rejected with the reason
 #  (g) daemon stopped: status and list say "daemon stopped at HH:MM:SS", not
-#      processing; a request exits 3; a hung daemon's request times out with 3
+#      processing; a request exits 3; a hung daemon's request times out with 3,
+#      and once its heartbeat is stale, health and status say so
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -155,9 +156,15 @@ says_processing() { $CTL status st | grep -qE '^State: +processing'; }
 check "(g) status says processing while the daemon runs" wait_for 10 says_processing
 kill -STOP "$DAEMON_PID"
 r=$(out $CTL cancel --timeout 1 st)
-kill -CONT "$DAEMON_PID"
 check "(g) a hung daemon: the request times out with exit 3 ($r)" grep -q "rc=3" <<<"$r"
-check "(g) ... and is taken back (nothing left in control/)" wait_for 5 sh -c "[ -z \"\$(ls -A '$STATE/control')\" ]"
+check "(g) ... and is taken back (nothing left in control/)" test -z "$(ls -A "$STATE/control")"
+health_rc() { $CTL health >/dev/null 2>&1; [ $? -eq "$1" ]; }
+check "(g) a hung daemon's heartbeat goes stale: health exits 3" wait_for 30 health_rc 3
+check "(g) ... and says its heartbeat stopped" sh -c "$CTL health | grep -q 'not answering.*heartbeat stopped at'"
+check "(g) ... status says the daemon stopped, though it holds the lock" sh -c "$CTL status st | grep -qE '^State: +daemon stopped at'"
+kill -CONT "$DAEMON_PID"
+check "(g) it answers again: health exits 0" wait_for 10 health_rc 0
+check "(g) ... status says processing again" wait_for 10 says_processing
 kill_daemon
 r=$($CTL status st 2>&1)
 diag "(g) status: $(grep State: <<<"$r")"

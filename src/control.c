@@ -3,6 +3,7 @@
  * requests, writes outcomes). See control.h. */
 #include "control.h"
 #include "fsutil.h"
+#include "names.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -98,12 +99,14 @@ int control_request_submit(const char *state_dir, struct control_request *rq, ch
         uint64_t now = now_usec(CLOCK_REALTIME);
         char *id = xasprintf("%llu.%06llu.%s.%d.%08x", (unsigned long long) (now / USEC_PER_SEC),
                              (unsigned long long) (now % USEC_PER_SEC), host, (int) getpid(), rnd);
+        /* Names are bytes: exact, so that no job named can drop out of the list
+         * (an empty list would mean every job). */
         json_t *jobs = json_array();
         for (size_t i = 0; i < rq->n_jobs; i++)
-                json_array_append_new(jobs, json_string(rq->jobs[i]));
+                json_array_append_new(jobs, names_to_json_exact(rq->jobs[i]));
         char when[40];
-        json_t *j = json_pack("{s:s,s:s,s:s?,s:o,s:b,s:s,s:I,s:s}", "action", rq->action, "batch", rq->batch,
-                              "queue", rq->queue, "jobs", jobs, "force", rq->force, "created",
+        json_t *j = json_pack("{s:s,s:o,s:s?,s:o,s:b,s:s,s:I,s:s}", "action", rq->action, "batch",
+                              names_to_json_exact(rq->batch), "queue", rq->queue, "jobs", jobs, "force", rq->force, "created",
                               format_rfc3339(when, sizeof(when), now), "uid", (json_int_t) getuid(), "host", host);
         char *name = xasprintf("%s" CONTROL_REQUEST_SUFFIX, id);
         r = j ? fs_write_json(fd, name, j, 0660, (gid_t) -1, false, false) : -EINVAL;
@@ -230,29 +233,30 @@ int control_request_read(int dirfd, const char *id, struct control_request **ret
         json_t *j = json_loads(text, 0, NULL);
         free(text);
         const char *action = json_string_value(json_object_get(j, "action"));
-        const char *batch = json_string_value(json_object_get(j, "batch"));
+        char *batch = names_from_json_exact(json_object_get(j, "batch"));
         const char *queue = json_string_value(json_object_get(j, "queue"));
         json_t *jobs = json_object_get(j, "jobs");
         if (!control_action_known(action) || !name_ok(batch) || (queue && !name_ok(queue)) ||
             (jobs && !json_is_array(jobs)) || json_array_size(jobs) > MAX_JOBS_PER_REQUEST) {
+                free(batch);
                 json_decref(j);
                 return -EBADMSG;
         }
         struct control_request *rq = xcalloc(1, sizeof(*rq));
         rq->id = xstrdup(id);
         rq->action = xstrdup(action);
-        rq->batch = xstrdup(batch);
+        rq->batch = batch;
         rq->queue = queue ? xstrdup(queue) : NULL;
         rq->force = json_is_true(json_object_get(j, "force"));
         rq->jobs = xcalloc(json_array_size(jobs) + 1, sizeof(char *));
         for (size_t i = 0; i < json_array_size(jobs); i++) {
-                const char *s = json_string_value(json_array_get(jobs, i));
-                if (!s) {
+                char *job = names_from_json_exact(json_array_get(jobs, i));
+                if (!job) {
                         json_decref(j);
                         control_request_free(rq);
                         return -EBADMSG;
                 }
-                rq->jobs[rq->n_jobs++] = xstrdup(s);
+                rq->jobs[rq->n_jobs++] = job;
         }
         json_decref(j);
         *ret = rq;

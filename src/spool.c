@@ -1549,6 +1549,8 @@ int spool_batch_cancel(struct batch *b, char *const *names, size_t n, struct spo
         if (n == 0 && !b->canceled) {
                 b->canceled = true;
                 r = write_batch_control(b);
+                if (r < 0)
+                        b->canceled = false;
         }
         for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
@@ -1580,6 +1582,8 @@ int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret
         if (b->canceled) {
                 b->canceled = false;
                 r = write_batch_control(b);
+                if (r < 0)
+                        b->canceled = true;
         }
         for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];

@@ -193,15 +193,15 @@ int main(void) {
         struct stat st;
         char *cdir = control_dir_path(state);
         ok(stat(cdir, &st) == 0 && (st.st_mode & 07777) == 02770, "mode 2770");
-        char *jobnames[] = { "x", "sub/y" };
+        char *jobnames[] = { "x", "sub/\xffy" }; /* names are bytes */
         struct control_request rq = { .action = "cancel", .batch = "drop", .jobs = jobnames, .n_jobs = 2 };
         char *id = NULL;
         is_int(control_request_submit(state, &rq, &id), 0, "request written");
         int cfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct control_request *got = NULL;
         is_int(control_request_read(cfd, id, &got), 0, "request read back");
-        ok(got && strcmp(got->action, "cancel") == 0 && got->n_jobs == 2 && strcmp(got->jobs[1], "sub/y") == 0,
-           "with its action and jobs");
+        ok(got && strcmp(got->action, "cancel") == 0 && got->n_jobs == 2 && strcmp(got->jobs[1], "sub/\xffy") == 0,
+           "with its action and jobs, a name that is not UTF-8 among them");
         control_request_free(got);
         is_int(control_outcome_exists(cfd, id), 0, "no outcome yet");
         is_int(control_outcome_write(cfd, id, CONTROL_REFUSED, "no batch drop"), 0, "outcome written");

@@ -144,6 +144,18 @@ touch "$INBOX/s1.cancel"
 check "(f) an empty s1.cancel in the inbox cancels the batch" wait_for 15 batch_is s1 canceled
 check "(f) the request file leaves the inbox" wait_for 10 test ! -e "$INBOX/s1.cancel"
 check "(f) it is no batch of its own" test ! -e "$OUTBOX/s1.cancel"
+drop s2 gate3 gate4 w3
+check "(f) s2 runs at the gate" wait_for 30 sh -c "[ \"\$(jq -r .state '$OUTBOX/s2/gate3/status.json' 2>/dev/null)\" = processing ] && [ \"\$(jq -r .state '$OUTBOX/s2/gate4/status.json' 2>/dev/null)\" = processing ]"
+touch "$INBOX/s2.hold"
+check "(f) an s2.hold file holds it" wait_for 15 jq -e '.held == true' "$OUTBOX/s2/status.json"
+touch "$FAKE_WORKER_GATE"
+drop s3 v1
+check "(f) another batch runs to the end meanwhile" wait_batch_done s3 30
+check "(f) the held batch's running jobs finished" wait_for 10 sh -c "[ \"\$(jq -r .state '$OUTBOX/s2/gate3/status.json')\" = done ] && [ \"\$(jq -r .state '$OUTBOX/s2/gate4/status.json')\" = done ]"
+check "(f) ... and its queued job did not start" test "$(job_state s2 w3)" = queued
+touch "$INBOX/s2.release"
+check "(f) an s2.release file lets it finish" wait_batch_done s2 30
+rm -f "$FAKE_WORKER_GATE"
 touch "$INBOX/nosuch.hold"
 check "(f) a request for an unknown batch is rejected, with the reason" \
         wait_for 15 sh -c "jq -r .reason '$OUTBOX/rejected/nosuch.hold.status.json' 2>/dev/null | grep -q 'no batch nosuch'"

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #define MAX_INTERRUPTED_ATTEMPTS 3
+#define CANCELED_REASON "canceled by request"
 #define STATUS_DELAY_USEC (250 * USEC_PER_MSEC)
 
 /* ---- paths ---- */
@@ -86,7 +87,7 @@ int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_d
         return r;
 }
 
-static int write_job_record(const struct job *j) {
+static int write_job_record(struct job *j) {
         char *dir = xasprintf("%s/jobs", j->batch->claim_path);
         char *name = xasprintf("%u.json", j->index);
         json_t *rec = json_pack("{s:s,s:I,s:o,s:I,s:I,s:I,s:f}",
@@ -100,6 +101,19 @@ static int write_job_record(const struct job *j) {
         int r = spool_write_record(dir, name, rec, false);
         free(name);
         free(dir);
+        if (r == 0)
+                j->has_record = true;
+        return r;
+}
+
+/* No record: a job that never started (queued; canceled in a canceled batch).
+ * Not synced here: the caller syncs jobs/ once for many. */
+static int remove_job_record(struct job *j) {
+        char *path = xasprintf("%s/jobs/%u.json", j->batch->claim_path, j->index);
+        int r = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+        free(path);
+        if (r == 0)
+                j->has_record = false;
         return r;
 }
 
@@ -202,6 +216,28 @@ static json_t *batch_record(const struct batch *b) {
 }
 
 static void spool_schedule_status(struct spool *s);
+
+/* A copy of J's original in its folder DIR (outbox-relative), unless one is
+ * there. Only a fault of the spool's resources is an error: a source that
+ * changed or went is said, and the job goes on without it. */
+static int keep_original(struct job *j, const char *dir) {
+        struct queue *q = j->batch->queue;
+        char *dst = xasprintf("%s/%s", dir, j->original);
+        const char *why = NULL;
+        int r = faccessat(q->outbox_fd, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST : -errno;
+
+        if (r == -ENOENT) {
+                int fd = spool_job_open_source(j, &why);
+                r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, dst, q->cfg->file_mode, q->gid, true);
+                if (fd >= 0)
+                        close(fd);
+                if (r < 0 && r != -EEXIST)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = j->batch->id, .job = j->name },
+                                 -r, NULL, "cannot keep the original of a canceled job: %s", why ? why : strerror(-r));
+        }
+        free(dst);
+        return r == -EEXIST || (r < 0 && !errno_is_transient(r)) ? 0 : r;
+}
 static void mark_dirty(struct batch *b);
 
 /* Keep a file of the claim (an archive, a manifest, a skipped file) in the
@@ -312,7 +348,9 @@ static void write_projection(struct batch *b) {
                 struct job *j = &b->jobs[b->projection_next - first_job];
                 if (b->projection_next > started_at && now_usec(CLOCK_MONOTONIC) > deadline && projection_yield(b))
                         return;
-                if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
+                if (b->projection_stale_only && !j->stale)
+                        continue;
+                if (!j->stale && (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED)) {
                         char *st = xasprintf("%s/%s/" STATUS_FILE, b->id, j->name);
                         k = faccessat(q->outbox_fd, st, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
                         free(st);
@@ -327,9 +365,16 @@ static void write_projection(struct batch *b) {
                 r = fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
                 if (r == 0)
                         r = status_write_job(j, dir);
+                /* A job canceled before it started keeps its original beside its status,
+                 * like every job that ended. */
+                if (r == 0 && j->stale && j->state == JOB_CANCELED)
+                        r = keep_original(j, dir);
+                /* What a request changed: its record too (the attempts), once its status is out. */
+                if (r == 0 && j->stale && (r = write_job_record(j)) == 0)
+                        j->stale = false;
                 if (r < 0)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name },
-                                 -r, NULL, "cannot write the job's status file: %s", strerror(-r));
+                                 -r, NULL, "cannot write the job's status file or record: %s", strerror(-r));
                 free(dir);
                 if (b->projection_next % 4096 == 4095)
                         notify_progress();
@@ -337,6 +382,7 @@ static void write_projection(struct batch *b) {
         if (r == 0)
                 r = status_write_batch(b);
         b->projection_next = 0;
+        b->projection_stale_only = false;
         b->projection_pending = r < 0;
         b->status_dirty = r < 0;
         if (r < 0)
@@ -617,6 +663,12 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
         }
         for (size_t i = 0; i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
+                j->has_record = has_record[i];
+                if (!has_record[i] && j->state == JOB_QUEUED && b->canceled) {
+                        /* Never started, and its batch was canceled as a whole. */
+                        j->state = JOB_CANCELED;
+                        j->error = xstrdup(CANCELED_REASON);
+                }
                 if (!has_record[i] || j->state == JOB_FAILED)
                         continue; /* never started, or ended at registration */
                 char *jp = xasprintf("%s/jobs/%zu.json", b->claim_path, i);
@@ -1537,8 +1589,29 @@ static int select_jobs(struct batch *b, char *const *names, size_t n, bool **ret
         return 0;
 }
 
+/* Rewrite the status files (and records) of the jobs a request changed, in
+ * slices like any projection; the batch is not put away before it is done. */
+static void project_stale(struct batch *b) {
+        if (!b->projection_pending)
+                b->projection_stale_only = true; /* else the pass under way writes them too */
+        b->projection_next = 0;
+        write_projection(b);
+}
+
+static int sync_job_records(const struct batch *b) {
+        char *jobs = xasprintf("%s/jobs", b->claim_path);
+        int r = fs_fsync_dir(AT_FDCWD, jobs);
+        free(jobs);
+        return r;
+}
+
+/* Cancel: what must survive a crash is written before anything changes in
+ * memory, and costs little whatever the batch's size: for the whole batch,
+ * the records of its queued jobs go (a job without a record never started)
+ * and control.json says "canceled", so that every job without a record loads
+ * as canceled; for named jobs, their records. Status files follow in slices. */
 int spool_batch_cancel(struct batch *b, char *const *names, size_t n, struct spool_cancel *ret) {
-        bool *sel;
+        bool *sel, removed = false;
         int r = select_jobs(b, names, n, &sel, &ret->unknown);
 
         if (r < 0)
@@ -1546,30 +1619,61 @@ int spool_batch_cancel(struct batch *b, char *const *names, size_t n, struct spo
         ret->canceled = ret->n_running = 0;
         ret->running = xcalloc(b->n_jobs + 1, sizeof(struct job *));
         b->keep_open = true;
-        if (n == 0 && !b->canceled) {
+        for (size_t i = 0; n == 0 && r == 0 && i < b->n_jobs; i++)
+                if (b->jobs[i].state == JOB_QUEUED && b->jobs[i].has_record) {
+                        r = remove_job_record(&b->jobs[i]);
+                        removed = true;
+                }
+        if (r == 0 && removed)
+                r = sync_job_records(b);
+        if (r == 0 && n == 0 && !b->canceled) {
                 b->canceled = true;
                 r = write_batch_control(b);
                 if (r < 0)
                         b->canceled = false;
         }
+        uint64_t now = now_usec(CLOCK_REALTIME);
         for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
                 if (!sel[i])
                         continue;
-                if (j->state == JOB_PROCESSING)
+                if (j->state == JOB_PROCESSING) {
                         ret->running[ret->n_running++] = j; /* the pool stops it, then it ends canceled */
-                else if (j->state == JOB_QUEUED) {
-                        /* Ended like any job: the original kept in its folder, no outputs. */
-                        r = spool_job_finish(j, JOB_CANCELED, 0, "canceled by request");
-                        if (r == 0)
-                                ret->canceled++;
+                        continue;
                 }
+                if (j->state != JOB_QUEUED)
+                        continue;
+                char *old_error = j->error;
+                j->state = JOB_CANCELED;
+                j->error = xstrdup(CANCELED_REASON);
+                j->finished = now;
+                if (n > 0 && (r = write_job_record(j)) < 0) {
+                        free(j->error);
+                        j->error = old_error;
+                        j->state = JOB_QUEUED;
+                        j->finished = 0;
+                        break;
+                }
+                free(old_error);
+                j->stale = true;
+                b->counts[JOB_QUEUED]--;
+                b->counts[JOB_CANCELED]++;
+                ret->canceled++;
         }
         free(sel);
+        if (ret->canceled > 0) {
+                log_full(LOG_INFO, &(struct log_ctx) { .queue = b->queue->name, .batch = b->id, .state = "canceled" },
+                         0, NULL, "%zu queued job%s canceled", ret->canceled, ret->canceled == 1 ? "" : "s");
+                project_stale(b);
+        }
         mark_dirty(b);
         return r;
 }
 
+/* Retry: the records of the jobs retried go (no record: queued, and in a
+ * canceled batch canceled, so the batch's "canceled" goes after them; jobs of
+ * it that stay canceled get a record first). Their status files and records
+ * (with the attempts kept) follow in slices. */
 int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret_n, size_t *ret_n_unretryable,
                       const char **ret_unknown) {
         bool *sel;
@@ -1579,7 +1683,18 @@ int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret
                 return r;
         *ret_n = *ret_n_unretryable = 0;
         b->keep_open = true;
-        if (b->canceled) {
+        for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                bool retried = sel[i] && (j->state == JOB_FAILED || j->state == JOB_CANCELED) &&
+                               !j->failed_at_registration;
+                if (retried && j->has_record)
+                        r = remove_job_record(j);
+                else if (!retried && b->canceled && j->state == JOB_CANCELED && !j->has_record)
+                        r = write_job_record(j);
+        }
+        if (r == 0)
+                r = sync_job_records(b);
+        if (r == 0 && b->canceled) {
                 b->canceled = false;
                 r = write_batch_control(b);
                 if (r < 0)
@@ -1593,33 +1708,22 @@ int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret
                         (*ret_n_unretryable)++;
                         continue;
                 }
-                enum job_state old = j->state;
-                char *old_error = j->error;
-                uint64_t old_finished = j->finished;
+                b->counts[j->state]--;
+                b->counts[JOB_QUEUED]++;
                 j->state = JOB_QUEUED;
+                free(j->error);
                 j->error = NULL;
                 j->finished = 0;
-                /* Recorded first: a crash after this runs the job again, never loses it. */
-                r = write_job_record(j);
-                if (r < 0) {
-                        j->state = old;
-                        j->error = old_error;
-                        j->finished = old_finished;
-                        break;
-                }
-                free(old_error);
-                b->counts[old]--;
-                b->counts[JOB_QUEUED]++;
+                j->stale = true;
                 if (j->index < b->next_job)
                         b->next_job = j->index;
-                char *dir = job_dir(j);
-                (void) status_write_job(j, dir);
-                free(dir);
                 (*ret_n)++;
         }
         free(sel);
-        if (*ret_n > 0)
+        if (*ret_n > 0) {
                 b->finished = 0;
+                project_stale(b);
+        }
         mark_dirty(b);
         return r;
 }

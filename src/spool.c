@@ -668,6 +668,7 @@ static int load_batch(struct queue *q, const char *claim, struct batch **ret) {
                         /* Never started, and its batch was canceled as a whole. */
                         j->state = JOB_CANCELED;
                         j->error = xstrdup(CANCELED_REASON);
+                        j->stale = true; /* its status may still say queued: rewritten */
                 }
                 if (!has_record[i] || j->state == JOB_FAILED)
                         continue; /* never started, or ended at registration */

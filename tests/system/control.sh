@@ -13,6 +13,8 @@
 #  (g) daemon stopped: status and list say "daemon stopped at HH:MM:SS", not
 #      processing; a request exits 3; a hung daemon's request times out with 3,
 #      and once its heartbeat is stale, health and status say so
+#  (h) a cancel survives a crash right after its answer: no canceled job runs,
+#      every status says canceled
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -187,4 +189,21 @@ check "(g) list --json says the daemon stopped" sh -c "$CTL list --json | jq -e 
 r=$(out $CTL cancel st)
 check "(g) cancel with the daemon stopped exits 3" grep -q "rc=3" <<<"$r"
 check "(g) finished batches still say done" sh -c "$CTL list | grep -E '^o1 .* done '"
+
+# (h) 200 queued jobs behind a hanging one; killed as soon as cancel answered.
+start_daemon || bail "daemon did not restart"
+mkdir -p "$T/src/k1"
+cp "$T/a.pdf" "$T/src/k1/hang6.pdf"
+cp "$T/a.pdf" "$T/src/k1/hang7.pdf"
+for i in $(seq -w 1 200); do cp "$T/a.pdf" "$T/src/k1/q$i.pdf"; done
+mv "$T/src/k1" "$INBOX/"
+check "(h) k1 runs" wait_for 60 sh -c "[ \"\$(jq -r .state '$OUTBOX/k1/hang6/status.json' 2>/dev/null)\" = processing ] && [ \"\$(jq -r .state '$OUTBOX/k1/hang7/status.json' 2>/dev/null)\" = processing ]"
+r=$(out $CTL cancel k1)
+kill_daemon
+check "(h) cancel of 202 jobs answered ($r)" grep -q "200 queued jobs canceled, 2 running" <<<"$r"
+start_daemon || bail "daemon did not restart"
+check "(h) after the crash the batch ends canceled" wait_for 30 batch_is k1 canceled
+check "(h) no job ran, all 202 canceled" jq -e '.jobs.canceled == 202 and .jobs.done == 0 and .jobs.failed == 0' "$OUTBOX/k1/status.json"
+check "(h) every job's status says canceled" wait_for 30 sh -c "! grep -L '\"state\": \"canceled\"' '$OUTBOX'/k1/*/status.json | grep -q ."
+check "(h) and keeps its original" sh -c "ls '$OUTBOX'/k1/q*/q*.pdf | wc -l | grep -qx 200"
 done_testing

@@ -38,7 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <systemd/sd-id128.h>
 #include <unistd.h>
 
@@ -63,6 +66,10 @@ struct daemon {
         int control_fd;                 /* <state_dir>/control, -1 when it could not be made */
         uint64_t started;               /* realtime usec */
         unsigned beats;
+        /* Deleted batches' files are removed by one child at a time. */
+        pid_t purge_pid;
+        sd_event_source *purge_child;
+        bool purge_again;
 };
 
 /* ---- a drop on its way: intake -> claim -> register -> spool -> pool ---- */
@@ -292,6 +299,61 @@ static void do_hold(struct daemon *d, const struct control_request *rq, bool hol
                 pool_kick(d->pool);
 }
 
+/* ---- removing deleted batches' files: a child, so that a batch of 100,000
+ * files never holds the loop ---- */
+
+static int purge_everywhere(struct daemon *d) {
+        int r = 0;
+        for (struct queue *q = d->spool->queues; q; q = q->next) {
+                int k = spool_purge_deleted(q, false);
+                if (k < 0)
+                        r = k;
+        }
+        return r;
+}
+
+static void purge_start(struct daemon *d);
+
+static int on_purge_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        struct daemon *d = userdata;
+
+        d->purge_child = sd_event_source_disable_unref(d->purge_child);
+        d->purge_pid = 0;
+        if (si->si_code != CLD_EXITED || si->si_status != 0)
+                log_warning("cannot remove all files of deleted batches (%s); tried again at the next start",
+                            si->si_code == CLD_EXITED ? strerror(si->si_status) : "the child was killed");
+        if (d->purge_again)
+                purge_start(d);
+        return 0;
+}
+
+static void purge_start(struct daemon *d) {
+        if (d->purge_pid > 0) {
+                d->purge_again = true; /* after this one: it may have listed deleted/ already */
+                return;
+        }
+        d->purge_again = false;
+        pid_t pid = fork();
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                (void) unsetenv("NOTIFY_SOCKET");
+                int r = purge_everywhere(d);
+                _exit(r < 0 ? -r : 0);
+        }
+        if (pid > 0 && sd_event_add_child(d->event, &d->purge_child, pid, WEXITED, on_purge_exit, d) >= 0) {
+                d->purge_pid = pid;
+                return;
+        }
+        if (pid > 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+        }
+        (void) purge_everywhere(d); /* no child to be had: here, then */
+}
+
 static void do_delete(struct daemon *d, const struct control_request *rq, struct outcome *o) {
         struct batch *b = spool_batch_find(d->spool, rq->queue, rq->batch);
         struct queue *q = NULL;
@@ -322,7 +384,7 @@ static void do_delete(struct daemon *d, const struct control_request *rq, struct
                                 return;
                         }
                 }
-                r = spool_batch_delete(q, b, NULL); /* frees B */
+                r = spool_batch_delete(q, b, NULL, rq->batch); /* frees B */
         } else {
                 r = spool_finished_find(d->spool, rq->queue, rq->batch, &q, &claim);
                 if (r == -ENOENT) {
@@ -330,13 +392,16 @@ static void do_delete(struct daemon *d, const struct control_request *rq, struct
                         return;
                 }
                 if (r == 0)
-                        r = spool_batch_delete(q, NULL, claim);
+                        r = spool_batch_delete(q, NULL, claim, rq->batch);
                 free(claim);
         }
-        if (r < 0)
-                refuse(o, xasprintf("batch %s: cannot delete it completely: %s", rq->batch, strerror(-r)));
-        else
-                o->message = xasprintf("batch %s deleted: its outbox folder and its state are gone", rq->batch);
+        if (r < 0) {
+                refuse(o, xasprintf("batch %s: cannot delete it: %s", rq->batch, strerror(-r)));
+                return;
+        }
+        o->message = xasprintf("batch %s deleted: its outbox folder and its state are gone (their disk is freed "
+                               "in the background)", rq->batch);
+        purge_start(d);
 }
 
 static void run_request(struct daemon *d, const struct control_request *rq, struct outcome *o) {
@@ -525,7 +590,7 @@ int daemon_start(struct daemon *d) {
         /* What a previous run left, before any worker or new drop: claims finished
          * or undone and registered, batches loaded, finished batches' status checked. */
         for (struct queue *q = s->queues; q; q = q->next) {
-                (void) spool_purge_deleted(q);
+                (void) spool_purge_deleted(q, true);
                 (void) recover_queue(d, q);
                 (void) spool_check_finished(q);
         }
@@ -695,6 +760,7 @@ void daemon_free(struct daemon *d) {
                 write_heartbeat(d, true, false); /* "stopped": tools say so at once */
         sd_event_source_disable_unref(d->heartbeat_timer);
         sd_event_source_disable_unref(d->control_watch);
+        sd_event_source_disable_unref(d->purge_child); /* the child ends with us (PDEATHSIG); the next start finishes */
         if (d->control_fd >= 0)
                 close(d->control_fd);
         pool_free(d->pool);

@@ -1749,26 +1749,32 @@ void spool_batch_done_with(struct batch *b) {
         batch_finish_if_done(b); /* may free B */
 }
 
-/* <state>/<queue>/deleted/<claim>: what a delete decided, removed here and at
- * every start, first the batch's outbox folder (its id from the records),
- * then the records and the drop. */
-static int purge_deleted_claim(struct queue *q, const char *deleted, const char *claim) {
-        char *path = xasprintf("%s/%s", deleted, claim), *id = NULL;
-        int r = finished_claim_id(path, &id);
+#define DELETED_PREFIX ".pdfspool-deleted."
 
-        free(path);
-        if (r < 0 && r != -ENOENT && r != -EBADMSG)
+/* <state>/<queue>/deleted/<claim>: a batch deleted. Its outbox folder was
+ * renamed to DELETED_PREFIX<claim> (hidden: no reader lists it); that goes,
+ * then the records and the drop. BY_ID (at start, before any batch is loaded):
+ * a crash may have come between the two renames, so the folder named by the
+ * records' id goes too. */
+static int purge_deleted_claim(struct queue *q, const char *deleted, const char *claim, bool by_id) {
+        char *hidden = xasprintf(DELETED_PREFIX "%s", claim), *id = NULL;
+        int r = fs_remove_tree(q->outbox_fd, hidden);
+
+        free(hidden);
+        if (r < 0 && r != -ENOENT)
                 return r;
-        /* A batch that has since come with the same name keeps its folder. */
-        if (id && !spool_batch_find(q->spool, q->name, id)) {
-                r = fs_remove_tree(q->outbox_fd, id);
-                if (r < 0 && r != -ENOENT) {
-                        free(id);
+        if (by_id) {
+                char *path = xasprintf("%s/%s", deleted, claim);
+                r = finished_claim_id(path, &id);
+                free(path);
+                if (r < 0 && r != -ENOENT && r != -EBADMSG)
                         return r;
-                }
-                (void) fs_fsync_dir(q->outbox_fd, ".");
+                r = id ? fs_remove_tree(q->outbox_fd, id) : 0;
+                free(id);
+                if (r < 0 && r != -ENOENT)
+                        return r;
         }
-        free(id);
+        (void) fs_fsync_dir(q->outbox_fd, ".");
         int dfd = open(deleted, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         r = dfd < 0 ? -errno : fs_remove_tree(dfd, claim);
         if (dfd >= 0)
@@ -1776,14 +1782,14 @@ static int purge_deleted_claim(struct queue *q, const char *deleted, const char 
         return r == -ENOENT ? 0 : r;
 }
 
-int spool_purge_deleted(struct queue *q) {
+int spool_purge_deleted(struct queue *q, bool at_start) {
         char *deleted = xasprintf("%s/deleted", q->state_path);
         char **names = NULL;
         size_t n = 0;
         int r = list_claims(deleted, &names, &n), k;
 
         for (size_t i = 0; i < n; i++) {
-                k = purge_deleted_claim(q, deleted, names[i]);
+                k = purge_deleted_claim(q, deleted, names[i], at_start);
                 if (k < 0) {
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -k, NULL,
                                  "cannot remove deleted batch %s/%s: %s; tried again at the next start", deleted,
@@ -1797,34 +1803,40 @@ int spool_purge_deleted(struct queue *q) {
         return r == -ENOENT ? 0 : r;
 }
 
-int spool_batch_delete(struct queue *q, struct batch *b, const char *claim) {
+int spool_batch_delete(struct queue *q, struct batch *b, const char *claim, const char *id) {
         char *deleted = xasprintf("%s/deleted", q->state_path);
         char *from = b ? xstrdup(b->claim_path) : xasprintf("%s/finished/%s", q->state_path, claim);
         char *to = xasprintf("%s/%s", deleted, b ? b->claim : claim);
+        char *hidden = xasprintf(DELETED_PREFIX "%s", b ? b->claim : claim);
         int r = fs_mkdir_p(deleted, 0700);
 
         /* One rename decides it: out of the claims and the finished batches, so
-         * that neither recovery nor a check brings it back. */
+         * that neither recovery nor a check brings it back. Then its outbox
+         * folder leaves every reader's view in one more; the files go later. */
         if (r == 0 && rename(from, to) < 0)
                 r = -errno;
         if (r == 0)
                 r = fs_fsync_dir(AT_FDCWD, deleted);
+        if (r == 0 && renameat(q->outbox_fd, b ? b->id : id, q->outbox_fd, hidden) < 0 && errno != ENOENT)
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b ? b->id : id }, errno, NULL,
+                         "a deleted batch's outbox folder cannot be renamed: %m; it is removed at the next start");
+        else if (r == 0)
+                (void) fs_fsync_dir(q->outbox_fd, ".");
+        free(hidden);
         free(from);
         free(to);
         free(deleted);
         if (r < 0)
                 return r;
+        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name, .batch = b ? b->id : id }, 0, NULL,
+                 "batch deleted by request");
         if (b) {
-                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
-                         "batch deleted by request");
                 for (struct batch **p = &q->batches; *p; p = &(*p)->next)
                         if (*p == b) {
                                 *p = b->next;
                                 break;
                         }
                 spool_batch_free(b);
-        } else
-                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                         "finished batch (claim %s) deleted by request", claim);
-        return spool_purge_deleted(q);
+        }
+        return 0;
 }

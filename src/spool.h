@@ -142,11 +142,15 @@ int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret
 int spool_batch_set_held(struct batch *b, bool held);
 /* A request is done with B: it may finish now (and be freed). */
 void spool_batch_done_with(struct batch *b);
-/* Remove a batch: B (active, every job ended) or the finished CLAIM of Q; its
- * records, its drop and its outbox folder. */
-int spool_batch_delete(struct queue *q, struct batch *b, const char *claim);
-/* Finish deletions a crash interrupted (at start). */
-int spool_purge_deleted(struct queue *q);
+/* Delete a batch, ID: B (active, every job ended; freed) or the finished CLAIM
+ * of Q goes to <state>/<queue>/deleted/ in one rename: from then on it is no
+ * batch; its outbox folder is renamed out of sight. Its files are removed by
+ * spool_purge_deleted. */
+int spool_batch_delete(struct queue *q, struct batch *b, const char *claim, const char *id);
+/* Remove the files of what was deleted in Q (long for a big batch: the
+ * orchestrator runs it in a child). AT_START, before any batch is loaded, it
+ * also finishes a delete a crash cut between its two renames. */
+int spool_purge_deleted(struct queue *q, bool at_start);
 
 /* Write dirty batch status files now. */
 void spool_flush_status(struct spool *s);

@@ -125,7 +125,8 @@ r=$(out $CTL delete h1)
 check "(e) delete exits 0 ($r)" grep -q "rc=0" <<<"$r"
 check "(e) the outbox folder is gone" test ! -e "$OUTBOX/h1"
 check "(e) its state is gone" test -z "$(claims_of h1)"
-check "(e) nothing waits in deleted/" test -z "$(ls -A "$STATE/test/deleted" 2>/dev/null)"
+deleted_gone() { [ -z "$(ls -A "$STATE/test/deleted" 2>/dev/null)" ] && [ -z "$(ls -A "$OUTBOX" | grep '^\.pdfspool-deleted')" ]; }
+check "(e) its files are removed: disk freed (nothing left in deleted/, nor hidden in the outbox)" wait_for 20 deleted_gone
 diag "(e) state dir: $state_kb_before kB before, $(du -sk "$STATE" | cut -f1) kB after"
 r=$(out $CTL status h1)
 check "(e) status of the deleted batch: exit 1" grep -q "rc=1" <<<"$r"
@@ -138,6 +139,7 @@ r=$(out $CTL delete --force d2)
 check "(e) delete --force exits 0 ($r)" grep -q "rc=0" <<<"$r"
 check "(e) the outbox folder is gone" test ! -e "$OUTBOX/d2"
 check "(e) its state is gone" test -z "$(claims_of d2)"
+check "(e) its files are removed too" wait_for 20 deleted_gone
 
 # (f) share side
 drop s1 hang4 w1 w2
@@ -190,8 +192,10 @@ r=$(out $CTL cancel st)
 check "(g) cancel with the daemon stopped exits 3" grep -q "rc=3" <<<"$r"
 check "(g) finished batches still say done" sh -c "$CTL list | grep -E '^o1 .* done '"
 
-# (h) 200 queued jobs behind a hanging one; killed as soon as cancel answered.
+# (h) 200 queued jobs behind two hanging ones; killed as soon as cancel answered.
 start_daemon || bail "daemon did not restart"
+r=$(out $CTL cancel st)
+check "(h) st, resumed and hanging again, is canceled first ($r)" grep -q "rc=0" <<<"$r"
 mkdir -p "$T/src/k1"
 cp "$T/a.pdf" "$T/src/k1/hang6.pdf"
 cp "$T/a.pdf" "$T/src/k1/hang7.pdf"

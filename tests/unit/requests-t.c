@@ -180,9 +180,13 @@ int main(void) {
         ok(sched_next(s) == NULL, "and still starts nothing");
 
         /* delete */
-        is_int(spool_batch_delete(q, b, NULL), 0, "deleted");
+        is_int(spool_batch_delete(q, b, NULL, "drop"), 0, "deleted");
         ok(spool_batch_find(s, NULL, "drop") == NULL, "gone from memory");
-        ok(!exists("out/%s", "drop"), "its outbox folder is gone");
+        ok(exists("state/q/deleted/%s", CLAIM), "its claim waits in deleted/");
+        ok(!exists("out/%s", "drop") && exists("out/.pdfspool-deleted.%s", CLAIM),
+           "its outbox folder is out of sight at once");
+        is_int(spool_purge_deleted(q, false), 0, "purged");
+        ok(!exists("out/%s", "drop") && !exists("out/.pdfspool-deleted.%s", CLAIM), "its outbox folder is gone");
         ok(!exists("state/q/claims/test/%s", CLAIM) && !exists("state/q/finished/%s", CLAIM) &&
                    !exists("state/q/deleted/%s", CLAIM),
            "its state is gone");

@@ -244,6 +244,10 @@ static void do_cancel(struct daemon *d, const struct control_request *rq, struct
 
         if (!b)
                 return;
+        if (b->counts[JOB_QUEUED] + b->counts[JOB_PROCESSING] == 0) {
+                refuse(o, xasprintf("batch %s has no queued or running job: nothing to cancel", b->id));
+                return;
+        }
         (void) cancel_in(d, b, rq, o, &pending);
         spool_batch_done_with(b); /* may free B */
 }
@@ -373,8 +377,10 @@ static void do_delete(struct daemon *d, const struct control_request *rq, struct
                         size_t pending = 0;
                         all.n_jobs = 0;
                         (void) cancel_in(d, b, &all, o, &pending);
-                        free(o->message);
-                        o->message = NULL;
+                        if (o->code == CONTROL_OK) {
+                                free(o->message); /* the delete's answer follows */
+                                o->message = NULL;
+                        }
                         if (o->code != CONTROL_OK || pending > 0 ||
                             b->counts[JOB_QUEUED] + b->counts[JOB_PROCESSING] > 0) {
                                 if (o->code == CONTROL_OK)
@@ -385,6 +391,8 @@ static void do_delete(struct daemon *d, const struct control_request *rq, struct
                         }
                 }
                 r = spool_batch_delete(q, b, NULL, rq->batch); /* frees B */
+                if (r < 0)
+                        spool_batch_done_with(b); /* still there: it may finish */
         } else {
                 r = spool_finished_find(d->spool, rq->queue, rq->batch, &q, &claim);
                 if (r == -ENOENT) {

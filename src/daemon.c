@@ -17,9 +17,16 @@
  * spool->on_retry, spool->on_job_ended, spool->on_batch_finished), never
  * by calling up. A drop travels: intake says it is
  * ready -> claim_drop -> register_claim -> (child) -> registered ->
- * spool_batch_adopt -> pool_kick -> pool -> spool_job_start/finish. */
+ * spool_batch_adopt -> pool_kick -> pool -> spool_job_start/finish.
+ *
+ * Requests (control.h): a file in <state_dir>/control/ (inotify, a look at
+ * start and with every heartbeat) or a share-side "BATCH.cancel" that intake
+ * hands up -> run_request -> spool_batch_cancel/retry/set_held/delete, and for
+ * running jobs pool_cancel_job -> an outcome file. The heartbeat
+ * (<state_dir>/daemon.json) is written here every HEARTBEAT_USEC. */
 #include "daemon.h"
 #include "claim.h"
+#include "control.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
@@ -30,6 +37,7 @@
 #include "spool.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -37,6 +45,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <systemd/sd-id128.h>
+#include <unistd.h>
+
+#define HEARTBEAT_USEC (2 * USEC_PER_SEC)
+#define HEARTBEAT_FILE "daemon.json"
+/* Requests and outcomes nobody collected (a client killed while it waited) go after a day. */
+#define CONTROL_KEEP_USEC (24 * 3600 * USEC_PER_SEC)
 
 struct daemon {
         sd_event *event;
@@ -54,6 +73,15 @@ struct daemon {
         int metrics_error;             /* the last write's, said once until it changes */
         struct publisher *publisher;   /* summary pages, ZIPs, hooks */
         char *queues_written;           /* what intake_write_queues wrote last */
+        sd_event_source *heartbeat_timer;
+        sd_event_source *control_watch;
+        int control_fd;                 /* <state_dir>/control, -1 when it could not be made */
+        uint64_t started;               /* realtime usec */
+        unsigned beats;
+        /* Deleted batches' files are removed by one child at a time. */
+        pid_t purge_pid;
+        sd_event_source *purge_child;
+        bool purge_again;
 };
 
 /* How often the metrics file is rewritten. */
@@ -116,9 +144,13 @@ static int on_manifest_ready(struct queue *q, const char *name, const struct man
         return r;
 }
 
+static int on_control_file(struct queue *q, const char *name, const char *batch, const char *action,
+                           char **ret_reason, void *userdata);
+
 static const struct intake_handlers intake_handlers = {
         .drop_ready = on_drop_ready,
         .manifest_ready = on_manifest_ready,
+        .control_ready = on_control_file,
 };
 
 static void on_unpacked(struct queue *q, const char *claim, void *userdata) {
@@ -215,6 +247,392 @@ static void on_queue_retry(struct queue *q, void *userdata) {
         pool_kick(d->pool);
 }
 
+
+/* ---- requests: cancel, retry, hold, release, delete ---- */
+
+/* An outcome: CONTROL_OK / CONTROL_REFUSED and a sentence for the person who asked. */
+struct outcome {
+        int code;
+        char *message;
+};
+
+static int refuse(struct outcome *o, char *message) {
+        o->code = CONTROL_REFUSED;
+        o->message = message;
+        return 0;
+}
+
+/* The active batch of RQ, or why there is none (finished, absent, could not look). */
+static struct batch *request_batch(struct daemon *d, const struct control_request *rq, struct outcome *o) {
+        struct batch *b = spool_batch_find(d->spool, rq->queue, rq->batch);
+        struct queue *q;
+        char *claim = NULL;
+
+        if (b)
+                return b;
+        int r = spool_finished_find(d->spool, rq->queue, rq->batch, &q, &claim);
+        if (r == 0)
+                refuse(o, xasprintf("batch %s has finished: nothing to %s", rq->batch, rq->action));
+        else if (r == -ENOENT)
+                refuse(o, xasprintf("no batch %s%s%s", rq->batch, rq->queue ? " in queue " : "",
+                                    rq->queue ? rq->queue : ""));
+        else
+                refuse(o, xasprintf("cannot look for batch %s: %s", rq->batch, strerror(-r)));
+        free(claim);
+        return NULL;
+}
+
+/* Cancel what RQ names in B; *RET_PENDING: running jobs whose worker is not
+ * gone yet (they end canceled when it is). B stays open. */
+static int cancel_in(struct daemon *d, struct batch *b, const struct control_request *rq, struct outcome *o,
+                     size_t *ret_pending) {
+        struct spool_cancel c = {};
+        int r = spool_batch_cancel(b, rq->jobs, rq->n_jobs, &c);
+        size_t stopped = 0, pending = 0;
+
+        if (r == -ENOENT && c.unknown)
+                return refuse(o, xasprintf("no job %s in batch %s", c.unknown, b->id));
+        for (size_t i = 0; i < c.n_running; i++) {
+                int k = pool_cancel_job(d->pool, c.running[i]);
+                stopped += k == 0;
+                pending += k == 1;
+        }
+        free(c.running);
+        *ret_pending = pending;
+        if (r < 0)
+                return refuse(o, xasprintf("batch %s: %zu queued job%s canceled, then: %s; try again", b->id,
+                                           c.canceled, c.canceled == 1 ? "" : "s", strerror(-r)));
+        o->message = xasprintf("batch %s: %zu queued job%s canceled, %zu running job%s stopped", b->id, c.canceled,
+                               c.canceled == 1 ? "" : "s", stopped + pending, stopped + pending == 1 ? "" : "s");
+        return 0;
+}
+
+static void do_cancel(struct daemon *d, const struct control_request *rq, struct outcome *o) {
+        struct batch *b = request_batch(d, rq, o);
+        size_t pending = 0;
+
+        if (!b)
+                return;
+        if (b->counts[JOB_QUEUED] + b->counts[JOB_PROCESSING] == 0) {
+                refuse(o, xasprintf("batch %s has no queued or running job: nothing to cancel", b->id));
+                return;
+        }
+        (void) cancel_in(d, b, rq, o, &pending);
+        spool_batch_done_with(b); /* may free B */
+}
+
+static void do_retry(struct daemon *d, const struct control_request *rq, struct outcome *o) {
+        struct batch *b = spool_batch_find(d->spool, rq->queue, rq->batch);
+        struct queue *q;
+        char *claim = NULL;
+        size_t n = 0, unretryable = 0;
+        const char *unknown = NULL;
+        int r;
+
+        if (!b) {
+                /* A finished batch comes back among the active ones. */
+                r = spool_finished_find(d->spool, rq->queue, rq->batch, &q, &claim);
+                if (r == 0)
+                        r = spool_batch_reopen(q, claim, &b);
+                free(claim);
+                if (r == -ENOENT && !b) {
+                        refuse(o, xasprintf("no batch %s", rq->batch));
+                        return;
+                }
+                if (r < 0) {
+                        refuse(o, xasprintf("cannot reopen batch %s: %s", rq->batch, strerror(-r)));
+                        return;
+                }
+        }
+        r = spool_batch_retry(b, rq->jobs, rq->n_jobs, &n, &unretryable, &unknown);
+        if (r == -ENOENT && unknown)
+                refuse(o, xasprintf("no job %s in batch %s", unknown, b->id));
+        else if (r < 0)
+                refuse(o, xasprintf("batch %s: cannot put jobs back to queued: %s", b->id, strerror(-r)));
+        else
+                o->message = xasprintf("batch %s: %zu job%s back to queued%s%s", b->id, n, n == 1 ? "" : "s",
+                                       unretryable ? "; jobs that failed before they started (a missing file) "
+                                                     "cannot be retried: " : "",
+                                       unretryable ? "left failed" : "");
+        spool_batch_done_with(b);
+        pool_kick(d->pool);
+}
+
+static void do_hold(struct daemon *d, const struct control_request *rq, bool hold, struct outcome *o) {
+        struct batch *b = request_batch(d, rq, o);
+        if (!b)
+                return;
+        int r = spool_batch_set_held(b, hold);
+        if (r < 0)
+                refuse(o, xasprintf("batch %s: cannot record the %s: %s", b->id, rq->action, strerror(-r)));
+        else
+                o->message = xasprintf(hold ? "batch %s held: no new jobs start; running ones finish"
+                                            : "batch %s released", b->id);
+        if (!hold)
+                pool_kick(d->pool);
+}
+
+/* ---- removing deleted batches' files: a child, so that a batch of 100,000
+ * files never holds the loop ---- */
+
+static int purge_everywhere(struct daemon *d) {
+        int r = 0;
+        for (struct queue *q = d->spool->queues; q; q = q->next) {
+                int k = spool_purge_deleted(q, false);
+                if (k < 0)
+                        r = k;
+        }
+        return r;
+}
+
+static void purge_start(struct daemon *d);
+
+static int on_purge_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        struct daemon *d = userdata;
+
+        d->purge_child = sd_event_source_disable_unref(d->purge_child);
+        d->purge_pid = 0;
+        if (si->si_code != CLD_EXITED || si->si_status != 0)
+                log_warning("cannot remove all files of deleted batches (%s); tried again at the next start",
+                            si->si_code == CLD_EXITED ? strerror(si->si_status) : "the child was killed");
+        if (d->purge_again)
+                purge_start(d);
+        return 0;
+}
+
+static void purge_start(struct daemon *d) {
+        if (d->purge_pid > 0) {
+                d->purge_again = true; /* after this one: it may have listed deleted/ already */
+                return;
+        }
+        d->purge_again = false;
+        pid_t pid = fork();
+        if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                (void) unsetenv("NOTIFY_SOCKET");
+                int r = purge_everywhere(d);
+                _exit(r < 0 ? -r : 0);
+        }
+        if (pid > 0 && sd_event_add_child(d->event, &d->purge_child, pid, WEXITED, on_purge_exit, d) >= 0) {
+                d->purge_pid = pid;
+                return;
+        }
+        if (pid > 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+        }
+        (void) purge_everywhere(d); /* no child to be had: here, then */
+}
+
+static void do_delete(struct daemon *d, const struct control_request *rq, struct outcome *o) {
+        struct batch *b = spool_batch_find(d->spool, rq->queue, rq->batch);
+        struct queue *q = NULL;
+        char *claim = NULL;
+        int r;
+
+        if (b) {
+                q = b->queue;
+                size_t open = b->counts[JOB_QUEUED] + b->counts[JOB_PROCESSING];
+                if (open > 0 && !rq->force) {
+                        refuse(o, xasprintf("batch %s is %s (%zu job%s not ended): cancel it first, or use --force",
+                                            b->id, batch_state_to_string(batch_state(b)), open, open == 1 ? "" : "s"));
+                        return;
+                }
+                if (open > 0) {
+                        struct control_request all = *rq;
+                        size_t pending = 0;
+                        all.n_jobs = 0;
+                        (void) cancel_in(d, b, &all, o, &pending);
+                        if (o->code == CONTROL_OK) {
+                                free(o->message); /* the delete's answer follows */
+                                o->message = NULL;
+                        }
+                        if (o->code != CONTROL_OK || pending > 0 ||
+                            b->counts[JOB_QUEUED] + b->counts[JOB_PROCESSING] > 0) {
+                                if (o->code == CONTROL_OK)
+                                        refuse(o, xasprintf("batch %s: canceled, but its jobs are still stopping; "
+                                                            "delete it again in a moment", b->id));
+                                spool_batch_done_with(b);
+                                return;
+                        }
+                }
+                r = spool_batch_delete(q, b, NULL, rq->batch); /* frees B */
+                if (r < 0)
+                        spool_batch_done_with(b); /* still there: it may finish */
+        } else {
+                r = spool_finished_find(d->spool, rq->queue, rq->batch, &q, &claim);
+                if (r == -ENOENT) {
+                        refuse(o, xasprintf("no batch %s", rq->batch));
+                        return;
+                }
+                if (r == 0)
+                        r = spool_batch_delete(q, NULL, claim, rq->batch);
+                free(claim);
+        }
+        if (r < 0) {
+                refuse(o, xasprintf("batch %s: cannot delete it: %s", rq->batch, strerror(-r)));
+                return;
+        }
+        o->message = xasprintf("batch %s deleted: its outbox folder and its state are gone (their disk is freed "
+                               "in the background)", rq->batch);
+        purge_start(d);
+}
+
+static void run_request(struct daemon *d, const struct control_request *rq, struct outcome *o) {
+        *o = (struct outcome) { .code = CONTROL_OK };
+        if (strcmp(rq->action, "cancel") == 0)
+                do_cancel(d, rq, o);
+        else if (strcmp(rq->action, "retry") == 0)
+                do_retry(d, rq, o);
+        else if (strcmp(rq->action, "hold") == 0 || strcmp(rq->action, "release") == 0)
+                do_hold(d, rq, strcmp(rq->action, "hold") == 0, o);
+        else if (strcmp(rq->action, "delete") == 0)
+                do_delete(d, rq, o);
+        else
+                refuse(o, xasprintf("unknown request \"%s\"", rq->action));
+        log_full(o->code == CONTROL_OK ? LOG_NOTICE : LOG_WARNING,
+                 &(struct log_ctx) { .queue = rq->queue, .batch = rq->batch }, 0, NULL, "request %s %s: %s",
+                 rq->action, rq->batch, o->message);
+}
+
+static int on_control_file(struct queue *q, const char *name, const char *batch, const char *action,
+                           char **ret_reason, void *userdata) {
+        struct daemon *d = userdata;
+        struct control_request rq = { .action = (char *) action, .batch = (char *) batch, .queue = q->name };
+        struct outcome o;
+
+        if (d->spool->stopping)
+                return -EAGAIN;
+        log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = batch }, 0, NULL,
+                 "request from the inbox: %s", name);
+        run_request(d, &rq, &o);
+        if (o.code == CONTROL_OK) {
+                free(o.message);
+                return 0;
+        }
+        *ret_reason = o.message;
+        return 1;
+}
+
+/* One request file of the control directory, unless it has its outcome already. */
+static void control_take(struct daemon *d, const char *name) {
+        struct control_request *rq = NULL;
+        struct outcome o;
+        char *id;
+
+        if (d->control_fd < 0 || d->spool->stopping || !control_is_request(name, &id))
+                return;
+        int r = control_outcome_exists(d->control_fd, id);
+        if (r == 0) {
+                r = control_request_read(d->control_fd, id, &rq);
+                if (r == 0)
+                        run_request(d, rq, &o);
+                else if (r == -EBADMSG)
+                        o = (struct outcome) { CONTROL_REFUSED, xstrdup("the request file cannot be read as a request") };
+                if (r == 0 || r == -EBADMSG) {
+                        r = control_outcome_write(d->control_fd, id, o.code, o.message);
+                        if (r < 0)
+                                log_warning("cannot write the outcome of request %s: %s", id, strerror(-r));
+                        free(o.message);
+                }
+        }
+        control_request_free(rq);
+        free(id);
+}
+
+static void control_scan(struct daemon *d) {
+        DIR *dir;
+        struct dirent *de;
+
+        if (d->control_fd < 0)
+                return;
+        int fd = openat(d->control_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dir = fd < 0 ? NULL : fdopendir(fd);
+        if (!dir) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        while ((de = readdir(dir)))
+                control_take(d, de->d_name);
+        closedir(dir);
+}
+
+static int on_control_event(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        struct daemon *d = userdata;
+
+        if (ev->mask & IN_Q_OVERFLOW)
+                control_scan(d);
+        else if (ev->len > 0)
+                control_take(d, ev->name);
+        return 0;
+}
+
+static void control_start(struct daemon *d) {
+        const char *state_dir = d->spool->config->state_dir;
+        char *path = control_dir_path(state_dir);
+        int r = control_dir_setup(state_dir);
+
+        if (r == 0) {
+                d->control_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = d->control_fd < 0 ? -errno : 0;
+        }
+        if (r == 0)
+                r = sd_event_add_inotify(d->event, &d->control_watch, path, IN_MOVED_TO | IN_CLOSE_WRITE,
+                                         on_control_event, d);
+        if (r < 0)
+                log_warning("cannot watch the control directory %s: %s; requests are looked for every %" PRIu64
+                            " s", path, strerror(-r), HEARTBEAT_USEC / USEC_PER_SEC);
+        free(path);
+        control_scan(d);
+}
+
+/* ---- heartbeat: <state_dir>/daemon.json ---- */
+
+/* STOPPED: the last one, after a clean stop. RECOVERING: before recovery,
+ * which may hold the loop for long: readers do not take the silence that
+ * follows for a stop. */
+static void write_heartbeat(struct daemon *d, bool stopped, bool recovering) {
+        char host[256] = "", boot[SD_ID128_STRING_MAX] = "", started[40], now[40];
+        sd_id128_t id;
+        uint64_t t = now_usec(CLOCK_REALTIME);
+
+        (void) gethostname(host, sizeof(host) - 1);
+        if (sd_id128_get_boot(&id) >= 0)
+                sd_id128_to_string(id, boot);
+        json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:f}", "pid", (json_int_t) getpid(), "boot_id", boot, "host",
+                              host, "started", format_rfc3339(started, sizeof(started), d->started), "heartbeat",
+                              format_rfc3339(now, sizeof(now), t), "interval_seconds",
+                              (double) HEARTBEAT_USEC / USEC_PER_SEC);
+        if (stopped)
+                json_object_set_new(j, "stopped", json_string(now));
+        if (recovering)
+                json_object_set_new(j, "recovering", json_true());
+        int fd = open(d->spool->config->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = fd < 0 ? -errno : fs_write_json(fd, HEARTBEAT_FILE, j, 0644, (gid_t) -1, false, false);
+        if (fd >= 0)
+                close(fd);
+        json_decref(j);
+        if (r < 0)
+                log_full(LOG_WARNING, NULL, -r, NULL, "cannot write the heartbeat %s/" HEARTBEAT_FILE ": %s",
+                         d->spool->config->state_dir, strerror(-r));
+}
+
+static int on_heartbeat(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct daemon *d = userdata;
+
+        write_heartbeat(d, false, false);
+        /* Another host's request raises no inotify event on a shared state_dir. */
+        control_scan(d);
+        if (d->control_fd >= 0 && ++d->beats % 300 == 0)
+                control_sweep(d->control_fd, CONTROL_KEEP_USEC);
+        (void) sd_event_source_set_time_relative(src, HEARTBEAT_USEC);
+        return 0;
+}
+
 /* ---- life cycle ---- */
 
 int daemon_new(struct config *config, sd_event *event, const char *worker_path, struct daemon **ret) {
@@ -227,6 +645,8 @@ int daemon_new(struct config *config, sd_event *event, const char *worker_path, 
                 return r;
         }
         d->event = sd_event_ref(event);
+        d->control_fd = -1;
+        d->started = now_usec(CLOCK_REALTIME);
         d->worker_path = xstrdup(worker_path);
         d->spool->on_retry = on_queue_retry;
         d->spool->on_retry_userdata = d;
@@ -248,9 +668,11 @@ int daemon_start(struct daemon *d) {
         struct spool *s = d->spool;
         int r;
 
+        write_heartbeat(d, false, true);
         /* What a previous run left, before any worker or new drop: claims finished
          * or undone and registered, batches loaded, finished batches' status checked. */
         for (struct queue *q = s->queues; q; q = q->next) {
+                (void) spool_purge_deleted(q, true);
                 (void) recover_queue(d, q);
                 (void) spool_check_finished(q);
         }
@@ -259,6 +681,12 @@ int daemon_start(struct daemon *d) {
                 return r;
         for (struct queue *q = s->queues; q; q = q->next)
                 (void) intake_start(q, &intake_handlers, d);
+        write_heartbeat(d, false, false);
+        r = sd_event_add_time_relative(d->event, &d->heartbeat_timer, CLOCK_MONOTONIC, HEARTBEAT_USEC,
+                                       USEC_PER_SEC / 10, on_heartbeat, d);
+        if (r >= 0)
+                (void) sd_event_source_set_enabled(d->heartbeat_timer, SD_EVENT_ON);
+        control_start(d);
         pool_kick(d->pool);
         /* Always armed: metrics_file may come with a reload. */
         (void) sd_event_add_time_relative(d->event, &d->metrics_timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC / 2,
@@ -423,6 +851,13 @@ void daemon_free(struct daemon *d) {
                 return;
         if (d->spool)
                 spool_flush_status(d->spool);
+        if (d->heartbeat_timer)
+                write_heartbeat(d, true, false); /* "stopped": tools say so at once */
+        sd_event_source_disable_unref(d->heartbeat_timer);
+        sd_event_source_disable_unref(d->control_watch);
+        sd_event_source_disable_unref(d->purge_child); /* the child ends with us (PDEATHSIG); the next start finishes */
+        if (d->control_fd >= 0)
+                close(d->control_fd);
         pool_free(d->pool);
         for (struct queue *q = d->spool ? d->spool->queues : NULL; q; q = q->next)
                 intake_stop(q);

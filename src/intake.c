@@ -14,6 +14,7 @@
  * consecutive looks give the same fingerprint. */
 #include "intake.h"
 #include "classify.h"
+#include "control.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -198,6 +199,15 @@ static void fingerprint_dir(const struct queue_config *qc, int fd, struct finger
         closedir(d);
 }
 
+/* A share-side request (control.h): "BATCH.cancel" and the like. */
+static bool is_request_name(const char *name) {
+        char *batch = NULL;
+        const char *action;
+        bool is = control_share_parse(name, &batch, &action);
+        free(batch);
+        return is;
+}
+
 static int fingerprint_drop(struct queue *q, const char *name, bool check_writers, struct fingerprint *fp,
                             struct stat *ret_st) {
         int inbox = open(q->cfg->inbox, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -220,7 +230,8 @@ static int fingerprint_drop(struct queue *q, const char *name, bool check_writer
                         fingerprint_failed(fp, errno);
         } else if (check_writers && S_ISREG(ret_st->st_mode)) {
                 fingerprint_writer(fp, inbox, name);
-                const char *why = looks_incomplete(inbox, name, ret_st);
+                /* A share-side request is an empty file: empty is what it should be. */
+                const char *why = is_request_name(name) ? NULL : looks_incomplete(inbox, name, ret_st);
                 if (why)
                         note_incomplete(fp, name, why);
         }
@@ -650,6 +661,28 @@ static void drop_take(struct drop *d, const struct stat *st) {
                 free(name);
                 return;
         }
+        char *batch = NULL;
+        const char *action = NULL;
+        if (S_ISREG(st->st_mode) && q->intake->h->control_ready && control_share_parse(name, &batch, &action)) {
+                char *why = NULL;
+                int r = q->intake->h->control_ready(q, name, batch, action, &why, q->intake->userdata);
+                free(batch);
+                if (r < 0)
+                        drop_schedule(d, 10 * check_interval(d));
+                else {
+                        drop_forget(d);
+                        char *path = xasprintf("%s/%s", q->cfg->inbox, name);
+                        if (r == 0 && unlink(path) < 0 && errno != ENOENT)
+                                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, errno, NULL,
+                                         "request %s done, but it cannot be removed from the inbox: %m", name);
+                        free(path);
+                        if (r > 0)
+                                reject_file(q, name, why ? why : "request refused", true);
+                }
+                free(why);
+                free(name);
+                return;
+        }
         if (S_ISREG(st->st_mode) && manifest_is_name(name)) {
                 drop_forget(d);
                 manifest_take(q, name);
@@ -772,7 +805,8 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         struct intake_look look = {
                 .ready_marker = fp.ready_marker,
-                .manifest = S_ISREG(st.st_mode) && manifest_is_name(d->name),
+                /* a share-side request is a commit marker too: one quiet look */
+                .manifest = S_ISREG(st.st_mode) && (manifest_is_name(d->name) || is_request_name(d->name)),
                 .stable_since = d->stable_since,
                 .walk_usec = d->walk_usec,
                 .remote = q->intake->remote,

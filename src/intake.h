@@ -26,6 +26,11 @@ struct intake_handlers {
          * never came before its timeout). Returns like drop_ready. */
         int (*manifest_ready)(struct queue *q, const char *name, const struct manifest *m, char *const *missing,
                               size_t n_missing, void *userdata);
+        /* NAME is a share-side request "BATCH.ACTION" (control.h), never a drop: act.
+         * Returns 0 (done: the file goes), 1 (refused: the file is rejected with the
+         * reason in *RET_REASON, malloc'ed) or -errno (looked at again later). */
+        int (*control_ready)(struct queue *q, const char *name, const char *batch, const char *action,
+                             char **ret_reason, void *userdata);
 };
 
 /* Make Q's intake (Q->intake), watch its inbox and look at what is there

@@ -37,8 +37,8 @@ const char *batch_state_to_string(enum batch_state s) {
 enum batch_state batch_state(const struct batch *b) {
         size_t ended = b->counts[JOB_DONE] + b->counts[JOB_FAILED] + b->counts[JOB_CANCELED];
         if (ended == b->n_jobs)
-                return b->counts[JOB_CANCELED] > 0 && b->counts[JOB_DONE] + b->counts[JOB_FAILED] == 0
-                        ? BATCH_CANCELED : BATCH_DONE;
+                return b->canceled || (b->counts[JOB_CANCELED] > 0 && b->counts[JOB_DONE] + b->counts[JOB_FAILED] == 0
+                        ) ? BATCH_CANCELED : BATCH_DONE;
         if (b->started)
                 return BATCH_PROCESSING;
         return BATCH_QUEUED;

@@ -54,6 +54,9 @@ struct job {
         unsigned pages;
         uint64_t started, finished; /* realtime usec, 0 = not yet */
         double seconds;
+        bool failed_at_registration; /* ended before it started (a missing file): a retry cannot help */
+        bool has_record;       /* jobs/<index>.json exists (loaded or written) */
+        bool stale;            /* changed by a request: its status and record are rewritten by the projection */
 };
 
 struct skipped {
@@ -90,7 +93,12 @@ struct batch {
         size_t next_job;       /* scheduler cursor: jobs before it are not queued */
         uint64_t last_served;  /* scheduler: when a job of this batch was last handed out */
         bool status_dirty;
+        /* Set by requests (pdfspoolctl, share-side files), kept in <claim>/control.json: */
+        bool held;             /* starts no new jobs; running ones finish */
+        bool canceled;         /* canceled as a whole: ends "canceled" whatever ended before */
+        bool keep_open;        /* a request works on it: not put away before it is done */
         bool projection_pending; /* its outbox folder is not written in full yet (slices, or a deferral) */
+        bool projection_stale_only; /* this pass writes only the jobs a request changed */
         size_t projection_next;  /* the next job whose status the projection writes */
         sd_event_source *projection_source;
         struct batch *next;    /* in the queue's list, oldest first */

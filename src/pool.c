@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +38,7 @@ struct worker {
         unsigned jobs_done;
         bool hello;
         bool retiring;          /* asked to quit after max jobs, or removed by a resize */
+        bool canceling;         /* killed for a cancel request: its job ends canceled when it is gone */
 };
 
 struct pool {
@@ -150,6 +153,8 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
         if (type && strcmp(type, "hello") == 0) {
                 w->hello = true;
                 p->quick_deaths = 0;
+        } else if (type && strcmp(type, "result") == 0 && w->canceling) {
+                ; /* too late: the job ends canceled when the worker is gone */
         } else if (type && strcmp(type, "result") == 0 && w->job) {
                 char id[32];
                 snprintf(id, sizeof(id), "%" PRIu64, w->job_serial);
@@ -212,7 +217,9 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         if (!w->retiring && !p->stopping)
                 p->spool->worker_restarts++;
 
-        if (w->job) {
+        if (w->job && w->canceling)
+                job_done(w, JOB_CANCELED, 0, "canceled by request while it ran");
+        else if (w->job) {
                 char *reason = w->kill_reason ? xstrdup(w->kill_reason) : death_reason(si);
                 struct log_ctx ctx = job_ctx(w->job);
                 log_full(LOG_WARNING, &ctx, 0, NULL, "worker %d ended: %s", (int) si->si_pid, reason);
@@ -418,6 +425,45 @@ static void dispatch(struct pool *p) {
                 (void) sd_event_source_set_time_relative(w->timeout, timeout);
                 (void) sd_event_source_set_enabled(w->timeout, SD_EVENT_ONESHOT);
         }
+}
+
+/* Wait up to TIMEOUT_MSEC for PID to be gone (not reaped: the child source
+ * does that). true when it is. */
+static bool wait_gone(pid_t pid, int timeout_msec) {
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        bool gone;
+
+        if (fd < 0)
+                return false;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int n;
+        do
+                n = poll(&p, 1, timeout_msec);
+        while (n < 0 && errno == EINTR);
+        gone = n > 0;
+        close(fd);
+        return gone;
+}
+
+int pool_cancel_job(struct pool *p, struct job *j) {
+        for (size_t i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                if (w->job != j || w->pid <= 0)
+                        continue;
+                struct log_ctx ctx = job_ctx(j);
+                log_full(LOG_NOTICE, &ctx, 0, NULL, "canceled by request: stopping worker %d", (int) w->pid);
+                w->canceling = true;
+                w->retiring = true; /* its end is expected: not said as a death; a new one takes its place */
+                w->timeout = sd_event_source_disable_unref(w->timeout);
+                (void) kill(w->pid, SIGKILL);
+                /* Gone for sure before its temp folder is cleaned, so that nothing
+                 * it still writes can land there: then the job ends now. */
+                if (!wait_gone(w->pid, 1500))
+                        return 1; /* it ends canceled when its exit is reaped */
+                job_done(w, JOB_CANCELED, 0, "canceled by request while it ran");
+                return 0;
+        }
+        return -ENOENT;
 }
 
 void pool_kick(struct pool *p) {

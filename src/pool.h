@@ -11,6 +11,11 @@ void pool_free(struct pool *p);
 /* Hand queued jobs to idle workers. Cheap; call after anything that may add work. */
 void pool_kick(struct pool *p);
 unsigned pool_busy(const struct pool *p);
+/* Stop running job J for a cancel request: its worker is killed (and replaced)
+ * and J ends canceled, its outputs gone, its original kept. 0 when it ended
+ * now, 1 when it ends as soon as the worker's exit is seen, -ENOENT when J
+ * does not run. */
+int pool_cancel_job(struct pool *p, struct job *j);
 /* Change the number of workers (reload). */
 void pool_resize(struct pool *p, unsigned n);
 /* No new jobs; running jobs get GRACE to finish, then are stopped and put back

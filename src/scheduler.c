@@ -3,7 +3,7 @@
  * batches of the same priority, so one big drop cannot starve a small one
  * dropped after it. Nothing starts in a queue whose work is deferred (a fault
  * of its disk, descriptors...) or outside its hours, nor in a batch before its
- * not_before time. */
+ * not_before time, nor in a batch on hold (pdfspoolctl hold). */
 #include "scheduler.h"
 #include "util.h"
 
@@ -38,7 +38,7 @@ struct job *sched_next(struct spool *s) {
                 if (queue_deferred(q))
                         continue;
                 for (struct batch *b = q->batches; b; b = b->next) {
-                        if (b->counts[JOB_QUEUED] == 0 || sched_waits(b, now, &until) || !next_queued(b))
+                        if (b->held || b->counts[JOB_QUEUED] == 0 || sched_waits(b, now, &until) || !next_queued(b))
                                 continue;
                         if (!best || b->priority > best->priority ||
                             (b->priority == best->priority && b->last_served < best->last_served))
@@ -56,7 +56,7 @@ uint64_t sched_wakeup(struct spool *s) {
 
         for (struct queue *q = s->queues; q; q = q->next)
                 for (struct batch *b = q->batches; b; b = b->next)
-                        if (b->counts[JOB_QUEUED] > 0 && sched_waits(b, now, &until) && until &&
+                        if (!b->held && b->counts[JOB_QUEUED] > 0 && sched_waits(b, now, &until) && until &&
                             (!first || until < first))
                                 first = until;
         return first;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define MAX_INTERRUPTED_ATTEMPTS 3
+#define CANCELED_REASON "canceled by request"
 #define STATUS_DELAY_USEC (250 * USEC_PER_MSEC)
 
 /* ---- paths ---- */
@@ -89,7 +90,7 @@ int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_d
         return r;
 }
 
-static int write_job_record(const struct job *j) {
+static int write_job_record(struct job *j) {
         char *dir = xasprintf("%s/jobs", j->batch->claim_path);
         char *name = xasprintf("%u.json", j->index);
         json_t *rec = json_pack("{s:s,s:I,s:o,s:I,s:I,s:I,s:f}",
@@ -103,6 +104,19 @@ static int write_job_record(const struct job *j) {
         int r = spool_write_record(dir, name, rec, false);
         free(name);
         free(dir);
+        if (r == 0)
+                j->has_record = true;
+        return r;
+}
+
+/* No record: a job that never started (queued; canceled in a canceled batch).
+ * Not synced here: the caller syncs jobs/ once for many. */
+static int remove_job_record(struct job *j) {
+        char *path = xasprintf("%s/jobs/%u.json", j->batch->claim_path, j->index);
+        int r = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+        free(path);
+        if (r == 0)
+                j->has_record = false;
         return r;
 }
 
@@ -209,6 +223,28 @@ static json_t *batch_record(const struct batch *b) {
 }
 
 static void spool_schedule_status(struct spool *s);
+
+/* A copy of J's original in its folder DIR (outbox-relative), unless one is
+ * there. Only a fault of the spool's resources is an error: a source that
+ * changed or went is said, and the job goes on without it. */
+static int keep_original(struct job *j, const char *dir) {
+        struct queue *q = j->batch->queue;
+        char *dst = xasprintf("%s/%s", dir, j->original);
+        const char *why = NULL;
+        int r = faccessat(q->outbox_fd, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST : -errno;
+
+        if (r == -ENOENT) {
+                int fd = spool_job_open_source(j, &why);
+                r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, dst, q->cfg->file_mode, q->gid, true);
+                if (fd >= 0)
+                        close(fd);
+                if (r < 0 && r != -EEXIST)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = j->batch->id, .job = j->name },
+                                 -r, NULL, "cannot keep the original of a canceled job: %s", why ? why : strerror(-r));
+        }
+        free(dst);
+        return r == -EEXIST || (r < 0 && !errno_is_transient(r)) ? 0 : r;
+}
 static void mark_dirty(struct batch *b);
 
 /* Keep a file of the claim (an archive, a manifest, a skipped file) in the
@@ -331,7 +367,9 @@ static void write_projection(struct batch *b) {
                 struct job *j = &b->jobs[b->projection_next - first_job];
                 if (b->projection_next > started_at && now_usec(CLOCK_MONOTONIC) > deadline && projection_yield(b))
                         return;
-                if (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED) {
+                if (b->projection_stale_only && !j->stale)
+                        continue;
+                if (!j->stale && (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_CANCELED)) {
                         char *st = xasprintf("%s/%s/" STATUS_FILE, b->id, j->name);
                         k = faccessat(q->outbox_fd, st, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
                         free(st);
@@ -344,11 +382,20 @@ static void write_projection(struct batch *b) {
                 }
                 char *dir = job_dir(j);
                 r = fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
+                /* A job canceled before it started keeps its original beside its status,
+                 * like every job that ended; the status last, so that a crash between
+                 * the two has the next projection copy it (a job with its status is
+                 * not looked at again). */
+                if (r == 0 && j->state == JOB_CANCELED)
+                        r = keep_original(j, dir);
                 if (r == 0)
                         r = status_write_job(j, dir);
+                /* What a request changed: its record too (the attempts), once its status is out. */
+                if (r == 0 && j->stale && (r = write_job_record(j)) == 0)
+                        j->stale = false;
                 if (r < 0)
                         log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name },
-                                 -r, NULL, "cannot write the job's status file: %s", strerror(-r));
+                                 -r, NULL, "cannot write the job's status file or record: %s", strerror(-r));
                 free(dir);
                 if (b->projection_next % 4096 == 4095)
                         notify_progress();
@@ -356,6 +403,7 @@ static void write_projection(struct batch *b) {
         if (r == 0)
                 r = status_write_batch(b);
         b->projection_next = 0;
+        b->projection_stale_only = false;
         b->projection_pending = r < 0;
         b->status_dirty = r < 0;
         if (r < 0)
@@ -601,6 +649,34 @@ static int list_job_records(const struct batch *b, bool *has) {
         return r;
 }
 
+/* What requests set on a batch (held, canceled): <claim>/control.json; none
+ * when the file is absent. Any other failure to read it is no answer. */
+static int read_batch_control(struct batch *b) {
+        char *path = xasprintf("%s/control.json", b->claim_path), *text = NULL;
+        int r = fs_read_file(AT_FDCWD, path, 1 << 16, &text, NULL);
+
+        free(path);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        json_t *j = json_loads(text, 0, NULL);
+        free(text);
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return -EBADMSG;
+        }
+        b->held = json_is_true(json_object_get(j, "held"));
+        b->canceled = json_is_true(json_object_get(j, "canceled"));
+        json_decref(j);
+        return 0;
+}
+
+static int write_batch_control(const struct batch *b) {
+        return spool_write_record(b->claim_path, "control.json",
+                                  json_pack("{s:b,s:b}", "held", b->held, "canceled", b->canceled), true);
+}
+
 /* The batch record of CLAIM, parsed into a batch (jobs that ended at
  * registration among them). Touches no loop, log nor other state of the
  * spool, so that a thread may run it (spool_batch_adopt); on failure
@@ -669,6 +745,7 @@ static int parse_batch_record(struct queue *q, const char *claim, struct batch *
                         const char *why = at ? json_string_value(json_array_get(errors, (size_t) json_integer_value(at)))
                                              : json_string_value(json_object_get(failed, "error"));
                         j->state = JOB_FAILED;
+                        j->failed_at_registration = true;
                         j->error = xstrdup(why ?: "failed");
                         j->finished = (uint64_t) json_integer_value(json_object_get(failed, "finished"));
                 }
@@ -702,6 +779,14 @@ static int load_job_states(struct batch *b) {
         json_error_t err;
         int r;
 
+        r = read_batch_control(b);
+        if (r < 0) {
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id }, -r, NULL,
+                         "cannot read %s/control.json: %s", b->claim_path, strerror(-r));
+                spool_batch_free(b);
+                return r;
+        }
+
         /* Each job's latest state: the records there are, listed once (a new
          * batch of 100,000 jobs has none, and must not cost 100,000 opens). */
         bool *has_record = xcalloc(b->n_jobs + 1, sizeof(bool));
@@ -715,6 +800,13 @@ static int load_job_states(struct batch *b) {
         }
         for (size_t i = 0; i < b->n_jobs; i++) {
                 struct job *j = &b->jobs[i];
+                j->has_record = has_record[i];
+                if (!has_record[i] && j->state == JOB_QUEUED && b->canceled) {
+                        /* Never started, and its batch was canceled as a whole. */
+                        j->state = JOB_CANCELED;
+                        j->error = xstrdup(CANCELED_REASON);
+                        j->stale = true; /* its status may still say queued: rewritten */
+                }
                 if (!has_record[i] || j->state == JOB_FAILED)
                         continue; /* never started, or ended at registration */
                 char *jp = xasprintf("%s/jobs/%zu.json", b->claim_path, i);
@@ -1300,6 +1392,8 @@ static void batch_finish_if_done(struct batch *b) {
 
         if (st != BATCH_DONE && st != BATCH_CANCELED)
                 return;
+        if (b->keep_open)
+                return; /* a request works on it: it finishes it after */
         if (b->projection_pending)
                 return; /* its outbox folder first: a retry writes it, then finishes */
         if (!b->finished) {
@@ -1646,4 +1740,373 @@ void spool_free(struct spool *s) {
         sd_event_unref(s->event);
         free(s->instance);
         free(s);
+}
+
+/* ---- requests: cancel, retry, hold, delete (pdfspoolctl, share-side files) ---- */
+
+struct batch *spool_batch_find(struct spool *s, const char *queue, const char *id) {
+        for (struct queue *q = s->queues; q; q = q->next)
+                if (!queue || strcmp(q->name, queue) == 0)
+                        for (struct batch *b = q->batches; b; b = b->next)
+                                if (strcmp(b->id, id) == 0)
+                                        return b;
+        return NULL;
+}
+
+/* The id a finished claim's records name: final.json (small), else batch.json. */
+static int finished_claim_id(const char *claim_path, char **ret) {
+        static const char *const records[] = { "final.json", "batch.json" };
+        int r = -ENOENT;
+
+        for (size_t i = 0; i < ELEMENTSOF(records) && r == -ENOENT; i++) {
+                char *path = xasprintf("%s/%s", claim_path, records[i]), *text = NULL;
+                r = fs_read_file(AT_FDCWD, path, 256 << 20, &text, NULL);
+                free(path);
+                if (r < 0)
+                        continue;
+                json_t *j = json_loads(text, 0, NULL);
+                free(text);
+                char *id = names_from_json_exact(json_object_get(j, "id"));
+                json_decref(j);
+                if (!id)
+                        return -EBADMSG;
+                *ret = id;
+        }
+        return r;
+}
+
+int spool_finished_find(struct spool *s, const char *queue, const char *id, struct queue **ret_q, char **ret_claim) {
+        int result = -ENOENT;
+
+        for (struct queue *q = s->queues; q; q = q->next) {
+                if ((queue && strcmp(q->name, queue) != 0) || q->removed)
+                        continue;
+                char *finished = xasprintf("%s/finished", q->state_path);
+                char **names = NULL;
+                size_t n = 0;
+                int r = list_claims(finished, &names, &n);
+                if (r < 0 && r != -ENOENT)
+                        result = r; /* could not look: not "no such batch" */
+                for (size_t i = 0; i < n; i++) {
+                        char *path = xasprintf("%s/%s", finished, names[i]), *got = NULL;
+                        int k = finished_claim_id(path, &got);
+                        free(path);
+                        if (k == 0 && strcmp(got, id) == 0 && result != 0) {
+                                *ret_q = q;
+                                *ret_claim = xstrdup(names[i]);
+                                result = 0;
+                        } else if (k < 0 && k != -ENOENT && k != -EBADMSG && result == -ENOENT)
+                                result = k;
+                        free(got);
+                        free(names[i]);
+                }
+                free(names);
+                free(finished);
+        }
+        return result;
+}
+
+int spool_batch_reopen(struct queue *q, const char *claim, struct batch **ret) {
+        char *from = xasprintf("%s/finished/%s", q->state_path, claim);
+        char *to = xasprintf("%s/%s", q->claims_path, claim);
+        char *final = xasprintf("%s/final.json", to);
+        int r = rename(from, to) < 0 ? -errno : 0;
+
+        /* Back among the claims before anything else: a crash from here on resumes
+         * it, and a batch with nothing left to do simply finishes again. */
+        if (r == 0)
+                r = fs_fsync_dir(AT_FDCWD, q->claims_path);
+        if (r == 0 && unlink(final) < 0 && errno != ENOENT)
+                r = -errno;
+        free(final);
+        free(from);
+        free(to);
+        if (r < 0)
+                return r;
+        struct batch *b;
+        r = load_batch(q, claim, &b);
+        if (r < 0)
+                return r;
+        b->keep_open = true; /* the caller retries jobs in it, then lets it finish */
+        /* It finished when its last job did: if nothing is retried after all, it
+         * is put away again as it was, not finished a second time. */
+        for (size_t i = 0; i < b->n_jobs; i++)
+                if (b->jobs[i].finished > b->finished)
+                        b->finished = b->jobs[i].finished;
+        batch_link(q, b);
+        *ret = b;
+        return 0;
+}
+
+/* The jobs named (by job folder or source path), or every job when N is 0.
+ * -ENOENT with the first unknown name in *RET_UNKNOWN. */
+static int select_jobs(struct batch *b, char *const *names, size_t n, bool **ret, const char **ret_unknown) {
+        bool *sel = xcalloc(b->n_jobs + 1, sizeof(bool));
+
+        for (size_t k = 0; k < n; k++) {
+                bool found = false;
+                for (size_t i = 0; i < b->n_jobs; i++)
+                        if (strcmp(b->jobs[i].name, names[k]) == 0 || strcmp(b->jobs[i].source, names[k]) == 0)
+                                sel[i] = found = true;
+                if (!found) {
+                        free(sel);
+                        *ret_unknown = names[k];
+                        return -ENOENT;
+                }
+        }
+        for (size_t i = 0; n == 0 && i < b->n_jobs; i++)
+                sel[i] = true;
+        *ret = sel;
+        return 0;
+}
+
+/* Rewrite the status files (and records) of the jobs a request changed, in
+ * slices like any projection; the batch is not put away before it is done. */
+static void project_stale(struct batch *b) {
+        if (!b->projection_pending)
+                b->projection_stale_only = true; /* else the pass under way writes them too */
+        b->projection_next = 0;
+        write_projection(b);
+}
+
+static int sync_job_records(const struct batch *b) {
+        char *jobs = xasprintf("%s/jobs", b->claim_path);
+        int r = fs_fsync_dir(AT_FDCWD, jobs);
+        free(jobs);
+        return r;
+}
+
+/* Cancel: what must survive a crash is written before anything changes in
+ * memory, and costs little whatever the batch's size: for the whole batch,
+ * the records of its queued jobs go (a job without a record never started)
+ * and control.json says "canceled", so that every job without a record loads
+ * as canceled; for named jobs, their records. Status files follow in slices. */
+int spool_batch_cancel(struct batch *b, char *const *names, size_t n, struct spool_cancel *ret) {
+        bool *sel, removed = false;
+        int r = select_jobs(b, names, n, &sel, &ret->unknown);
+
+        if (r < 0)
+                return r;
+        ret->canceled = ret->n_running = 0;
+        ret->running = xcalloc(b->n_jobs + 1, sizeof(struct job *));
+        b->keep_open = true;
+        for (size_t i = 0; n == 0 && r == 0 && i < b->n_jobs; i++)
+                if (b->jobs[i].state == JOB_QUEUED && b->jobs[i].has_record) {
+                        r = remove_job_record(&b->jobs[i]);
+                        removed = true;
+                }
+        if (r == 0 && removed)
+                r = sync_job_records(b);
+        if (r == 0 && n == 0 && !b->canceled) {
+                b->canceled = true;
+                r = write_batch_control(b);
+                if (r < 0)
+                        b->canceled = false;
+        }
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                if (!sel[i])
+                        continue;
+                if (j->state == JOB_PROCESSING) {
+                        ret->running[ret->n_running++] = j; /* the pool stops it, then it ends canceled */
+                        continue;
+                }
+                if (j->state != JOB_QUEUED)
+                        continue;
+                char *old_error = j->error;
+                j->state = JOB_CANCELED;
+                j->error = xstrdup(CANCELED_REASON);
+                j->finished = now;
+                if (n > 0 && (r = write_job_record(j)) < 0) {
+                        free(j->error);
+                        j->error = old_error;
+                        j->state = JOB_QUEUED;
+                        j->finished = 0;
+                        break;
+                }
+                free(old_error);
+                j->stale = true;
+                b->counts[JOB_QUEUED]--;
+                b->counts[JOB_CANCELED]++;
+                ret->canceled++;
+        }
+        free(sel);
+        if (ret->canceled > 0) {
+                log_full(LOG_INFO, &(struct log_ctx) { .queue = b->queue->name, .batch = b->id, .state = "canceled" },
+                         0, NULL, "%zu queued job%s canceled", ret->canceled, ret->canceled == 1 ? "" : "s");
+                project_stale(b);
+        }
+        mark_dirty(b);
+        return r;
+}
+
+/* Retry: the records of the jobs retried go (no record: queued, and in a
+ * canceled batch canceled, so the batch's "canceled" goes after them; jobs of
+ * it that stay canceled get a record first). Their status files and records
+ * (with the attempts kept) follow in slices. */
+int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret_n, size_t *ret_n_unretryable,
+                      const char **ret_unknown) {
+        bool *sel;
+        int r = select_jobs(b, names, n, &sel, ret_unknown);
+
+        if (r < 0)
+                return r;
+        *ret_n = *ret_n_unretryable = 0;
+        b->keep_open = true;
+        for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                bool retried = sel[i] && (j->state == JOB_FAILED || j->state == JOB_CANCELED) &&
+                               !j->failed_at_registration;
+                if (retried && j->has_record)
+                        r = remove_job_record(j);
+                else if (!retried && b->canceled && j->state == JOB_CANCELED && !j->has_record)
+                        r = write_job_record(j);
+        }
+        if (r == 0)
+                r = sync_job_records(b);
+        if (r == 0 && b->canceled) {
+                b->canceled = false;
+                r = write_batch_control(b);
+                if (r < 0)
+                        b->canceled = true;
+        }
+        for (size_t i = 0; r == 0 && i < b->n_jobs; i++) {
+                struct job *j = &b->jobs[i];
+                if (!sel[i] || (j->state != JOB_FAILED && j->state != JOB_CANCELED))
+                        continue;
+                if (j->failed_at_registration) {
+                        (*ret_n_unretryable)++;
+                        continue;
+                }
+                b->counts[j->state]--;
+                b->counts[JOB_QUEUED]++;
+                j->state = JOB_QUEUED;
+                free(j->error);
+                j->error = NULL;
+                j->finished = 0;
+                j->stale = true;
+                if (j->index < b->next_job)
+                        b->next_job = j->index;
+                (*ret_n)++;
+        }
+        free(sel);
+        if (*ret_n > 0) {
+                b->finished = 0;
+                project_stale(b);
+        }
+        mark_dirty(b);
+        return r;
+}
+
+int spool_batch_set_held(struct batch *b, bool held) {
+        bool old = b->held;
+        int r;
+
+        if (old == held)
+                return 0;
+        b->held = held;
+        r = write_batch_control(b);
+        if (r < 0)
+                b->held = old;
+        else
+                mark_dirty(b);
+        return r;
+}
+
+void spool_batch_done_with(struct batch *b) {
+        b->keep_open = false;
+        batch_finish_if_done(b); /* may free B */
+}
+
+#define DELETED_PREFIX ".pdfspool-deleted."
+
+/* <state>/<queue>/deleted/<claim>: a batch deleted. Its outbox folder was
+ * renamed to DELETED_PREFIX<claim> (hidden: no reader lists it); that goes,
+ * then the records and the drop. BY_ID (at start, before any batch is loaded):
+ * a crash may have come between the two renames, so the folder named by the
+ * records' id goes too. */
+static int purge_deleted_claim(struct queue *q, const char *deleted, const char *claim, bool by_id) {
+        char *hidden = xasprintf(DELETED_PREFIX "%s", claim), *id = NULL;
+        int r = fs_remove_tree(q->outbox_fd, hidden);
+
+        free(hidden);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (by_id) {
+                char *path = xasprintf("%s/%s", deleted, claim);
+                r = finished_claim_id(path, &id);
+                free(path);
+                if (r < 0 && r != -ENOENT && r != -EBADMSG)
+                        return r;
+                r = id ? fs_remove_tree(q->outbox_fd, id) : 0;
+                free(id);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        (void) fs_fsync_dir(q->outbox_fd, ".");
+        int dfd = open(deleted, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        r = dfd < 0 ? -errno : fs_remove_tree(dfd, claim);
+        if (dfd >= 0)
+                close(dfd);
+        return r == -ENOENT ? 0 : r;
+}
+
+int spool_purge_deleted(struct queue *q, bool at_start) {
+        char *deleted = xasprintf("%s/deleted", q->state_path);
+        char **names = NULL;
+        size_t n = 0;
+        int r = list_claims(deleted, &names, &n), k;
+
+        for (size_t i = 0; i < n; i++) {
+                k = purge_deleted_claim(q, deleted, names[i], at_start);
+                if (k < 0) {
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -k, NULL,
+                                 "cannot remove deleted batch %s/%s: %s; tried again at the next start", deleted,
+                                 names[i], strerror(-k));
+                        r = k;
+                }
+                free(names[i]);
+        }
+        free(names);
+        free(deleted);
+        return r == -ENOENT ? 0 : r;
+}
+
+int spool_batch_delete(struct queue *q, struct batch *b, const char *claim, const char *id) {
+        char *deleted = xasprintf("%s/deleted", q->state_path);
+        char *from = b ? xstrdup(b->claim_path) : xasprintf("%s/finished/%s", q->state_path, claim);
+        char *to = xasprintf("%s/%s", deleted, b ? b->claim : claim);
+        char *hidden = xasprintf(DELETED_PREFIX "%s", b ? b->claim : claim);
+        int r = fs_mkdir_p(deleted, 0700);
+
+        /* One rename decides it: out of the claims and the finished batches, so
+         * that neither recovery nor a check brings it back. Then its outbox
+         * folder leaves every reader's view in one more; the files go later. */
+        if (r == 0 && rename(from, to) < 0)
+                r = -errno;
+        if (r == 0)
+                r = fs_fsync_dir(AT_FDCWD, deleted);
+        if (r == 0 && renameat(q->outbox_fd, b ? b->id : id, q->outbox_fd, hidden) < 0 && errno != ENOENT)
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b ? b->id : id }, errno, NULL,
+                         "a deleted batch's outbox folder cannot be renamed: %m; it is removed at the next start");
+        else if (r == 0)
+                (void) fs_fsync_dir(q->outbox_fd, ".");
+        free(hidden);
+        free(from);
+        free(to);
+        free(deleted);
+        if (r < 0)
+                return r;
+        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name, .batch = b ? b->id : id }, 0, NULL,
+                 "batch deleted by request");
+        if (b) {
+                for (struct batch **p = &q->batches; *p; p = &(*p)->next)
+                        if (*p == b) {
+                                *p = b->next;
+                                break;
+                        }
+                spool_batch_free(b);
+        }
+        return 0;
 }

@@ -15,8 +15,12 @@
  *       batch.json         the batch record, written once: id, jobs, skipped files, and
  *                          for each file taken its identity ("taken": dev, ino, size)
  *       jobs/<n>.json      each job's latest state (processing, done, failed)
+ *       control.json       what requests set on the batch: {"held", "canceled"}
  *       final.json         written as the batch finishes: its id and final outbox status
  *   <state_dir>/<queue>/finished/<claim>/                 the same, once every job ended
+ *   <state_dir>/<queue>/deleted/<claim>/                  deleted by request: removed, with
+ *                                                         its outbox folder, now and at start
+ *   <state_dir>/control/                                  requests to the daemon (control.h)
  *
  * <claim> is <unix-seconds>.<usec>.<host>.<pid>.<random>; <instance> is the host name.
  *
@@ -116,6 +120,45 @@ void spool_job_defer(struct job *j, const char *what, int err);
 const char *spool_defer(struct queue *q, const char *what, int err);
 /* Work of Q succeeded: the next fault starts again with a short delay. */
 void spool_queue_succeeded(struct queue *q);
+
+/* Requests (pdfspoolctl, share-side files), sequenced by the orchestrator.
+ * The active batch ID (in QUEUE, or any queue when NULL), or NULL. */
+struct batch *spool_batch_find(struct spool *s, const char *queue, const char *id);
+/* A finished batch ID: its queue and claim in finished/. -ENOENT when there is
+ * none; another -errno when the finished batches could not all be looked at. */
+int spool_finished_find(struct spool *s, const char *queue, const char *id, struct queue **ret_q, char **ret_claim);
+/* Bring finished CLAIM back among Q's active batches (for a retry); it stays
+ * open (keep_open) until spool_batch_done_with. */
+int spool_batch_reopen(struct queue *q, const char *claim, struct batch **ret);
+struct spool_cancel {
+        size_t canceled;        /* queued jobs canceled at once */
+        struct job **running;   /* jobs running now: the pool stops them (malloc'ed) */
+        size_t n_running;
+        const char *unknown;    /* a job name that is not in the batch */
+};
+/* Cancel the jobs named (all when N is 0: the batch ends "canceled"): queued
+ * ones end canceled now, each persisted; running ones are listed for the
+ * caller. B stays open (keep_open) until spool_batch_done_with. -ENOENT for an
+ * unknown job name (nothing changed). */
+int spool_batch_cancel(struct batch *b, char *const *names, size_t n, struct spool_cancel *ret);
+/* Failed and canceled jobs named (all when N is 0) back to queued, attempts
+ * kept; jobs that ended before they started (a missing file) are counted in
+ * *RET_N_UNRETRYABLE and left. B stays open until spool_batch_done_with. */
+int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret_n, size_t *ret_n_unretryable,
+                      const char **ret_unknown);
+/* Hold (no new jobs start) or release B, persisted. */
+int spool_batch_set_held(struct batch *b, bool held);
+/* A request is done with B: it may finish now (and be freed). */
+void spool_batch_done_with(struct batch *b);
+/* Delete a batch, ID: B (active, every job ended; freed) or the finished CLAIM
+ * of Q goes to <state>/<queue>/deleted/ in one rename: from then on it is no
+ * batch; its outbox folder is renamed out of sight. Its files are removed by
+ * spool_purge_deleted. */
+int spool_batch_delete(struct queue *q, struct batch *b, const char *claim, const char *id);
+/* Remove the files of what was deleted in Q (long for a big batch: the
+ * orchestrator runs it in a child). AT_START, before any batch is loaded, it
+ * also finishes a delete a crash cut between its two renames. */
+int spool_purge_deleted(struct queue *q, bool at_start);
 
 /* Write dirty batch status files now. */
 void spool_flush_status(struct spool *s);

@@ -72,6 +72,7 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
                          "throughput", throughput,
                          "failures", failures,
                          "skipped", skipped_list);
+        json_object_set_new(j, "held", json_boolean(b->held));
         json_object_set_new(j, "labels", b->labels ? json_incref(b->labels) : json_object());
         if (unlisted > 0)
                 json_object_set_new(j, "failures_not_listed", json_integer((json_int_t) unlisted));

@@ -4,7 +4,9 @@
 # It speaks the real protocol (src/proto.h) on fd 3; files whose names start
 # with crash / hang / oom / garble trigger the failure; files whose names start
 # with gate wait until the file named by $FAKE_WORKER_GATE exists, with slow
-# take 50 ms; other files succeed, each after FAKE_WORKER_DELAY seconds
+# take 50 ms; files whose names start with flaky crash while the file named by
+# $FAKE_WORKER_FLAKY exists; files whose names start with partial write one
+# output, then hang; other files succeed, each after FAKE_WORKER_DELAY seconds
 # (default 0: at once). Like the real worker, it says so when it cannot write
 # its outputs.
 import json, os, signal, socket, time
@@ -32,6 +34,12 @@ while True:
     name = os.path.basename(path(msg["pdf"]))
     if name.startswith("crash"):
         os.kill(os.getpid(), signal.SIGSEGV)
+    if name.startswith("flaky") and os.path.exists(os.environ.get("FAKE_WORKER_FLAKY", "/nonexistent/")):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if name.startswith("partial"):
+        with open(os.path.join(path(msg["out"]), "meta.json"), "w") as fh:
+            fh.write("{}")
+        time.sleep(3600)
     if name.startswith("hang"):
         time.sleep(3600)
     if name.startswith("oom"):

@@ -45,6 +45,10 @@
 /* A look at a polled inbox that takes longer than this (or the poll interval,
  * if longer) is a mount that does not answer. */
 #define LOOK_DEADLINE_USEC (10 * USEC_PER_SEC)
+/* A drop whose walk takes longer than this (or a folder not walked yet: it may
+ * hold 100,000 entries) is looked at by the same child on a local inbox too,
+ * so that walking never holds the loop (other queues, status, WATCHDOG=1). */
+#define SLOW_WALK_USEC (20 * USEC_PER_MSEC)
 
 /* One queue's intake: what settles in its inbox, and how it reports. */
 struct intake {
@@ -62,6 +66,7 @@ struct intake {
         bool look_again;       /* a look was asked for while one ran */
         bool look_hung;        /* the last look did not answer in time: the mount may hang */
         pid_t look_pid;        /* the child that looks, 0 = none */
+        uint64_t look_started, look_took; /* CLOCK_MONOTONIC; how long the last look took */
         int look_fd;           /* the memfd it writes its listing into */
         sd_event_source *look_child, *look_deadline, *look_timer;
 };
@@ -764,6 +769,19 @@ static void refresh_view(struct intake *in) {
 
 static void look_start(struct queue *q);
 
+/* Walked slowly last time, or a folder never walked: its walk goes to the look child. */
+static bool drop_walk_may_be_slow(const struct drop *d) {
+        if (d->walk_usec > SLOW_WALK_USEC)
+                return true;
+        if (d->walk_usec > 0)
+                return false;
+        char *path = xasprintf("%s/%s", d->queue->cfg->inbox, d->name);
+        struct stat st;
+        bool dir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        free(path);
+        return dir;
+}
+
 static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         struct drop *d = userdata;
         struct queue *q = d->queue;
@@ -774,8 +792,8 @@ static int on_drop_check(sd_event_source *s, uint64_t usec, void *userdata) {
         if (q->intake->hold_reason || q->spool->stopping)
                 return 0;
         refresh_view(q->intake);
-        if (q->intake->polled) {
-                look_start(q); /* a polled inbox is looked at by a child, never on the loop */
+        if (q->intake->polled || drop_walk_may_be_slow(d)) {
+                look_start(q); /* a polled inbox, or a big drop, is looked at by a child, never on the loop */
                 return 0;
         }
         int r = fingerprint_drop(q, d->name, false, &fp, &st);
@@ -1042,6 +1060,7 @@ static int on_look_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         in->look_child = sd_event_source_disable_unref(in->look_child);
         in->look_deadline = sd_event_source_disable_unref(in->look_deadline);
         in->look_pid = 0;
+        in->look_took = now_usec(CLOCK_MONOTONIC) - in->look_started;
         if (exited && lseek(in->look_fd, 0, SEEK_SET) == 0)
                 res = json_loadfd(in->look_fd, 0, NULL);
         close(in->look_fd);
@@ -1072,10 +1091,16 @@ static int on_look_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         return 0;
 }
 
+/* How long a look may take before the inbox counts as not answering: a look
+ * that walks a very big drop may take longer than the usual limit. */
+static uint64_t look_limit(const struct queue *q) {
+        return MAX(MAX(LOOK_DEADLINE_USEC, q->cfg->poll_interval_usec), 10 * q->intake->look_took);
+}
+
 static int on_look_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         struct queue *q = userdata;
         struct intake *in = q->intake;
-        uint64_t limit = MAX(LOOK_DEADLINE_USEC, q->cfg->poll_interval_usec);
+        uint64_t limit = look_limit(q);
 
         in->look_deadline = sd_event_source_disable_unref(in->look_deadline);
         (void) kill(in->look_pid, SIGKILL); /* its exit is reaped as usual */
@@ -1131,9 +1156,9 @@ static void look_start(struct queue *q) {
         }
         in->look_pid = pid;
         in->look_fd = fd;
-        (void) sd_event_add_time_relative(q->spool->event, &in->look_deadline, CLOCK_MONOTONIC,
-                                          MAX(LOOK_DEADLINE_USEC, q->cfg->poll_interval_usec), 100 * USEC_PER_MSEC,
-                                          on_look_deadline, q);
+        in->look_started = now_usec(CLOCK_MONOTONIC);
+        (void) sd_event_add_time_relative(q->spool->event, &in->look_deadline, CLOCK_MONOTONIC, look_limit(q),
+                                          100 * USEC_PER_MSEC, on_look_deadline, q);
 }
 
 static void intake_event(struct queue *q, const char *name) {

@@ -81,6 +81,8 @@ struct drop {
         bool seen;              /* found by the rescan in progress */
         bool said_incomplete;   /* logged once that it waits for a file that looks cut short */
         bool looks_equal;       /* the last two looks gave the same fingerprint */
+        char *why;              /* why it waits, for pdfspoolctl pending (NULL: not judged yet) */
+        uint64_t until;         /* CLOCK_REALTIME usec when that ends as far as known, 0 = unknown */
         struct drop *next;
 };
 
@@ -261,6 +263,7 @@ static void drop_forget(struct drop *d) {
                         break;
                 }
         sd_event_source_disable_unref(d->timer);
+        free(d->why);
         free(d->name);
         free(d);
 }
@@ -723,6 +726,12 @@ static void drop_take(struct drop *d, const struct stat *st) {
         if (r < 0 && r != -ENOENT) {
                 /* Still in the inbox, untouched: it is taken when the queue's work may go on. */
                 d->said_incomplete = false;
+                free(d->why);
+                d->why = q->said_full ? xasprintf("the queue has %u unfinished batches (max_batches): waits in the inbox",
+                                                  q->cfg->max_batches)
+                       : queue_deferred(q) && q->defer_reason ? xasprintf("the queue waits: %s", q->defer_reason)
+                                                              : xstrdup("could not be taken yet: see the log");
+                d->until = 0;
                 drop_schedule(d, queue_deferred(q) ? q->defer_until - now_usec(CLOCK_REALTIME)
                                                          : 10 * check_interval(d));
         } else
@@ -757,6 +766,31 @@ static uint64_t drop_wait(struct drop *d, struct intake_look *look, const char *
                 d->said_incomplete = true;
         }
         return wait;
+}
+
+/* Why D waits (the rule that holds it back), for pdfspoolctl pending; WAIT
+ * is what drop_wait said (usec, > 0). */
+static void drop_note(struct drop *d, const struct intake_look *look, const char *incomplete, uint64_t wait,
+                      uint64_t now) {
+        const struct queue_config *qc = d->queue->cfg;
+        uint64_t quiet = now > look->stable_since ? now - look->stable_since : 0, left = wait;
+        uint64_t settle = look->manifest ? 0 : config_queue_settle(qc, look->remote);
+
+        free(d->why);
+        if (look->writer) {
+                d->why = xstrdup("a file is open for writing");
+                left = 0;
+        } else if (incomplete && (look->ready_marker || quiet >= settle)) {
+                d->why = xasprintf("%s: waiting", incomplete);
+                left = qc->incomplete_wait_usec > quiet ? qc->incomplete_wait_usec - quiet : 0;
+        } else if (!look->ready_marker && quiet < settle) {
+                d->why = xstrdup("settling: nothing in it may change for the settle period");
+                left = settle - quiet;
+        } else {
+                d->why = xstrdup("waiting for a second look that agrees");
+                left = 0;
+        }
+        d->until = left ? now_usec(CLOCK_REALTIME) + left : 0;
 }
 
 static void refresh_view(struct intake *in) {
@@ -1035,6 +1069,8 @@ static void look_apply(struct queue *q, json_t *entries) {
                 uint64_t wait = drop_wait(d, &look, incomplete, now);
                 if (!d->looks_equal && wait == 0)
                         wait = MIN_CHECK_USEC;
+                if (wait > 0)
+                        drop_note(d, &look, incomplete, wait, now);
                 free(incomplete);
                 free(name);
                 if (wait > 0)
@@ -1321,6 +1357,44 @@ char *intake_describe(const struct queue *q, bool brief) {
                          v.mode == WATCH_POLL ? "polled" : "inotify");
 }
 
+/* What of Q waits in its inbox and why: drops, manifests waiting for their files. */
+static json_t *pending_json(struct queue *q) {
+        json_t *list = json_array();
+        uint64_t mono = now_usec(CLOCK_MONOTONIC), real = now_usec(CLOCK_REALTIME);
+        char when[40];
+
+        for (struct drop *d = q->intake->drops; d; d = d->next) {
+                const struct pending_manifest *p = NULL;
+                for (const struct pending_manifest *m = q->intake->manifests; m && !p; m = m->next_pending)
+                        if (name_set_contains(m->tops, d->name))
+                                p = m;
+                char *why = p ? xasprintf("listed by manifest %s, which waits for its files", p->name)
+                              : xstrdup(d->why ? d->why : "just seen: settling");
+                json_array_append_new(list, json_pack("{s:s,s:o,s:s,s:s?}", "kind", "drop", "name",
+                                                      names_to_json_display(d->name), "reason", why, "until",
+                                                      d->until && !p ? format_rfc3339(when, sizeof(when), d->until)
+                                                                     : NULL));
+                free(why);
+        }
+        for (const struct pending_manifest *p = q->intake->manifests; p; p = p->next_pending) {
+                json_t *missing = json_array();
+                for (size_t i = 0; p->missing && i < p->n_missing && i < 10; i++)
+                        json_array_append_new(missing, names_to_json_display(p->missing[i]));
+                uint64_t end = real + (p->since + q->cfg->manifest_timeout_usec > mono
+                                               ? p->since + q->cfg->manifest_timeout_usec - mono : 0);
+                char *why = p->n_missing || p->busy
+                                    ? xasprintf("manifest waits for %zu missing and %zu incomplete file%s",
+                                                p->n_missing, p->busy, p->n_missing + p->busy == 1 ? "" : "s")
+                                    : xstrdup("manifest: its files are being looked at");
+                json_array_append_new(list, json_pack("{s:s,s:o,s:s,s:s,s:o,s:I}", "kind", "manifest", "name",
+                                                      names_to_json_display(p->name), "reason", why, "until",
+                                                      format_rfc3339(when, sizeof(when), end), "missing", missing,
+                                                      "missing_total", (json_int_t) p->n_missing));
+                free(why);
+        }
+        return list;
+}
+
 int intake_write_queues(struct spool *s, char **last) {
         json_t *queues = json_array();
         int r = 0;
@@ -1337,6 +1411,7 @@ int intake_write_queues(struct spool *s, char **last) {
                                           "remote_writers_visible", !v.remote, "settle",
                                           (double) config_queue_settle(q->cfg, v.remote) / USEC_PER_SEC, "sees", sees,
                                           "hold", q->intake->hold_reason, "answers", !q->intake->look_hung));
+                json_object_set_new(json_array_get(queues, json_array_size(queues) - 1), "pending", pending_json(q));
                 free(sees);
         }
         json_t *doc = json_pack("{s:o}", "queues", queues);

@@ -197,6 +197,8 @@ static bool queue_selected(const struct ctl *c, const struct queue_config *qc) {
         return !c->queue || strcmp(c->queue, qc->name) == 0;
 }
 
+static json_t *pending_rows(struct ctl *c);
+
 static int cmd_list(struct ctl *c, int argc, char **argv) {
         json_t **rows = NULL;
         size_t n = 0;
@@ -205,8 +207,9 @@ static int cmd_list(struct ctl *c, int argc, char **argv) {
                 fprintf(stderr, "pdfspoolctl list: takes no arguments\n");
                 return EX_USAGE;
         }
-        if (c->state && job_state_from_string(c->state) < 0 && strcmp(c->state, "held") != 0) {
-                fprintf(stderr, "pdfspoolctl list: --state takes queued, processing, done, canceled or held\n");
+        if (c->state && job_state_from_string(c->state) < 0 && strcmp(c->state, "held") != 0 &&
+            strcmp(c->state, "waiting") != 0) {
+                fprintf(stderr, "pdfspoolctl list: --state takes queued, processing, done, canceled, held or waiting\n");
                 return EX_USAGE;
         }
         for (size_t i = 0; i < c->config->n_queues; i++) {
@@ -263,10 +266,142 @@ static int cmd_list(struct ctl *c, int argc, char **argv) {
                         printf("%-32s %-12s %-*s %11s %6lld %7lld %5s\n", str(rows[i], "batch"), str(rows[i], "queue"),
                                width, shown_state(c, rows[i], buf, sizeof(buf)), done, num(jobs, "failed"), num(jobs, "skipped"), age);
                 }
+                /* What is not a batch yet: "waiting", and why (pdfspoolctl pending). */
+                json_t *waiting = !c->state || strcmp(c->state, "waiting") == 0 ? pending_rows(c) : json_array(), *e;
+                size_t k;
+                json_array_foreach(waiting, k, e)
+                        printf("%-32s %-12s %-*s %s\n", str(e, "name"), str(e, "queue"), width, "waiting",
+                               str(e, "reason"));
+                json_decref(waiting);
         }
         for (size_t i = 0; i < n; i++)
                 json_decref(rows[i]);
         free(rows);
+        return 0;
+}
+
+/* What the daemon last said waits in each selected queue's inbox (its
+ * <state_dir>/queues.json), as [{queue, kind, name, reason, until, ...}];
+ * empty when no daemon runs (then nothing is judged). */
+static json_t *pending_rows(struct ctl *c) {
+        json_t *rows = json_array(), *q, *e;
+        size_t i, k;
+
+        if (daemon_liveness(c) <= 0)
+                return rows;
+        int sd = open(c->config->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        json_t *doc = sd >= 0 ? load_status(sd, INTAKE_QUEUES_FILE) : NULL;
+        if (sd >= 0)
+                close(sd);
+        json_array_foreach(json_object_get(doc, "queues"), i, q) {
+                const struct queue_config *qc = config_find_queue(c->config, str(q, "queue"));
+                if (!qc || !queue_selected(c, qc))
+                        continue;
+                if (json_string_value(json_object_get(q, "hold")))
+                        json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s}", "queue", str(q, "queue"), "kind",
+                                                              "queue", "name", "(inbox)", "reason",
+                                                              str(q, "hold")));
+                json_array_foreach(json_object_get(q, "pending"), k, e) {
+                        json_t *row = json_deep_copy(e);
+                        json_object_set_new(row, "queue", json_string(str(q, "queue")));
+                        json_array_append_new(rows, row);
+                }
+        }
+        json_decref(doc);
+        return rows;
+}
+
+/* The newest rejects of the selected queues (outbox/rejected/NAME.status.json). */
+static json_t *rejected_rows(struct ctl *c, size_t max) {
+        json_t *rows = json_array();
+
+        for (size_t i = 0; i < c->config->n_queues; i++) {
+                const struct queue_config *qc = &c->config->queues[i];
+                if (!queue_selected(c, qc))
+                        continue;
+                char *dir = xasprintf("%s/rejected", qc->outbox);
+                DIR *d = opendir(dir);
+                struct dirent *de;
+                free(dir);
+                while (d && (de = readdir(d)))
+                        if (de->d_name[0] != '.' && str_has_suffix(de->d_name, ".status.json")) {
+                                json_t *j = load_status(dirfd(d), de->d_name);
+                                if (j)
+                                        json_array_append_new(rows, j);
+                        }
+                if (d)
+                        closedir(d);
+        }
+        /* newest first */
+        size_t n = json_array_size(rows);
+        for (size_t a = 0; a < n; a++)
+                for (size_t b = a + 1; b < n; b++)
+                        if (strcmp(str(json_array_get(rows, b), "rejected"), str(json_array_get(rows, a), "rejected")) > 0) {
+                                json_t *x = json_incref(json_array_get(rows, a));
+                                json_array_set(rows, a, json_array_get(rows, b));
+                                json_array_set_new(rows, b, x);
+                        }
+        while (json_array_size(rows) > max)
+                json_array_remove(rows, json_array_size(rows) - 1);
+        return rows;
+}
+
+static void print_until(const char *until) {
+        char hms[16] = "";
+        if (until && strlen(until) >= 19) {
+                /* shown in local time, as people read clocks */
+                uint64_t t;
+                if (parse_rfc3339(until, &t) == 0) {
+                        time_t s = (time_t) (t / USEC_PER_SEC);
+                        struct tm tm;
+                        localtime_r(&s, &tm);
+                        strftime(hms, sizeof(hms), " until %H:%M:%S", &tm);
+                }
+        }
+        fputs(hms, stdout);
+}
+
+static int cmd_pending(struct ctl *c, int argc, char **argv) {
+        if (argc > 1) {
+                fprintf(stderr, "pdfspoolctl pending: takes no arguments\n");
+                return EX_USAGE;
+        }
+        json_t *rows = pending_rows(c), *rejected = rejected_rows(c, 20), *e;
+        size_t i;
+        int live = daemon_liveness(c);
+
+        if (c->json) {
+                json_t *doc = json_pack("{s:O,s:O,s:s}", "pending", rows, "rejected", rejected, "daemon",
+                                        live > 0 ? "running" : live == 0 ? "stopped" : "unknown");
+                json_dumpf(doc, stdout, JSON_INDENT(2));
+                putchar('\n');
+                json_decref(doc);
+        } else {
+                if (live <= 0)
+                        printf("The daemon is not running: nothing in the inboxes is being judged.\n");
+                else if (json_array_size(rows) == 0)
+                        printf("Nothing waits in the inboxes.\n");
+                json_array_foreach(rows, i, e) {
+                        printf("%-12s %-32s %s", str(e, "queue"), str(e, "name"), str(e, "reason"));
+                        print_until(json_string_value(json_object_get(e, "until")));
+                        json_t *missing = json_object_get(e, "missing"), *m;
+                        size_t k;
+                        if (json_array_size(missing) > 0) {
+                                fputs(": ", stdout);
+                                json_array_foreach(missing, k, m)
+                                        printf("%s%s", k ? ", " : "", json_string_value(m));
+                                if ((size_t) json_integer_value(json_object_get(e, "missing_total")) > k)
+                                        fputs(", ...", stdout);
+                        }
+                        putchar('\n');
+                }
+                if (json_array_size(rejected) > 0)
+                        printf("\nRecently rejected (outbox/rejected/):\n");
+                json_array_foreach(rejected, i, e)
+                        printf("%-12s %-32s %s\n", str(e, "queue"), str(e, "file"), str(e, "reason"));
+        }
+        json_decref(rows);
+        json_decref(rejected);
         return 0;
 }
 
@@ -873,6 +1008,9 @@ static const struct command {
           REQUEST_OPTIONS },
         { "delete", "BATCH [--force]", "remove the batch's outbox folder and state; refuses an unfinished batch", cmd_delete,
           "      --force        cancel an unfinished batch first, then delete it\n" REQUEST_OPTIONS },
+        { "pending", "", "what waits in the inboxes and why (settling, cut short, a manifest's files), "
+          "recent rejects", cmd_pending,
+          "      --json         {pending: [...], rejected: [...], daemon}\n" },
         { "export", "BATCH", "the batch's outbox folder as a ZIP", cmd_export,
           "  -o, --output FILE  where the ZIP goes (- for stdout; default BATCH.zip)\n"
           "      --with-originals  the original PDFs too\n" },

@@ -93,6 +93,9 @@ int parse_rfc3339(const char *s, uint64_t *ret) {
                 p = strptime(p + 1, "%S", &tm);
                 if (!p)
                         return -EINVAL;
+                if (*p == '.' && p[1] >= '0' && p[1] <= '9') /* a fraction of a second: not kept */
+                        for (p++; *p >= '0' && *p <= '9'; p++)
+                                ;
         }
         if (*p == 'Z' || *p == 'z')
                 p++;

@@ -1333,10 +1333,36 @@ void spool_job_defer(struct job *j, const char *what, int err) {
         free(dir);
 }
 
+static int on_defer_over(sd_event_source *src, uint64_t usec, void *userdata);
+
+/* The retry at q->defer_until, on an absolute time: a relative one counts from
+ * the loop's last wake-up, which may be long ago, and would fire early. */
+static void arm_defer_timer(struct queue *q) {
+        uint64_t now = now_usec(CLOCK_REALTIME), left = q->defer_until > now ? q->defer_until - now : 0;
+        uint64_t at = now_usec(CLOCK_MONOTONIC) + left;
+        int r;
+
+        if (!q->spool->event)
+                return;
+        r = q->defer_timer ? sd_event_source_set_time(q->defer_timer, at)
+                           : sd_event_add_time(q->spool->event, &q->defer_timer, CLOCK_MONOTONIC, at,
+                                               50 * USEC_PER_MSEC, on_defer_over, q);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(q->defer_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                /* Nothing would retry the queue's work: say so; the next deferral arms it again. */
+                log_full(LOG_ERR, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                         "cannot arm the timer that retries deferred work: %s", strerror(-r));
+}
+
 static int on_defer_over(sd_event_source *src, uint64_t usec, void *userdata) {
         struct queue *q = userdata;
         struct spool *s = q->spool;
 
+        if (queue_deferred(q) && q->defer_until > now_usec(CLOCK_REALTIME) + 50 * USEC_PER_MSEC) {
+                arm_defer_timer(q); /* not yet: the realtime clock is the deferral's */
+                return 0;
+        }
         q->defer_until = 0;
         if (s->on_retry && !s->stopping)
                 s->on_retry(q, s->on_retry_userdata);
@@ -1363,15 +1389,7 @@ const char *spool_defer(struct queue *q, const char *what, int err) {
                 log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, err, NULL,
                          "work deferred: %s (not the input's fault; attempt %u)", q->defer_reason, q->defer_count);
         }
-        uint64_t left = until - now_usec(CLOCK_REALTIME);
-        if (q->spool->event) {
-                if (!q->defer_timer)
-                        (void) sd_event_add_time_relative(q->spool->event, &q->defer_timer, CLOCK_MONOTONIC, left,
-                                                          50 * USEC_PER_MSEC, on_defer_over, q);
-                else
-                        (void) sd_event_source_set_time_relative(q->defer_timer, left);
-                (void) sd_event_source_set_enabled(q->defer_timer, SD_EVENT_ONESHOT);
-        }
+        arm_defer_timer(q);
         return q->defer_reason;
 }
 

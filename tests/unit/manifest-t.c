@@ -144,7 +144,7 @@ static void test_key_errors(void) {
                     "3:5: unknown key \"sha\" in a file entry (expected one of: path, sha256)",
                     "unknown key in a file entry");
         check_error("files: [a.pdf]\noptions:\n  dpi: 300\n",
-                    "3:3: unknown option \"dpi\" (expected one of: thumbnail_size, job_timeout)", "unknown option");
+                    "3:3: unknown option \"dpi\" (expected one of: thumbnail_size, job_timeout, priority, not_before)", "unknown option");
         check_error("files: [a.pdf]\nbatch: x\nfiles: [b.pdf]\n",
                     "3:1: duplicate key \"files\" (already given at line 1)", "duplicate key");
         check_error("files: [a.pdf]\nlabels:\n  a: 1\n  a: 2\n",
@@ -238,7 +238,7 @@ static void test_value_errors(void) {
         check_error("files: [a.pdf]\noptions:\n  job_timeout: 400d\n",
                     "3:16: \"job_timeout\" must be at most 365d, got \"400d\"", "job_timeout too long");
         check_error("files: [a.pdf]\noptions: 5\n",
-                    "2:10: \"options\" must be a mapping (thumbnail_size, job_timeout), got \"5\"", "options not a mapping");
+                    "2:10: \"options\" must be a mapping (thumbnail_size, job_timeout, priority, not_before), got \"5\"", "options not a mapping");
         free(long_name);
 }
 

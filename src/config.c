@@ -253,6 +253,7 @@ static const struct key queue_keys[] = {
         { "max_files", KIND_UINT64, offsetof(struct queue_config, max_files), 0, UINT64_MAX },
         { "max_bytes", KIND_SIZE, offsetof(struct queue_config, max_bytes), 0, UINT64_MAX },
         { "max_batches", KIND_UINT, offsetof(struct queue_config, max_batches), 0, UINT_MAX },
+        { "keep_finished", KIND_DURATION, offsetof(struct queue_config, keep_finished_usec), 0, DURATION_MAX },
         { "zip", KIND_BOOL, offsetof(struct queue_config, zip), 0, 0 },
         { "hooks", KIND_HOOKS, 0, 0, 0 },
         { "hook_timeout", KIND_DURATION, offsetof(struct queue_config, hook_timeout_usec), 1, DURATION_MAX },

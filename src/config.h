@@ -35,6 +35,7 @@ struct queue_config {
         uint64_t max_files;        /* a drop with more files is rejected whole; 0 = no limit */
         uint64_t max_bytes;        /* ... more bytes; 0 = no limit */
         unsigned max_batches;      /* unfinished batches at most; more drops wait in the inbox; 0 = no limit */
+        uint64_t keep_finished_usec; /* finished batches older are removed; 0 = kept forever (default) */
         bool zip;                  /* write <outbox>/<batch>.zip when a batch finishes, default off */
         char **hook_batch_finished; /* argv (NULL-terminated) run when a batch finishes, NULL = none */
         char **hook_job_failed;    /* argv run when a job fails, NULL = none */

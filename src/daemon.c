@@ -74,6 +74,7 @@ struct daemon {
         struct publisher *publisher;   /* summary pages, ZIPs, hooks */
         char *queues_written;           /* what intake_write_queues wrote last */
         sd_event_source *heartbeat_timer;
+        sd_event_source *retention_timer; /* removes finished batches older than keep_finished */
         sd_event_source *control_watch;
         int control_fd;                 /* <state_dir>/control, -1 when it could not be made */
         uint64_t started;               /* realtime usec */
@@ -664,6 +665,47 @@ int daemon_new(struct config *config, sd_event *event, const char *worker_path, 
         return 0;
 }
 
+/* Retention: finished batches older than their queue's keep_finished go, as
+ * a delete would take them (never one that is processing or held: those are
+ * not finished). At start, then every RETENTION_USEC. */
+#define RETENTION_USEC (10 * 60 * USEC_PER_SEC)
+
+static int on_retention(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct daemon *d = userdata;
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        size_t removed = 0;
+
+        for (struct queue *q = d->spool->queues; q; q = q->next) {
+                if (!q->cfg->keep_finished_usec || q->spool->stopping)
+                        continue;
+                char **claims = NULL, **ids = NULL;
+                size_t n = 0;
+                int r = spool_finished_before(q, now > q->cfg->keep_finished_usec ? now - q->cfg->keep_finished_usec : 0,
+                                              &claims, &ids, &n);
+                if (r < 0)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name }, -r, NULL,
+                                 "retention: cannot list the finished batches: %s; none removed", strerror(-r));
+                for (size_t i = 0; i < n; i++) {
+                        log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name, .batch = ids[i] }, 0, NULL,
+                                 "retention: batch finished more than %.0f s ago (keep_finished): removed",
+                                 (double) q->cfg->keep_finished_usec / USEC_PER_SEC);
+                        if (spool_batch_delete(q, NULL, claims[i], ids[i]) == 0)
+                                removed++;
+                        free(claims[i]);
+                        free(ids[i]);
+                }
+                free(claims);
+                free(ids);
+        }
+        if (removed > 0)
+                purge_start(d);
+        if (src) {
+                (void) sd_event_source_set_time_relative(src, RETENTION_USEC);
+                (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
 int daemon_start(struct daemon *d) {
         struct spool *s = d->spool;
         int r;
@@ -687,6 +729,10 @@ int daemon_start(struct daemon *d) {
         if (r >= 0)
                 (void) sd_event_source_set_enabled(d->heartbeat_timer, SD_EVENT_ON);
         control_start(d);
+        (void) on_retention(NULL, 0, d);
+        if (sd_event_add_time_relative(d->event, &d->retention_timer, CLOCK_MONOTONIC, RETENTION_USEC, USEC_PER_SEC,
+                                       on_retention, d) < 0)
+                log_warning("cannot arm the retention timer: finished batches are removed at the next start only");
         pool_kick(d->pool);
         /* Always armed: metrics_file may come with a reload. */
         (void) sd_event_add_time_relative(d->event, &d->metrics_timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC / 2,
@@ -854,6 +900,7 @@ void daemon_free(struct daemon *d) {
         if (d->heartbeat_timer)
                 write_heartbeat(d, true, false); /* "stopped": tools say so at once */
         sd_event_source_disable_unref(d->heartbeat_timer);
+        sd_event_source_disable_unref(d->retention_timer);
         sd_event_source_disable_unref(d->control_watch);
         sd_event_source_disable_unref(d->purge_child); /* the child ends with us (PDEATHSIG); the next start finishes */
         if (d->control_fd >= 0)

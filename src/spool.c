@@ -2091,6 +2091,41 @@ int spool_purge_deleted(struct queue *q, bool at_start) {
         return r == -ENOENT ? 0 : r;
 }
 
+int spool_finished_before(struct queue *q, uint64_t before, char ***ret_claims, char ***ret_ids, size_t *ret_n) {
+        char *finished = xasprintf("%s/finished", q->state_path);
+        char **names = NULL, **claims = NULL, **ids = NULL;
+        size_t n = 0, k = 0;
+        int r = list_claims(finished, &names, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                char *path = xasprintf("%s/%s/final.json", finished, names[i]), *text = NULL;
+                json_t *rec = fs_read_file(AT_FDCWD, path, 256 << 20, &text, NULL) == 0 ? json_loads(text, 0, NULL) : NULL;
+                char *id = rec ? names_from_json_exact(json_object_get(rec, "id")) : NULL;
+                const char *when = json_string_value(json_object_get(json_object_get(rec, "status"), "finished"));
+                uint64_t t = 0;
+                /* Only what says when it finished and who it is: a batch that cannot
+                 * be judged is kept. */
+                if (id && when && parse_rfc3339(when, &t) == 0 && t < before) {
+                        claims = xrealloc(claims, (k + 1) * sizeof(char *));
+                        ids = xrealloc(ids, (k + 1) * sizeof(char *));
+                        claims[k] = xstrdup(names[i]);
+                        ids[k++] = id;
+                        id = NULL;
+                }
+                free(id);
+                json_decref(rec);
+                free(text);
+                free(path);
+                free(names[i]);
+        }
+        free(names);
+        free(finished);
+        *ret_claims = claims;
+        *ret_ids = ids;
+        *ret_n = k;
+        return r == -ENOENT ? 0 : r;
+}
+
 int spool_batch_delete(struct queue *q, struct batch *b, const char *claim, const char *id) {
         char *deleted = xasprintf("%s/deleted", q->state_path);
         char *from = b ? xstrdup(b->claim_path) : xasprintf("%s/finished/%s", q->state_path, claim);
@@ -2110,6 +2145,14 @@ int spool_batch_delete(struct queue *q, struct batch *b, const char *claim, cons
                          "a deleted batch's outbox folder cannot be renamed: %m; it is removed at the next start");
         else if (r == 0)
                 (void) fs_fsync_dir(q->outbox_fd, ".");
+        if (r == 0) {
+                /* Its automatic ZIP (zip: on), the daemon's own file beside it. */
+                char *zip = xasprintf("%s.zip", b ? b->id : id);
+                if (unlinkat(q->outbox_fd, zip, 0) < 0 && errno != ENOENT)
+                        log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b ? b->id : id }, errno,
+                                 NULL, "cannot remove %s: %m", zip);
+                free(zip);
+        }
         free(hidden);
         free(from);
         free(to);
@@ -2117,7 +2160,7 @@ int spool_batch_delete(struct queue *q, struct batch *b, const char *claim, cons
         if (r < 0)
                 return r;
         log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name, .batch = b ? b->id : id }, 0, NULL,
-                 "batch deleted by request");
+                 "batch deleted: its outbox folder and state are removed");
         if (b) {
                 for (struct batch **p = &q->batches; *p; p = &(*p)->next)
                         if (*p == b) {

@@ -155,6 +155,9 @@ void spool_batch_done_with(struct batch *b);
  * batch; its outbox folder is renamed out of sight. Its files are removed by
  * spool_purge_deleted. */
 int spool_batch_delete(struct queue *q, struct batch *b, const char *claim, const char *id);
+/* The finished batches of Q that finished before BEFORE (realtime usec), by
+ * claim and id (malloc'ed arrays); one whose record cannot be read is kept. */
+int spool_finished_before(struct queue *q, uint64_t before, char ***ret_claims, char ***ret_ids, size_t *ret_n);
 /* Remove the files of what was deleted in Q (long for a big batch: the
  * orchestrator runs it in a child). AT_START, before any batch is loaded, it
  * also finishes a delete a crash cut between its two renames. */

@@ -256,7 +256,7 @@ static void test_key_errors(void) {
                     "    setle: 1s\n",
                     "7:5: unknown key \"setle\" in queue \"datasheets\" (expected one of: inbox, outbox, settle, "
                     "watch, poll_interval, ready_marker, ignore, manifest_timeout, incomplete_wait, group, file_mode, "
-                    "dir_mode, hours, max_files, max_bytes, max_batches, zip, hooks, hook_timeout)",
+                    "dir_mode, hours, max_files, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout)",
                     "unknown queue key at its position");
         check_error("# spool\nstate_dir: /var/lib/pdfspool\nworkers: four\n" MINIMAL_QUEUE,
                     "3:10: \"workers\" must be a positive integer, got \"four\"", "workers: four");

@@ -21,7 +21,7 @@
 #define REQUEST_MAX_BYTES (64 * 1024)
 #define MAX_JOBS_PER_REQUEST 10000
 
-static const char *const actions[] = { "cancel", "retry", "hold", "release", "delete" };
+static const char *const actions[] = { "cancel", "retry", "hold", "release", "delete", "priority" };
 /* what a person on the share may ask by a file's name */
 static const char *const share_actions[] = { "cancel", "retry", "hold", "release" };
 
@@ -105,9 +105,10 @@ int control_request_submit(const char *state_dir, struct control_request *rq, ch
         for (size_t i = 0; i < rq->n_jobs; i++)
                 json_array_append_new(jobs, names_to_json_exact(rq->jobs[i]));
         char when[40];
-        json_t *j = json_pack("{s:s,s:o,s:s?,s:o,s:b,s:s,s:I,s:s}", "action", rq->action, "batch",
-                              names_to_json_exact(rq->batch), "queue", rq->queue, "jobs", jobs, "force", rq->force, "created",
-                              format_rfc3339(when, sizeof(when), now), "uid", (json_int_t) getuid(), "host", host);
+        json_t *j = json_pack("{s:s,s:o,s:s?,s:o,s:b,s:i,s:s,s:I,s:s}", "action", rq->action, "batch",
+                              names_to_json_exact(rq->batch), "queue", rq->queue, "jobs", jobs, "force", rq->force,
+                              "priority", rq->priority, "created", format_rfc3339(when, sizeof(when), now), "uid",
+                              (json_int_t) getuid(), "host", host);
         char *name = xasprintf("%s" CONTROL_REQUEST_SUFFIX, id);
         r = j ? fs_write_json(fd, name, j, 0660, (gid_t) -1, false, false) : -EINVAL;
         json_decref(j);
@@ -248,6 +249,8 @@ int control_request_read(int dirfd, const char *id, struct control_request **ret
         rq->batch = batch;
         rq->queue = queue ? xstrdup(queue) : NULL;
         rq->force = json_is_true(json_object_get(j, "force"));
+        json_int_t prio = json_integer_value(json_object_get(j, "priority"));
+        rq->priority = prio < -100 ? -100 : prio > 100 ? 100 : (int) prio;
         rq->jobs = xcalloc(json_array_size(jobs) + 1, sizeof(char *));
         for (size_t i = 0; i < json_array_size(jobs); i++) {
                 char *job = names_from_json_exact(json_array_get(jobs, i));

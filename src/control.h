@@ -31,12 +31,13 @@ enum {
 
 struct control_request {
         char *id;               /* the request's name without its suffix */
-        char *action;           /* cancel, retry, hold, release, delete */
+        char *action;           /* cancel, retry, hold, release, delete, priority */
         char *batch;
         char *queue;            /* NULL: any queue */
         char **jobs;            /* NULL-less array of job names; n_jobs 0: every job */
         size_t n_jobs;
         bool force;
+        int priority;           /* priority: the batch's new priority (-100 .. 100) */
 };
 
 void control_request_free(struct control_request *rq);

@@ -373,6 +373,18 @@ static void do_hold(struct daemon *d, const struct control_request *rq, bool hol
                 pool_kick(d->pool);
 }
 
+static void do_priority(struct daemon *d, const struct control_request *rq, struct outcome *o) {
+        struct batch *b = request_batch(d, rq, o);
+        if (!b)
+                return;
+        int r = spool_batch_set_priority(b, rq->priority);
+        if (r < 0)
+                refuse(o, xasprintf("batch %s: cannot record the priority: %s", b->id, strerror(-r)));
+        else
+                o->message = xasprintf("batch %s: priority %d", b->id, b->priority);
+        pool_kick(d->pool);
+}
+
 /* ---- removing deleted batches' files: a child, so that a batch of 100,000
  * files never holds the loop ---- */
 
@@ -490,6 +502,8 @@ static void run_request(struct daemon *d, const struct control_request *rq, stru
                 do_retry(d, rq, o);
         else if (strcmp(rq->action, "hold") == 0 || strcmp(rq->action, "release") == 0)
                 do_hold(d, rq, strcmp(rq->action, "hold") == 0, o);
+        else if (strcmp(rq->action, "priority") == 0)
+                do_priority(d, rq, o);
         else if (strcmp(rq->action, "delete") == 0)
                 do_delete(d, rq, o);
         else

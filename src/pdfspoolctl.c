@@ -50,6 +50,7 @@ struct ctl {
         const char *queue;      /* -q: only this queue */
         const char *state;      /* --state: only batches or jobs in this state */
         bool force;             /* delete --force */
+        int priority;           /* priority N */
         const char *output;     /* export -o */
         bool with_originals;    /* export --with-originals */
         bool all;               /* watch --all */
@@ -600,7 +601,7 @@ static int request(struct ctl *c, const char *action, const char *batch, char **
         }
         struct control_request rq = { .action = (char *) action, .batch = (char *) batch,
                                       .queue = (char *) c->queue, .jobs = jobs, .n_jobs = n_jobs,
-                                      .force = c->force };
+                                      .force = c->force, .priority = c->priority };
         int r = control_request_submit(state_dir, &rq, &id);
         if (r == -ENOENT) {
                 fprintf(stderr, "pdfspoolctl: %s/" CONTROL_DIR " does not exist: no daemon of this version has "
@@ -667,6 +668,20 @@ static int cmd_batch_request(struct ctl *c, int argc, char **argv) {
         }
         if (!batch_id_ok(argv[1]))
                 return EXIT_REFUSED;
+        return request(c, argv[0], argv[1], NULL, 0);
+}
+
+static int cmd_priority(struct ctl *c, int argc, char **argv) {
+        char *end = NULL;
+        long n = argc == 3 ? strtol(argv[2], &end, 10) : 0;
+
+        if (argc != 3 || !end || *end || !argv[2][0] || n < -100 || n > 100) {
+                fprintf(stderr, "Usage: pdfspoolctl priority BATCH N   (N from -100 to 100; higher runs first)\n");
+                return EX_USAGE;
+        }
+        if (!batch_id_ok(argv[1]))
+                return EXIT_REFUSED;
+        c->priority = (int) n;
         return request(c, argv[0], argv[1], NULL, 0);
 }
 
@@ -1006,6 +1021,8 @@ static const struct command {
           REQUEST_OPTIONS },
         { "release", "BATCH", "the held batch's jobs start again", cmd_release,
           REQUEST_OPTIONS },
+        { "priority", "BATCH N", "the batch's priority, -100 to 100 (higher starts its jobs first; default 0)",
+          cmd_priority, REQUEST_OPTIONS },
         { "delete", "BATCH [--force]", "remove the batch's outbox folder and state; refuses an unfinished batch", cmd_delete,
           "      --force        cancel an unfinished batch first, then delete it\n" REQUEST_OPTIONS },
         { "pending", "", "what waits in the inboxes and why (settling, cut short, a manifest's files), "

@@ -668,13 +668,16 @@ static int read_batch_control(struct batch *b) {
         }
         b->held = json_is_true(json_object_get(j, "held"));
         b->canceled = json_is_true(json_object_get(j, "canceled"));
+        if (json_is_integer(json_object_get(j, "priority"))) /* set by a request: over the manifest's */
+                b->priority = (int) json_integer_value(json_object_get(j, "priority"));
         json_decref(j);
         return 0;
 }
 
 static int write_batch_control(const struct batch *b) {
         return spool_write_record(b->claim_path, "control.json",
-                                  json_pack("{s:b,s:b}", "held", b->held, "canceled", b->canceled), true);
+                                  json_pack("{s:b,s:b,s:i}", "held", b->held, "canceled", b->canceled, "priority",
+                                            b->priority), true);
 }
 
 /* The batch record of CLAIM, parsed into a batch (jobs that ended at
@@ -2027,6 +2030,20 @@ int spool_batch_set_held(struct batch *b, bool held) {
         r = write_batch_control(b);
         if (r < 0)
                 b->held = old;
+        else
+                mark_dirty(b);
+        return r;
+}
+
+int spool_batch_set_priority(struct batch *b, int priority) {
+        int old = b->priority, r;
+
+        if (old == priority)
+                return 0;
+        b->priority = priority;
+        r = write_batch_control(b);
+        if (r < 0)
+                b->priority = old;
         else
                 mark_dirty(b);
         return r;

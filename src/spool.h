@@ -148,6 +148,8 @@ int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret
                       const char **ret_unknown);
 /* Hold (no new jobs start) or release B, persisted. */
 int spool_batch_set_held(struct batch *b, bool held);
+/* B's priority (higher starts its jobs first), persisted over its manifest's. */
+int spool_batch_set_priority(struct batch *b, int priority);
 /* A request is done with B: it may finish now (and be freed). */
 void spool_batch_done_with(struct batch *b);
 /* Delete a batch, ID: B (active, every job ended; freed) or the finished CLAIM

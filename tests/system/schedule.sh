@@ -29,17 +29,33 @@ check "the small batch dropped after it finishes" wait_batch_done small 60
 check "... while the big one still runs (fair share, not first come first served)" processing big
 check "the big batch finishes too" wait_batch_done big 120
 
-# Priority: a plain batch, then a manifest's batch with priority 10.
-batch plain 40
+# Priority: a plain batch of 30, then a manifest's batch of 30 with priority 10:
+# fair sharing alone would finish them together; priority runs the second first.
+done_of() { jq -r .jobs.done "$OUTBOX/$1/status.json" 2>/dev/null; }
+batch plain 30
 check "the plain batch runs" wait_for 30 processing plain
 mkdir -p "$INBOX/.upload/urgent"
-for i in 1 2 3; do cp "$T/a.pdf" "$INBOX/.upload/urgent/slow$i.pdf"; done
+for i in $(seq -w 1 30); do cp "$T/a.pdf" "$INBOX/.upload/urgent/slow$i.pdf"; done
 printf 'batch: urgent\nfiles:\n  - .upload/urgent\noptions:\n  priority: 10\n' > "$T/urgent.batch.yaml"
 mv "$T/urgent.batch.yaml" "$INBOX/"
 check "the priority batch finishes" wait_batch_done urgent 60
+n=$(done_of plain)
 check "... its status shows the priority" jq -e '.priority == 10' "$OUTBOX/urgent/status.json"
-check "... before the plain batch dropped earlier" processing plain
+check "... while the plain batch dropped earlier has done less than half ($n of 30)" test "$n" -lt 15
 check "the plain batch finishes too" wait_batch_done plain 120
+
+# pdfspoolctl priority: the same for a batch already running.
+batch first 30
+check "a first batch runs" wait_for 30 processing first
+batch second 30
+check "a second batch is registered" wait_for 30 test -s "$OUTBOX/second/status.json"
+out=$("$PDFSPOOLCTL" -c "$CFG" priority second 20 2>&1)
+check "pdfspoolctl priority second 20 ($out)" grep -q "priority 20" <<<"$out"
+check "the second batch finishes first" wait_batch_done second 60
+n=$(done_of first)
+check "... while the first has done less than half ($n of 30)" test "$n" -lt 15
+check "... its status shows the priority" jq -e '.priority == 20' "$OUTBOX/second/status.json"
+check "the first batch finishes too" wait_batch_done first 120
 
 # not_before: 4 s from now.
 nb=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)

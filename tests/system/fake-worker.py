@@ -11,6 +11,10 @@
 # its outputs.
 import json, os, signal, socket, time
 
+# Like the real worker: it dies with the daemon (PR_SET_PDEATHSIG), so that a
+# test that kills the daemon leaves no worker waiting at a gate.
+import ctypes
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 s = socket.socket(fileno=3)
 
 def path(v):

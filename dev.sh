@@ -19,7 +19,7 @@ BUILD_DEPS="build-essential autoconf automake pkg-config
         libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev
         libjpeg-dev libfreetype-dev libharfbuzz-dev mupdf-tools"
 TEST_DEPS="jq procps psmisc systemd samba smbclient bindfs fuse3 mandoc zip unzip
-        libarchive-tools xz-utils zstd p7zip-full python3 inotify-tools strace clang valgrind"
+        libarchive-tools xz-utils zstd p7zip-full python3 inotify-tools strace clang valgrind xfsprogs"
 
 deps() {
         missing=

@@ -68,7 +68,7 @@ sanitize() {
         start=$(date +%s)
         (cd build-asan && "$src/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
                 --enable-sanitizers >/dev/null && make -j"$(nproc)" >/dev/null &&
-         PDFSPOOL_CORPUS=$corpus make check) || { cat build-asan/test-suite.log; exit 1; }
+         PDFSPOOL_CORPUS=$corpus PDFSPOOL_TIME_FACTOR=4 make check) || { cat build-asan/test-suite.log; exit 1; }
         echo "dev.sh: the suite with ASan and UBSan took $(( $(date +%s) - start )) s"
 }
 

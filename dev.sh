@@ -6,7 +6,8 @@
 #   ./dev.sh test    install build and test dependencies, build, run the whole test suite
 #                    (make check), then make distcheck, then the suite again with ASan and
 #                    UBSan (./dev.sh sanitize) and each fuzz target for 60 s (./dev.sh fuzz)
-#   ./dev.sh sanitize  the whole suite built with --enable-sanitizers, in build-asan/
+#   ./dev.sh sanitize  the suite (but its two load tests) built with --enable-sanitizers,
+#                    in build-asan/
 #   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
 #   ./dev.sh deps    only install the Debian packages
 #   ./dev.sh build   only build (./configure && make)
@@ -57,7 +58,8 @@ fresh_tree() {
         echo "$top/$dir/src"
 }
 
-# The whole suite with ASan and UBSan: every report fails its test (tests/system/lib.sh).
+# The suite with ASan and UBSan (all but the two load tests: Makefile.am,
+# check-sanitizers); every report fails its test (tests/system/lib.sh).
 sanitize() {
         src=$(fresh_tree build-asan)
         # corpus.sh finds the shared corpus beside this checkout, not beside build-asan/src
@@ -68,7 +70,7 @@ sanitize() {
         start=$(date +%s)
         (cd build-asan && "$src/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
                 --enable-sanitizers >/dev/null && make -j"$(nproc)" >/dev/null &&
-         PDFSPOOL_CORPUS=$corpus PDFSPOOL_TIME_FACTOR=4 make check) || { cat build-asan/test-suite.log; exit 1; }
+         PDFSPOOL_CORPUS=$corpus PDFSPOOL_TIME_FACTOR=4 make check-sanitizers) || { cat build-asan/test-suite.log; exit 1; }
         echo "dev.sh: the suite with ASan and UBSan took $(( $(date +%s) - start )) s"
 }
 

@@ -113,6 +113,8 @@ cut_power() {
                 kill -KILL $pids 2>/dev/null
                 wait "$DAEMON_PID" 2>/dev/null
                 DAEMON_PID=
+                # killed workers still hold files on the disk until they are gone
+                for p in $pids; do wait_for 20 not_running "$p"; done
         fi
         umount "$MNT" && losetup -d "$INNER_LOOP" && INNER_LOOP= || bail "cannot unmount after cut $cut"
         mv "$OUTER/cut.img" "$OUTER/disk.img"

@@ -6,7 +6,7 @@
 #   ./dev.sh test    install build and test dependencies, build, run the whole test suite
 #                    (make check), then make distcheck, then the suite again with ASan and
 #                    UBSan (./dev.sh sanitize) and each fuzz target for 60 s (./dev.sh fuzz)
-#   ./dev.sh sanitize  the suite (but its two load tests) built with --enable-sanitizers,
+#   ./dev.sh sanitize  the suite (but three load tests) built with --enable-sanitizers,
 #                    in build-asan/
 #   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
 #   ./dev.sh deps    only install the Debian packages
@@ -58,7 +58,7 @@ fresh_tree() {
         echo "$top/$dir/src"
 }
 
-# The suite with ASan and UBSan (all but the two load tests: Makefile.am,
+# The suite with ASan and UBSan (all but three load tests: Makefile.am,
 # check-sanitizers); every report fails its test (tests/system/lib.sh).
 sanitize() {
         src=$(fresh_tree build-asan)

@@ -4,7 +4,11 @@
 #   ./dev.sh demo    install build dependencies (Debian 12, as root), build, and run
 #                    pdfspoold in the foreground on a demo spool under ./demo/
 #   ./dev.sh test    install build and test dependencies, build, run the whole test suite
-#                    (make check), then make distcheck
+#                    (make check), then make distcheck, then the suite again with ASan and
+#                    UBSan (./dev.sh sanitize) and each fuzz target for 60 s (./dev.sh fuzz)
+#   ./dev.sh sanitize  the suite (but three load tests) built with --enable-sanitizers,
+#                    in build-asan/
+#   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
 #   ./dev.sh deps    only install the Debian packages
 #   ./dev.sh build   only build (./configure && make)
 set -eu
@@ -16,7 +20,8 @@ BUILD_DEPS="build-essential autoconf automake pkg-config
         libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev
         libjpeg-dev libfreetype-dev libharfbuzz-dev mupdf-tools"
 TEST_DEPS="jq procps psmisc systemd samba smbclient smbnetfs bindfs fuse3 mandoc zip unzip
-        libarchive-tools xz-utils zstd p7zip-full python3 python3-yaml inotify-tools strace chromium python3-pil"
+        libarchive-tools xz-utils zstd p7zip-full python3 python3-yaml inotify-tools strace chromium python3-pil
+        clang valgrind xfsprogs"
 
 deps() {
         missing=
@@ -40,6 +45,42 @@ build() {
         [ -x configure ] || autoreconf -fi
         [ -f Makefile ] || ./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var
         make -j"$(nproc)"
+}
+
+# A tree of its own, out of this checkout (which may be configured in place, and
+# automake builds out of tree only from an unconfigured source): the tarball that
+# make dist makes, unpacked in DIR/src; prints the source directory.
+fresh_tree() {
+        dir=$1
+        [ -f Makefile ] || build >/dev/null
+        make dist >/dev/null
+        rm -rf "$dir" && mkdir -p "$dir/src"
+        tar -xzf pdfspool-*.tar.gz -C "$dir/src" --strip-components=1
+        echo "$top/$dir/src"
+}
+
+# The suite with ASan and UBSan (all but three load tests: Makefile.am,
+# check-sanitizers); every report fails its test (tests/system/lib.sh).
+sanitize() {
+        src=$(fresh_tree build-asan)
+        # corpus.sh finds the shared corpus beside this checkout, not beside build-asan/src
+        corpus=
+        for c in "$top/../shared/corpus" "$top/../../shared/corpus"; do
+                [ -d "$c" ] && { corpus=$(cd "$c" && pwd); break; }
+        done
+        start=$(date +%s)
+        (cd build-asan && "$src/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
+                --enable-sanitizers >/dev/null && make -j"$(nproc)" >/dev/null &&
+         PDFSPOOL_CORPUS=$corpus PDFSPOOL_TIME_FACTOR=4 make check-sanitizers) || { cat build-asan/test-suite.log; exit 1; }
+        echo "dev.sh: the suite with ASan and UBSan took $(( $(date +%s) - start )) s"
+}
+
+# Each libFuzzer target 60 s under ASan and UBSan; reproducers land in fuzz-artifacts/.
+fuzz() {
+        src=$(fresh_tree build-fuzz)
+        (cd build-fuzz && "$src/configure" CC=clang --enable-fuzzing --prefix=/usr --sysconfdir=/etc \
+                --localstatedir=/var >/dev/null && make -j"$(nproc)" fuzz >/dev/null) || exit 1
+        "$src/tests/fuzz/run-fuzzers" build-fuzz "${FUZZ_SECONDS:-60}" "$top/fuzz-artifacts"
 }
 
 demo() {
@@ -79,6 +120,11 @@ test)  deps "$TEST_DEPS"; build
        # the suite's result, on one line
        awk '/^# (PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):/ { n[$2] = $3 }
             END { printf "%d passed, %d failed, %d skipped\n", n["PASS:"] + n["XFAIL:"],
-                         n["FAIL:"] + n["XPASS:"] + n["ERROR:"], n["SKIP:"] }' test-suite.log ;;
-*)     sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
+                         n["FAIL:"] + n["XPASS:"] + n["ERROR:"], n["SKIP:"] }' test-suite.log
+       deps "clang valgrind"
+       sanitize
+       fuzz ;;
+sanitize) deps "$TEST_DEPS"; sanitize ;;
+fuzz)  deps "clang"; fuzz ;;
+*)     sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

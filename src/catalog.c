@@ -174,7 +174,8 @@ static int walk_dir(struct walk *w, int dir_fd, const char *path, int depth) {
         }
         r = errno ? -errno : 0;
         closedir(d);
-        qsort(names, n, sizeof(*names), compare_names);
+        if (n > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                qsort(names, n, sizeof(*names), compare_names);
         for (i = 0; i < n && r == 0; i++) {
                 char *sub = *path ? xasprintf("%s/%s", path, names[i]) : xstrdup(names[i]);
                 int sub_fd = openat(dir_fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -217,7 +218,8 @@ int catalog_collect(int batch_fd, json_t **ret_rows) {
         keys = xmalloc((json_object_size(w.rows) + 1) * sizeof(*keys));
         json_object_foreach(w.rows, key, row)
                 keys[n++] = key;
-        qsort(keys, n, sizeof(*keys), compare_rows);
+        if (n > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                qsort(keys, n, sizeof(*keys), compare_rows);
         out = json_array();
         for (i = 0; i < n; i++)
                 json_array_append(out, json_object_get(w.rows, keys[i]));

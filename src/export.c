@@ -136,7 +136,8 @@ static int walk_dir(struct walk *w, int dirfd, const char *prefix, int depth) {
         if (errno != 0)
                 r = fail(w, -errno, "cannot read the folder", prefix[0] ? prefix : ".");
         closedir(d);
-        qsort(names, n, sizeof(char *), compare_names);
+        if (n > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                qsort(names, n, sizeof(char *), compare_names);
 
         /* A job's folder: its status names the original. */
         char *original = NULL;

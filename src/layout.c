@@ -435,7 +435,8 @@ void layout_page_order(struct layout_page *p) {
                 return;         /* one column: mupdf's order */
 
         sort_page = p;
-        qsort(p->order, p->n_lines, sizeof(*p->order), compare_baseline);
+        if (p->n_lines > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                qsort(p->order, p->n_lines, sizeof(*p->order), compare_baseline);
         /* Between two full-width lines, each column top to bottom. */
         for (start = 0, i = 0; i <= p->n_lines; i++)
                 if (i == p->n_lines || p->lines[p->order[i]].column == 0) {

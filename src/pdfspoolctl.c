@@ -241,7 +241,8 @@ static int cmd_list(struct ctl *c, int argc, char **argv) {
                 }
                 closedir(d);
         }
-        qsort(rows, n, sizeof(json_t *), compare_created);
+        if (n > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                qsort(rows, n, sizeof(json_t *), compare_created);
         if (c->json) {
                 json_t *a = json_array();
                 for (size_t i = 0; i < n; i++)
@@ -471,7 +472,8 @@ static int find_batch(struct ctl *c, const char *id, json_t **ret_batch, json_t 
                 json_t **sorted = xcalloc(n + 1, sizeof(json_t *));
                 for (size_t k = 0; k < n; k++)
                         sorted[k] = json_array_get(jobs, k);
-                qsort(sorted, n, sizeof(json_t *), compare_job);
+                if (n > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                        qsort(sorted, n, sizeof(json_t *), compare_job);
                 json_t *sorted_array = json_array();
                 for (size_t k = 0; k < n; k++)
                         json_array_append(sorted_array, sorted[k]);

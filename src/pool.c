@@ -145,7 +145,9 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
         if (r < 0) {
                 /* Closed or garbled: the exit handler tells the job what happened. */
                 w->io = sd_event_source_disable_unref(w->io);
-                if (r != -EPIPE)
+                /* ECONNRESET: the worker died with our message unread (SIGKILL);
+                 * the exit handler gives the real reason. */
+                if (r != -EPIPE && r != -ECONNRESET)
                         worker_kill(w, "the worker sent a message that could not be read");
                 return 0;
         }

@@ -353,7 +353,8 @@ static int check_manifest_jobs(struct batch *b, int srcfd, json_t *mf, uint64_t 
                 if (path)
                         wants[n_wants++] = (struct want_sha256) { .path = path, .hex = want };
         }
-        qsort(wants, n_wants, sizeof(*wants), compare_want);
+        if (n_wants > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                qsort(wants, n_wants, sizeof(*wants), compare_want);
         for (size_t n = 0; n_wants > 0 && n < b->n_jobs; n++) {
                 struct job *j = &b->jobs[n];
                 const struct want_sha256 key = { .path = j->source };
@@ -592,7 +593,8 @@ static int register_build(struct queue *q, const char *claim) {
                         walk_entry(&w, srcfd, b->drop, b->drop, 0);
                 }
         }
-        qsort(w.pdfs, w.n_pdfs, sizeof(*w.pdfs), compare_pdfs);
+        if (w.n_pdfs > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                qsort(w.pdfs, w.n_pdfs, sizeof(*w.pdfs), compare_pdfs);
 
         /* The batch owns what the walk found from here on. */
         b->jobs = xcalloc(w.n_pdfs, sizeof(struct job));

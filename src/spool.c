@@ -915,7 +915,8 @@ static int list_claims(const char *path, char ***ret, size_t *ret_n) {
                 free(names);
                 return -err;
         }
-        qsort(names, n, sizeof(char *), compare_strings); /* claim names start with the time */
+        if (n > 0) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+                qsort(names, n, sizeof(char *), compare_strings); /* claim names start with the time */
         *ret = names;
         *ret_n = n;
         return 0;

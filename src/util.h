@@ -37,3 +37,17 @@ bool utf8_is_valid(const char *s, size_t n);
  * an I/O error, a busy or interrupted call): never the input's fault, so the
  * work waits and is retried. ERR is a positive or negative errno. */
 bool errno_is_transient(int err);
+
+/* 1 when built with AddressSanitizer (./configure --enable-sanitizers, fuzzing
+ * builds): its shadow memory reserves terabytes of address space, so RLIMIT_AS
+ * would stop the program at its next allocation and must not be set. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UTIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UTIL_ASAN 1
+#endif
+#endif
+#ifndef UTIL_ASAN
+#define UTIL_ASAN 0
+#endif

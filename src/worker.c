@@ -23,6 +23,7 @@
 #include "extract.h"
 #include "names.h"
 #include "proto.h"
+#include "util.h"
 
 #define EXIT_PROTOCOL 2
 /* The daemon's job ids are short; a longer one is a broken daemon, and would
@@ -93,7 +94,7 @@ static int sandbox_setup(pid_t parent, uint64_t *ret_memory_limit) {
                 /* RLIMIT_AS rather than a cgroup: it needs no privileges, and a
                  * failed allocation comes back to mupdf as an error it reports,
                  * instead of the OOM killer's SIGKILL. */
-                r = limit_resource(RLIMIT_AS, (rlim_t) memory_limit);
+                r = UTIL_ASAN ? 0 : limit_resource(RLIMIT_AS, (rlim_t) memory_limit);
                 if (r < 0) {
                         log_error("cannot set the memory limit: %s", strerror(-r));
                         return r;
@@ -287,6 +288,23 @@ static int serve(int fd, fz_context *ctx) {
         }
 }
 
+/* Under AddressSanitizer RLIMIT_AS cannot be used (util.h): ASan's own soft RSS
+ * limit stands in for it, so a PDF that needs too much memory still fails as out
+ * of memory. ASan reads its options at start only: run again with them set. */
+static void asan_memory_limit(char *argv[]) {
+        const char *env = getenv("PDFSPOOL_WORKER_MEMORY"), *old = getenv("ASAN_OPTIONS");
+        uint64_t bytes;
+
+        if (!UTIL_ASAN || !env || getenv("PDFSPOOL_WORKER_ASAN_LIMIT") || parse_bytes(env, &bytes) < 0)
+                return;
+        char *opts = xasprintf("%s%sallocator_may_return_null=1:soft_rss_limit_mb=%" PRIu64,
+                               old ? old : "", old && *old ? ":" : "", bytes / (1024 * 1024));
+        if (setenv("ASAN_OPTIONS", opts, 1) == 0 && setenv("PDFSPOOL_WORKER_ASAN_LIMIT", "1", 1) == 0)
+                (void) execv("/proc/self/exe", argv);
+        log_error("cannot restart with an ASan memory limit: %s", strerror(errno));
+        free(opts);
+}
+
 int main(int argc, char *argv[]) {
         pid_t parent = getppid();
         uint64_t memory_limit = 0;
@@ -299,6 +317,7 @@ int main(int argc, char *argv[]) {
                 return strcmp(argv[1], "--help") == 0 ? EXIT_SUCCESS : EXIT_PROTOCOL;
         }
 
+        asan_memory_limit(argv);
         if (sandbox_setup(parent, &memory_limit) < 0)
                 return EXIT_FAILURE;
 

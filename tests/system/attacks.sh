@@ -431,7 +431,8 @@ hung() {
         [ -n "$last" ] && awk -v l="$last" -v n="$(now_unix)" 'BEGIN { exit !(n - l > 5) }'
 }
 ended_or_hung() { ended "$1" || hung; }
-wait_for 120 ended_or_hung m-missing.batch.yaml
+# (PDFSPOOL_TIME_FACTOR: a sanitizer build runs several times slower; ./dev.sh sanitize sets 4)
+wait_for $((120 * ${PDFSPOOL_TIME_FACTOR:-1})) ended_or_hung m-missing.batch.yaml
 WAIT=0 attack "manifest: 100,000 missing files, manifest_timeout 3s" m-missing.batch.yaml
 after "manifest missing files" "$since"
 done_testing

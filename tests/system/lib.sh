@@ -19,21 +19,62 @@ STATE=$T/state
 CFG=$T/pdfspool.yaml
 LOG=$T/daemon.log
 DAEMON_PID=
+# Sanitizer builds (./configure --enable-sanitizers) write each ASan/UBSan report
+# here instead of to stderr; check_sanitizers (at exit) fails the test on any.
+# PDFSPOOL_DAEMON_WRAPPER (make check-valgrind) runs the daemon under a command
+# (valgrind ...) whose logs, named *.vg.PID, land here too and are checked the same way.
+SAN_DIR=$T/sanitizer
+mkdir -p "$SAN_DIR"
+export ASAN_OPTIONS="log_path=$SAN_DIR/asan:halt_on_error=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$SAN_DIR/ubsan:print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+# PDFSPOOL_VALGRIND=1 (make check-valgrind): the daemon runs under memcheck; errors
+# and definite leaks fail the test. Workers (exec'd) run natively.
+if [ -n "${PDFSPOOL_VALGRIND:-}" ]; then
+        PDFSPOOL_DAEMON_WRAPPER="valgrind --log-file=$SAN_DIR/daemon.vg.%p --leak-check=full \
+--show-leak-kinds=definite --errors-for-leak-kinds=definite --track-fds=no --child-silent-after-fork=yes"
+fi
 _tap_n=0
 _tap_failed=0
 _tap_planned=
 
+# check_sanitizers: 0 when no program left a sanitizer report or a valgrind log
+# with errors or definite leaks in $SAN_DIR; else prints them and returns 1.
+check_sanitizers() {
+        local f bad=0
+        for f in "$SAN_DIR"/asan.* "$SAN_DIR"/ubsan.*; do
+                [ -s "$f" ] || continue
+                echo "# sanitizer report $(basename "$f"):"
+                head -n 60 "$f" | sed 's/^/#   /'
+                bad=1
+        done
+        for f in "$SAN_DIR"/*.vg.*; do
+                [ -f "$f" ] || continue
+                # a process still running when the test ended (SIGKILL) has no summary: that is no finding
+                if grep -Eq 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$f"; then
+                        echo "# valgrind $(basename "$f"):"
+                        grep -E '^==[0-9]+== ' "$f" | sed -n '/Memcheck, a memory error detector/,$p' | head -n 80 | sed 's/^/#   /'
+                        bad=1
+                fi
+        done
+        return $bad
+}
+
 cleanup() {
-        local pids
+        local pids rc=$?
         [ -n "$DAEMON_PID" ] && { kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID"; } 2>/dev/null
         pids=$(pgrep -f "pdfspool-worker" -P "${DAEMON_PID:-1}" 2>/dev/null)
         [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
         [ -n "${EXTRA_CLEANUP:-}" ] && eval "$EXTRA_CLEANUP"
+        if ! check_sanitizers; then
+                echo "Bail out! a sanitizer or valgrind found errors (above)"
+                rc=1
+        fi
         if [ "$_tap_failed" -gt 0 ] && [ -f "$LOG" ]; then
                 echo "# --- daemon log ($LOG) ---"
                 tail -n 60 "$LOG" | sed 's/^/# /'
         fi
         [ -z "${KEEP_TEST_DIR:-}" ] && [ -n "$T" ] && [ "$T" != / ] && rm -rf "$T"
+        exit $rc
 }
 trap cleanup EXIT
 
@@ -103,7 +144,8 @@ EOC
 start_daemon() {
         : >> "$LOG"
         local before; before=$(grep -c ' started: ' "$LOG")
-        "$PDFSPOOLD" -c "$CFG" "$@" >>"$LOG" 2>&1 </dev/null &
+        # shellcheck disable=SC2086 # the wrapper is a command line
+        ${PDFSPOOL_DAEMON_WRAPPER:-} "$PDFSPOOLD" -c "$CFG" "$@" >>"$LOG" 2>&1 </dev/null &
         DAEMON_PID=$!
         if ! wait_for 20 daemon_started_after "$before"; then
                 diag "pdfspoold did not start"

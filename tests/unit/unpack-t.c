@@ -175,7 +175,8 @@ static const char *tree_at(int dirfd) {
         struct listing l = { 0 };
 
         list_tree(dirfd, NULL, &l);
-        qsort(l.items, l.n, sizeof(char *), compare_strings);
+        if (l.n) /* qsort(NULL, 0, ...) is undefined (UBSan) */
+                qsort(l.items, l.n, sizeof(char *), compare_strings);
         free(last);
         last = xstrdup("");
         for (size_t i = 0; i < l.n; i++) {

@@ -212,6 +212,14 @@ static const char *why_not_taken(int dirfd, const char *path, int err) {
         return err == -EXDEV ? "changed after it was taken: its path leads outside the drop" : NULL;
 }
 
+/* A file system can come back under another device number (a reboot that
+ * numbers disks or loop devices anew): a file on the same file system as
+ * DIRFD (the claim it was taken into) is judged by its inode and size. */
+static bool same_fs(int dirfd, const struct stat *st) {
+        struct stat dst;
+        return dirfd != AT_FDCWD && fstat(dirfd, &dst) == 0 && dst.st_dev == st->st_dev;
+}
+
 int fs_open_taken(int dirfd, const char *path, const struct fs_ident *taken, const char **ret_why) {
         struct stat st;
         const char *why = NULL;
@@ -229,7 +237,7 @@ int fs_open_taken(int dirfd, const char *path, const struct fs_ident *taken, con
         }
         if (!S_ISREG(st.st_mode))
                 why = "changed after it was taken: no longer a regular file";
-        else if (taken->known && (st.st_dev != taken->dev || st.st_ino != taken->ino))
+        else if (taken->known && (st.st_ino != taken->ino || (st.st_dev != taken->dev && !same_fs(dirfd, &st))))
                 why = "changed after it was taken: now a different file";
         else if (st.st_nlink != 1)
                 why = "changed after it was taken: now a hard link to a file that also exists elsewhere";

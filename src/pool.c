@@ -416,10 +416,22 @@ static void dispatch(struct pool *p) {
                 r = msg ? proto_send_fd(w->fd, msg, pdf_fd) : -EINVAL;
                 json_decref(msg);
                 close(pdf_fd);
+                if (r < 0 && r != -EINVAL) {
+                        /* The worker is gone (killed, crashed) before it got the job: not
+                         * the PDF's fault; the job goes back to queued, the worker is replaced. */
+                        struct log_ctx ctx = job_ctx(j);
+                        log_full(LOG_NOTICE, &ctx, -r, NULL, "the worker could not be reached (%s); the job runs again",
+                                 strerror(-r));
+                        w->job = NULL;
+                        w->timeout = sd_event_source_disable_unref(w->timeout);
+                        (void) spool_job_requeue(j);
+                        w->io = sd_event_source_disable_unref(w->io); /* handed nothing more */
+                        worker_kill(w, NULL);
+                        continue;
+                }
                 if (r < 0) {
-                        /* Names json cannot carry (not UTF-8) end up here too: say so. */
-                        worker_kill(w, r == -EINVAL ? "the file's path cannot be passed to the worker"
-                                                    : "the worker could not be reached");
+                        /* Names json cannot carry (not UTF-8) end up here: say so. */
+                        worker_kill(w, "the file's path cannot be passed to the worker");
                         continue;
                 }
                 /* Counted from the hand-over. */

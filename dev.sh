@@ -4,8 +4,7 @@
 #   ./dev.sh demo    install build dependencies (Debian 12, as root), build, and run
 #                    pdfspoold in the foreground on a demo spool under ./demo/
 #   ./dev.sh test    install build and test dependencies, build, run the whole test suite
-#                    (make check), then make distcheck, then the suite again with ASan and
-#                    UBSan (./dev.sh sanitize) and each fuzz target for 60 s (./dev.sh fuzz)
+#                    (make check), then make distcheck
 #   ./dev.sh sanitize  the suite (but three load tests) built with --enable-sanitizers,
 #                    in build-asan/
 #   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
@@ -121,9 +120,7 @@ test)  deps "$TEST_DEPS"; build
        awk '/^# (PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):/ { n[$2] = $3 }
             END { printf "%d passed, %d failed, %d skipped\n", n["PASS:"] + n["XFAIL:"],
                          n["FAIL:"] + n["XPASS:"] + n["ERROR:"], n["SKIP:"] }' test-suite.log
-       deps "clang valgrind"
-       sanitize
-       fuzz ;;
+       ;;
 sanitize) deps "$TEST_DEPS"; sanitize ;;
 fuzz)  deps "clang"; fuzz ;;
 *)     sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;

@@ -209,5 +209,5 @@ start_daemon || bail "daemon did not restart"
 check "(h) after the crash the batch ends canceled" wait_for 30 batch_is k1 canceled
 check "(h) no job ran, all 202 canceled" jq -e '.jobs.canceled == 202 and .jobs.done == 0 and .jobs.failed == 0' "$OUTBOX/k1/status.json"
 check "(h) every job's status says canceled" wait_for 30 sh -c "! grep -L '\"state\": \"canceled\"' '$OUTBOX'/k1/*/status.json | grep -q ."
-check "(h) and keeps its original" sh -c "ls '$OUTBOX'/k1/q*/q*.pdf | wc -l | grep -qx 200"
+check "(h) and keeps its original" wait_for 30 sh -c "ls '$OUTBOX'/k1/q*/q*.pdf | wc -l | grep -qx 200"
 done_testing

@@ -82,7 +82,10 @@ trap cleanup EXIT
 plan() { _tap_planned=$1; echo "1..$1"; }
 ok() { # ok CONDITION-EXIT-CODE DESCRIPTION
         _tap_n=$((_tap_n + 1))
-        if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"; _tap_failed=$((_tap_failed + 1)); fi
+        if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"
+                # a "# TODO" result is a known failure (TAP: XFAIL), shown, not counted
+                case $2 in *"# TODO "*) ;; *) _tap_failed=$((_tap_failed + 1)) ;; esac
+        fi
 }
 check() { # check DESCRIPTION COMMAND...: ok if the command succeeds
         local d=$1; shift

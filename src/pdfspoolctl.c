@@ -60,21 +60,6 @@ struct ctl {
         char stopped_rfc3339[40];
 };
 
-static json_t *load_status(int dirfd, const char *path) {
-        int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        json_t *j;
-
-        if (fd < 0)
-                return NULL;
-        j = json_loadfd(fd, 0, NULL);
-        close(fd);
-        if (j && !json_is_object(j)) {
-                json_decref(j);
-                return NULL;
-        }
-        return j;
-}
-
 static const char *str(json_t *o, const char *key) {
         const char *s = json_string_value(json_object_get(o, key));
         return s ? s : "-";
@@ -225,7 +210,7 @@ static int cmd_list(struct ctl *c, int argc, char **argv) {
                         if (de->d_name[0] == '.' || strcmp(de->d_name, "rejected") == 0)
                                 continue;
                         char *p = xasprintf("%s/" STATUS_FILE, de->d_name);
-                        json_t *j = load_status(dirfd(d), p);
+                        json_t *j = status_load(dirfd(d), p);
                         free(p);
                         if (!j)
                                 continue;
@@ -292,7 +277,7 @@ static json_t *pending_rows(struct ctl *c) {
         if (daemon_liveness(c) <= 0)
                 return rows;
         int sd = open(c->config->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        json_t *doc = sd >= 0 ? load_status(sd, INTAKE_QUEUES_FILE) : NULL;
+        json_t *doc = sd >= 0 ? status_load(sd, INTAKE_QUEUES_FILE) : NULL;
         if (sd >= 0)
                 close(sd);
         json_array_foreach(json_object_get(doc, "queues"), i, q) {
@@ -327,7 +312,7 @@ static json_t *rejected_rows(struct ctl *c, size_t max) {
                 free(dir);
                 while (d && (de = readdir(d)))
                         if (de->d_name[0] != '.' && str_has_suffix(de->d_name, ".status.json")) {
-                                json_t *j = load_status(dirfd(d), de->d_name);
+                                json_t *j = status_load(dirfd(d), de->d_name);
                                 if (j)
                                         json_array_append_new(rows, j);
                         }
@@ -407,32 +392,6 @@ static int cmd_pending(struct ctl *c, int argc, char **argv) {
         return 0;
 }
 
-/* Every job status below the batch's folder (jobs may sit in sub-folders). */
-static void collect_jobs(int dirfd, const char *prefix, json_t *out, int depth) {
-        DIR *d = fs_opendir_at(dirfd, prefix[0] ? prefix : ".");
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                /* Jobs may sit in hidden folders (a manifest's .upload/); only the
-                 * daemon's own temp folders are not jobs. */
-                if (fs_dot_or_dotdot(de->d_name) || strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || de->d_type != DT_DIR || depth > 64)
-                        continue;
-                char *sub = prefix[0] ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
-                char *p = xasprintf("%s/" STATUS_FILE, sub);
-                json_t *j = load_status(dirfd, p);
-                if (j && json_object_get(j, "job"))
-                        json_array_append_new(out, j);
-                else
-                        json_decref(j);
-                collect_jobs(dirfd, sub, out, depth + 1);
-                free(p);
-                free(sub);
-        }
-        closedir(d);
-}
-
 static int compare_job(const void *a, const void *b) {
         return strcmp(str(*(json_t *const *) a, "job"), str(*(json_t *const *) b, "job"));
 }
@@ -455,7 +414,7 @@ static int find_batch(struct ctl *c, const char *id, json_t **ret_batch, json_t 
                 if (fd < 0)
                         continue;
                 char *p = xasprintf("%s/" STATUS_FILE, id);
-                json_t *batch = load_status(fd, p);
+                json_t *batch = status_load(fd, p);
                 free(p);
                 if (!batch) {
                         close(fd);
@@ -464,7 +423,7 @@ static int find_batch(struct ctl *c, const char *id, json_t **ret_batch, json_t 
                 int bfd = openat(fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 json_t *jobs = json_array();
                 if (bfd >= 0) {
-                        collect_jobs(bfd, "", jobs, 0);
+                        status_collect_jobs(bfd, "", jobs, 0);
                         close(bfd);
                 }
                 close(fd);
@@ -714,7 +673,7 @@ static int open_batch_outbox(const struct ctl *c, const char *id, const struct q
                 if (fd < 0)
                         continue;
                 char *p = xasprintf("%s/" STATUS_FILE, id);
-                json_t *batch = load_status(fd, p);
+                json_t *batch = status_load(fd, p);
                 free(p);
                 if (batch) {
                         json_decref(batch);
@@ -925,7 +884,7 @@ static int cmd_health(struct ctl *c, int argc, char **argv) {
         json_t *queues = json_array();
         /* What the running daemon sees of each inbox (how it watches, holds): its own view. */
         int sd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        json_t *seen = held > 0 && sd >= 0 ? load_status(sd, INTAKE_QUEUES_FILE) : NULL;
+        json_t *seen = held > 0 && sd >= 0 ? status_load(sd, INTAKE_QUEUES_FILE) : NULL;
         if (sd >= 0)
                 close(sd);
         for (size_t i = 0; i < c->config->n_queues; i++) {

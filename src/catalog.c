@@ -257,14 +257,17 @@ static const char *cell(json_t *row, const char *column, char *buf, size_t size)
 }
 
 static int write_sqlite(int batch_fd, json_t *rows, mode_t mode, gid_t gid) {
-        char path[128], sql[1024], buf[14][512];
-        const char *tmp = ".parts.sqlite.tmp";
+        char path[128], sql[1024], buf[14][512], tmp[64];
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         json_t *row;
         size_t i, c, n = 0;
         int r = 0;
 
+        /* One writer's own name (two children may rebuild one batch's catalog at
+         * once); a temp name (fsutil.c), so that what a killed writer leaves,
+         * with sqlite's -journal beside it, goes at the next start. */
+        (void) snprintf(tmp, sizeof(tmp), ".parts.sqlite.tmp-%d", (int) getpid());
         (void) unlinkat(batch_fd, tmp, 0);
         (void) snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", batch_fd, tmp);
         if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
@@ -313,8 +316,12 @@ out:
                 r = fs_set_owner(batch_fd, tmp, mode, gid);
         if (r == 0 && renameat(batch_fd, tmp, batch_fd, "parts.sqlite") < 0)
                 r = -errno;
-        if (r < 0)
+        if (r < 0) {
+                char journal[80];
+                (void) snprintf(journal, sizeof(journal), "%s-journal", tmp);
                 (void) unlinkat(batch_fd, tmp, 0);
+                (void) unlinkat(batch_fd, journal, 0);
+        }
         return r;
 }
 

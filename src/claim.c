@@ -488,6 +488,7 @@ undo:
                 ;
         else {
                 char *origin_path = xasprintf("%s/origin", claim_path);
+                fs_remove_temps(AT_FDCWD, claim_path, false); /* the origin note's, if its write failed */
                 if ((unlink(origin_path) == 0 || errno == ENOENT) && rmdir(claim_path) < 0 && errno != ENOENT)
                         log_full(LOG_WARNING, &ctx, errno, NULL, "cannot remove the empty claim %s: %m", claim_path);
                 free(origin_path);

@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "claim.h"
 #include "control.h"
+#include "fsutil.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
@@ -724,6 +725,9 @@ int daemon_start(struct daemon *d) {
         struct spool *s = d->spool;
         int r;
 
+        /* The temps of the daemon's own records a kill interrupted (daemon.json):
+         * state_dir's top holds nothing else of anyone's. */
+        fs_remove_temps(AT_FDCWD, s->config->state_dir, false);
         write_heartbeat(d, false, true);
         /* What a previous run left, before any worker or new drop: claims finished
          * or undone and registered, batches loaded, finished batches' status checked. */
@@ -759,11 +763,19 @@ const struct config *daemon_config(const struct daemon *d) {
         return d->spool->config;
 }
 
-static void on_pool_stopped(struct pool *p, void *userdata) {
+static void on_published(void *userdata) {
         struct daemon *d = userdata;
 
         if (d->stop_done)
                 d->stop_done(d->stop_userdata);
+}
+
+/* The jobs have ended: then what they made due (final summary pages, ZIPs,
+ * hooks) gets the same grace. */
+static void on_pool_stopped(struct pool *p, void *userdata) {
+        struct daemon *d = userdata;
+
+        publish_drain(d->publisher, d->spool->config->stop_grace_usec, on_published, d);
 }
 
 void daemon_stop(struct daemon *d, void (*done)(void *userdata), void *userdata) {

@@ -126,8 +126,7 @@ static int walk_dir(struct walk *w, int dirfd, const char *prefix, int depth) {
         errno = 0;
         while ((de = readdir(d))) {
                 /* the daemon's temps: job folders in the making, files being replaced (fsutil.c) */
-                if (fs_dot_or_dotdot(de->d_name) || strncmp(de->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) == 0 ||
-                    (de->d_name[0] == '.' && strstr(de->d_name, ".tmp-")))
+                if (fs_dot_or_dotdot(de->d_name) || fs_is_temp_name(de->d_name))
                         continue;
                 names = xrealloc(names, (n + 1) * sizeof(char *));
                 names[n++] = xstrdup(de->d_name);
@@ -214,7 +213,7 @@ int export_batch_zip(int outbox_fd, const char *batch, bool with_originals, int 
 /* Temps of this batch's ZIP that a writer killed midway (a daemon stopped
  * while it wrote) left: their writer's pid is gone. Only the daemon's own
  * names, never anything else. */
-static void remove_stale_temps(int outbox_fd, const char *batch) {
+void export_remove_stale_temps(int outbox_fd, const char *batch) {
         char *prefix = xasprintf(TEMP_PREFIX "%s.zip.", batch);
         size_t len = strlen(prefix);
         int fd = fcntl(outbox_fd, F_DUPFD_CLOEXEC, 3);
@@ -244,7 +243,7 @@ int export_batch_zip_file(int outbox_fd, const char *batch, mode_t mode, gid_t g
         char *name = xasprintf("%s.zip", batch), *tmp = xasprintf(TEMP_PREFIX "%s.zip.%d", batch, (int) getpid());
         int r, fd;
 
-        remove_stale_temps(outbox_fd, batch);
+        export_remove_stale_temps(outbox_fd, batch);
         fd = openat(outbox_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
         if (fd < 0) {

@@ -10,5 +10,8 @@
  * only with WITH_ORIGINALS. File contents are streamed in small blocks: memory
  * does not grow with the batch's size. On failure *ret_error says what. */
 int export_batch_zip(int outbox_fd, const char *batch, bool with_originals, int out_fd, char **ret_error);
+/* Remove the temps of BATCH's ZIP that writers killed midway left in the outbox
+ * (their writer is gone; a running writer's temp stays). */
+void export_remove_stale_temps(int outbox_fd, const char *batch);
 /* <outbox>/<batch>.zip, written atomically (temp file, fsync, rename, fsync the folder). */
 int export_batch_zip_file(int outbox_fd, const char *batch, mode_t mode, gid_t gid, char **ret_error);

@@ -646,3 +646,31 @@ int fs_has_writer(int dirfd, const char *name) {
         close(fd);
         return r;
 }
+
+bool fs_is_temp_name(const char *name) {
+        size_t n = strlen(name);
+
+        return name[0] == '.' && (strncmp(name, ".pdfspool-tmp.", 14) == 0 || strstr(name, ".tmp-") ||
+                                  (n > 5 && strcmp(name + n - 4, ".tmp") == 0));
+}
+
+static void remove_temps(int parent_fd, const char *path, bool recurse, unsigned depth) {
+        DIR *d = fs_opendir_at(parent_fd, path);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                if (fs_dot_or_dotdot(de->d_name))
+                        continue;
+                if (fs_is_temp_name(de->d_name))
+                        (void) fs_remove_tree(dirfd(d), de->d_name);
+                else if (recurse && de->d_type == DT_DIR && depth < 64)
+                        remove_temps(dirfd(d), de->d_name, true, depth + 1);
+        }
+        closedir(d);
+}
+
+void fs_remove_temps(int dirfd, const char *path, bool recurse) {
+        remove_temps(dirfd, path, recurse, 0);
+}

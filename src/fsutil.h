@@ -53,6 +53,14 @@ int fs_mkdirat_p_owned(int dirfd, const char *path, mode_t mode, gid_t gid);
 int fs_remove_tree(int dirfd, const char *name);
 /* Remove everything inside DIRFD/PATH, not the folder itself. */
 int fs_empty_dir(int dirfd, const char *path);
+/* The daemon's temp names: ".pdfspool-tmp.*" (job folders in the making,
+ * ZIPs), "*.tmp-*" (files being replaced, fs_write_atomic) and ".*.tmp" (the
+ * worker's). Readers skip them; a start or a killed writer's parent removes them. */
+bool fs_is_temp_name(const char *name);
+/* Remove the temps in DIRFD/PATH (and, with RECURSE, in the folders below it,
+ * never through a symlink) that a writer killed midway left. Best effort: what
+ * cannot go now goes at the next start. */
+void fs_remove_temps(int dirfd, const char *path, bool recurse);
 /* DIRFD/PATH as a directory stream, never through a symlink; NULL with errno set. */
 DIR *fs_opendir_at(int dirfd, const char *path);
 /* "." or "..", the two entries every readdir() loop skips. */

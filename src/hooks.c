@@ -39,6 +39,24 @@ struct hook {
 };
 
 static struct hook *hooks;     /* running, then waiting, in order */
+static bool stopped;           /* hooks_stop_all ran: nothing new starts */
+
+/* A stopping daemon waiting for what still runs (hooks_drain). */
+static struct {
+        sd_event_source *timer;
+        void (*done)(void *userdata);
+        void *userdata;
+} drain;
+
+static void drain_check(void) {
+        if (!drain.done || hooks)
+                return;
+        void (*done)(void *) = drain.done;
+        void *userdata = drain.userdata;
+        drain.timer = sd_event_source_disable_unref(drain.timer);
+        drain.done = NULL;
+        done(userdata);
+}
 
 static struct log_ctx hook_ctx(const struct hook *h) {
         return (struct log_ctx) { .queue = h->queue, .batch = h->batch };
@@ -140,6 +158,7 @@ static int on_exit_child(sd_event_source *s, const siginfo_t *si, void *userdata
                 h->spec.done(h->timed_out ? -SIGKILL : status, h->spec.userdata);
         hook_free(h);
         start_waiting();
+        drain_check();
         return 0;
 }
 
@@ -232,6 +251,11 @@ int hooks_run(sd_event *e, const struct hook_spec *spec) {
         size_t n = 0;
         struct hook **p = &hooks;
 
+        if (stopped) {
+                log_full(LOG_WARNING, &(struct log_ctx) { .queue = spec->queue, .batch = spec->batch }, 0, NULL,
+                         "%s: not run: the daemon is stopping", spec->what);
+                return -ESHUTDOWN;
+        }
         for (; *p; p = &(*p)->next)
                 n++;
         if (n >= HOOKS_MAX_RUNNING + HOOKS_MAX_WAITING) {
@@ -254,6 +278,9 @@ int hooks_run(sd_event *e, const struct hook_spec *spec) {
 }
 
 void hooks_stop_all(void) {
+        stopped = true;
+        drain.timer = sd_event_source_disable_unref(drain.timer);
+        drain.done = NULL;
         while (hooks) {
                 struct hook *h = hooks;
                 hooks = h->next;
@@ -261,6 +288,34 @@ void hooks_stop_all(void) {
                         (void) kill(-h->pid, SIGKILL);
                         (void) waitpid(h->pid, NULL, 0);
                 }
+                /* Killed, or never started: what it left half-done is its caller's to remove. */
+                if (h->spec.done)
+                        h->spec.done(-SIGKILL, h->spec.userdata);
                 hook_free(h);
         }
+}
+
+static int on_drain_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        void (*done)(void *) = drain.done;
+        void *data = drain.userdata;
+
+        for (struct hook *h = hooks; h; h = h->next) {
+                struct log_ctx ctx = hook_ctx(h);
+                log_full(LOG_WARNING, &ctx, 0, NULL, "%s: %s at stop: killed", h->what,
+                         h->pid > 0 ? "still running" : "not started");
+        }
+        hooks_stop_all();
+        if (done)
+                done(data);
+        return 0;
+}
+
+void hooks_drain(sd_event *e, uint64_t grace_usec, void (*done)(void *userdata), void *userdata) {
+        drain.done = done;
+        drain.userdata = userdata;
+        if (hooks && sd_event_add_time_relative(e, &drain.timer, CLOCK_MONOTONIC, grace_usec, USEC_PER_SEC / 100,
+                                                on_drain_timeout, NULL) < 0)
+                on_drain_timeout(NULL, 0, NULL);
+        else
+                drain_check();
 }

@@ -23,5 +23,9 @@ struct hook_spec {
  * in order, up to a bound; beyond it a hook is logged and not run). Copies
  * what SPEC points to except fn_data and userdata. Returns 0 or -errno. */
 int hooks_run(sd_event *e, const struct hook_spec *spec);
-/* Kill and forget every child (daemon shutdown); their done handlers are not called. */
+/* Kill every child, drop the waiting ones (daemon shutdown); their done
+ * handlers get -SIGKILL. Nothing starts after it. */
 void hooks_stop_all(void);
+/* A stopping daemon: DONE once every child has ended, the waiting ones too
+ * (they still start), or after GRACE_USEC, when hooks_stop_all kills the rest. */
+void hooks_drain(sd_event *e, uint64_t grace_usec, void (*done)(void *userdata), void *userdata);

@@ -9,6 +9,7 @@
 #include "publish.h"
 #include "catalog.h"
 #include "export.h"
+#include "fsutil.h"
 #include "hooks.h"
 #include "summary.h"
 #include "util.h"
@@ -35,6 +36,7 @@ struct publisher {
         bool summary_running;
         uint64_t summary_started;      /* CLOCK_MONOTONIC of the running child's start */
         uint64_t summary_interval;     /* adapts: a slow page (a huge batch) is made less often */
+        bool stopping;                 /* publish_drain: no new pages of running batches */
 };
 
 struct summary_due {
@@ -69,6 +71,14 @@ static int catalog_write(const struct summary_due *e) {
         return r;
 }
 
+/* What a child killed midway (a stop, its timeout) left on top of the batch's
+ * folder: the catalog's and the page's temps; with ZIP, the ZIP's in the outbox. */
+static void remove_temps(const struct summary_due *e, bool zip) {
+        fs_remove_temps(e->outbox_fd, e->batch, false);
+        if (zip)
+                export_remove_stale_temps(e->outbox_fd, e->batch);
+}
+
 static int summaries_child(void *data) {
         int failed = 0;
 
@@ -90,7 +100,10 @@ static void on_summaries_done(int status, void *userdata) {
         for (struct summary_due *e = pub->summaries_due_running, *next; e; e = next) {
                 next = e->next;
                 e->next = NULL;
-                if (e->again) {
+                /* AGAIN: the batch's final page is being written by another child now: its temps stay. */
+                if (status < 0 && !e->again)
+                        remove_temps(e, false);
+                if (e->again && !pub->stopping) {
                         e->again = false;
                         e->next = pub->summaries_due;
                         pub->summaries_due = e;
@@ -98,7 +111,7 @@ static void on_summaries_done(int status, void *userdata) {
                         summaries_free(e);
         }
         pub->summaries_due_running = NULL;
-        if (pub->summaries_due && pub->summary_timer) {
+        if (pub->summaries_due && pub->summary_timer && !pub->stopping) {
                 (void) sd_event_source_set_time_relative(pub->summary_timer, pub->summary_interval);
                 (void) sd_event_source_set_enabled(pub->summary_timer, SD_EVENT_ONESHOT);
         }
@@ -123,6 +136,8 @@ static int on_summary_timer(sd_event_source *src, uint64_t usec, void *userdata)
 static void summary_due(struct publisher *pub, const struct batch *b) {
         struct summary_due **p = &pub->summaries_due;
 
+        if (pub->stopping)
+                return;
         for (; *p; p = &(*p)->next)
                 if (strcmp((*p)->batch, b->id) == 0)
                         return;
@@ -236,6 +251,8 @@ static int finishing_child(void *data) {
 static void on_finishing_done(int status, void *userdata) {
         struct finishing *f = userdata;
 
+        if (status < 0)
+                remove_temps(&f->page, f->zip);
         if (f->hook) {
                 char *what = xstrdup("hook batch_finished");
                 (void) hooks_run(f->pub->event, &(struct hook_spec) {
@@ -279,6 +296,14 @@ struct publisher *publish_new(sd_event *e) {
 
         p->event = sd_event_ref(e);
         return p;
+}
+
+void publish_drain(struct publisher *p, uint64_t grace_usec, void (*done)(void *userdata), void *userdata) {
+        p->stopping = true;
+        (void) sd_event_source_set_enabled(p->summary_timer, SD_EVENT_OFF);
+        summaries_free(p->summaries_due);
+        p->summaries_due = NULL;
+        hooks_drain(p->event, grace_usec, done, userdata);
 }
 
 void publish_free(struct publisher *p) {

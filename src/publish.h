@@ -7,7 +7,11 @@
 struct publisher;
 
 struct publisher *publish_new(sd_event *e);
-/* Kills what still runs (a stopping daemon) and frees P. */
+/* A stopping daemon: no new pages of running batches; DONE once what runs
+ * (final pages, ZIPs, hooks) has ended, or after GRACE_USEC, when the rest is
+ * killed and its temps removed. */
+void publish_drain(struct publisher *p, uint64_t grace_usec, void (*done)(void *userdata), void *userdata);
+/* Kills what still runs (a stopping daemon), removes its temps, and frees P. */
 void publish_free(struct publisher *p);
 /* J ended: its batch's summary page is due (rewritten within seconds, in a
  * child); a failed job runs the queue's job_failed hook. */

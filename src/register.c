@@ -236,7 +236,9 @@ static void remove_empty_claim(struct queue *q, const char *claim_path) {
         char *src = xasprintf("%s/src", claim_path), *origin = xasprintf("%s/origin", claim_path);
         char *partial = xasprintf("%s/src.partial", claim_path), *copied = xasprintf("%s/copied.json", claim_path);
 
-        /* src.partial is the daemon's own copy of a drop that is still in the inbox. */
+        /* src.partial is the daemon's own copy of a drop that is still in the inbox;
+         * a temp on top is a record's write a kill interrupted (never inside src/). */
+        fs_remove_temps(AT_FDCWD, claim_path, false);
         if ((rmdir(src) == 0 || errno == ENOENT) && fs_remove_tree(AT_FDCWD, partial) == 0 &&
             (unlink(copied) == 0 || errno == ENOENT) && (unlink(origin) == 0 || errno == ENOENT) &&
             rmdir(claim_path) < 0 && errno != ENOENT)

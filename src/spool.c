@@ -419,28 +419,6 @@ static int on_projection_slice(sd_event_source *src, void *userdata) {
         return 0;
 }
 
-/* What a crash left half-done in a batch's outbox folder: temp folders of jobs
- * and temp files of atomic writes. Readers never looked at them; they go. */
-static void remove_stale_temp(int parent_fd, const char *path, int depth) {
-        DIR *d = fs_opendir_at(parent_fd, path);
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                if (fs_dot_or_dotdot(de->d_name))
-                        continue;
-                if (de->d_name[0] != '.') {
-                        if (de->d_type == DT_DIR && depth < 64)
-                                remove_stale_temp(dirfd(d), de->d_name, depth + 1);
-                        continue;
-                }
-                if (strncmp(de->d_name, ".pdfspool-tmp.", 14) == 0 || strstr(de->d_name, ".tmp-"))
-                        (void) fs_remove_tree(dirfd(d), de->d_name);
-        }
-        closedir(d);
-}
-
 static void batch_link(struct queue *q, struct batch *b) {
         struct batch **p = &q->batches;
         while (*p)
@@ -954,13 +932,13 @@ int spool_batch_resume(struct queue *q, const char *claim) {
                         (void) spool_defer(q, "cannot read a batch's records", r);
                 return r;
         }
-        /* Temp files of atomic writes a crash interrupted: the daemon's own. */
+        /* Temp files of atomic writes a crash interrupted, temp folders of jobs:
+         * the daemon's own. In the claim, these two folders only, never the drop in src/. */
         char *jobs_dir = xasprintf("%s/jobs", b->claim_path);
-        /* depth 64: these two folders only, never the drop in src/ */
-        remove_stale_temp(AT_FDCWD, b->claim_path, 64);
-        remove_stale_temp(AT_FDCWD, jobs_dir, 64);
+        fs_remove_temps(AT_FDCWD, b->claim_path, false);
+        fs_remove_temps(AT_FDCWD, jobs_dir, false);
         free(jobs_dir);
-        remove_stale_temp(q->outbox_fd, b->id, 0);
+        fs_remove_temps(q->outbox_fd, b->id, true);
         write_projection(b);
         log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
                  "batch resumed: %zu of %zu jobs still to do", b->counts[JOB_QUEUED], b->n_jobs);
@@ -1665,6 +1643,9 @@ static void check_finished(struct queue *q, const char *finished, const char *cl
         struct stat st;
         if (fstatat(q->outbox_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 goto out; /* the folder is gone (removed by a person), or cannot be looked at: left alone */
+        /* What a publisher child killed midway left on top of it (parts catalog,
+         * summary page): nothing of ours writes there before the start is over. */
+        fs_remove_temps(q->outbox_fd, id, false);
         st_path = xasprintf("%s/" STATUS_FILE, id);
         r = fs_read_file(q->outbox_fd, st_path, 256 << 20, &text, NULL);
         if (r < 0 && r != -ENOENT)
@@ -1740,6 +1721,8 @@ int spool_check_finished(struct queue *q) {
         size_t n = 0;
         int r = list_claims(finished, &names, &n);
 
+        /* A batch's ZIP in the making when the daemon died (export.c's temp name). */
+        fs_remove_temps(q->outbox_fd, ".", false);
         for (size_t i = 0; i < n; i++) {
                 check_finished(q, finished, names[i]);
                 free(names[i]);

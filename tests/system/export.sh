@@ -213,4 +213,33 @@ check "the final summary page no longer reloads" \
         wait_for 20 sh -c "grep -q '<b>done</b>' '$OUTBOX/gated/index.html' && ! grep -q 'http-equiv' '$OUTBOX/gated/index.html'"
 
 stop_daemon
+
+# ---- a stop waits (stop_grace) for what a batch's end started, then kills it and leaves no temp ----
+cat > "$T/slowhook" <<'H'
+#!/bin/sh
+echo $$ > "$HOOK_DIR/slow.pid"
+exec sleep 60
+H
+chmod +x "$T/slowhook"
+write_config 0.5s "stop_grace: 1s" "    zip: on
+    hooks:
+      batch_finished: [/usr/bin/env, HOOK_DIR=$T/hooks, $T/slowhook]"
+start_daemon || bail "daemon did not start again"
+mkdir -p "$T/src/atstop"
+mkpdf "$T/src/atstop/one.pdf" 1
+mv "$T/src/atstop" "$INBOX/"
+check "batch atstop finishes, its ZIP in place" wait_for 60 sh -c "test \"\$(jq -r .state '$OUTBOX/atstop/status.json' 2>/dev/null)\" = done && test -s '$OUTBOX/atstop.zip'"
+check "its batch_finished hook runs" wait_for 30 test -s "$T/hooks/slow.pid"
+slow_pid=$(cat "$T/hooks/slow.pid")
+stop_started=$(date +%s%N)
+kill -TERM "$DAEMON_PID"
+check "the daemon stops within stop_grace (twice: jobs, then hooks) and a few seconds" wait_for 15 not_running "$DAEMON_PID"
+stop_ms=$(( ($(date +%s%N) - stop_started) / 1000000 ))
+wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+diag "stop took $stop_ms ms"
+check "a stop waits for a running hook for stop_grace at least ($stop_ms ms)" test "$stop_ms" -ge 900
+check "the hook still running at the end of stop_grace is killed, and logged" \
+        sh -c "! kill -0 $slow_pid 2>/dev/null && grep -q 'batch=atstop: hook batch_finished: still running at stop: killed' '$LOG'"
+check "no temp left in the outbox after the stop" \
+        test -z "$(find "$OUTBOX" -name '.*' \( -name '.pdfspool-tmp.*' -o -name '*.tmp-*' -o -name '*.tmp' \) | head -n 3)"
 done_testing

@@ -395,14 +395,6 @@ for half in $HALVES; do
                         [[ " $notes " == *" nostart "* ]] && k[nostart]=$((k[nostart] + 1))
                         k[ms]=$((k[ms] + ${ms%ms}))
                         case $v in ok|lost|false_done|failed|stuck|crashed) k[$v]=$((k[$v] + 1)) ;; *) k[other]=$((k[other] + 1)) ;; esac
-                        # Known (issue 12's note): the publisher's child (parts catalog, summary
-                        # page) leaves its temp file in the batch folder when a fault hits it or
-                        # the daemon stops while it writes. Such a run is reported as TODO, not
-                        # as ok; any other finding in it still fails.
-                        if [ "$v" != ok ] && ! grep -v -E '^temp_left: temp left in the outbox: .*/\.(parts\.[a-z_]+\.tmp|index\.html\.tmp)' \
-                                "${r%/result}/check.txt" | grep -q .; then
-                                k[pubtemp]=$((k[pubtemp] + 1))
-                        fi
                         if [ "$v" != ok ]; then
                                 first=$(grep -m1 "^$v: " "${r%/result}/check.txt" || head -n 1 "${r%/result}/check.txt")
                                 more=$(( $(grep -c . "${r%/result}/check.txt") - 1 ))
@@ -423,10 +415,7 @@ for half in $HALVES; do
                         $(( k[ms] / k[tried] ))
                 nbad=$(( k[tried] - k[ok] ))
                 bad_total=$((bad_total + nbad))
-                todo=
-                [ "$nbad" -gt 0 ] && [ "$nbad" -eq "${k[pubtemp]:-0}" ] &&
-                        todo=" # TODO $nbad left only the publisher's temp file (parts catalog, summary page): known, issue 12"
-                results+=("$nbad|$label: ${k[ok]} of ${k[tried]} runs ok (fault reached in ${k[reached]})$todo")
+                results+=("$nbad|$label: ${k[ok]} of ${k[tried]} runs ok (fault reached in ${k[reached]})")
                 for b in "${bad[@]}"; do bads+=("$b"); done
                 unset k
         done

@@ -52,6 +52,8 @@ struct config {
         unsigned thumbnail_size;   /* longest side of thumb.png in pixels, default 256 */
         uint64_t stop_grace_usec;  /* SIGTERM: how long running jobs may finish, default 10 s */
         uint64_t rescan_interval_usec; /* periodic safety rescan, default 5 min */
+        uint64_t min_free;         /* bytes: below this on state_dir's or an outbox's file system
+                                    * new drops wait in the inbox, default 32 MiB, 0 = no reserve */
         char *metrics_file;        /* Prometheus textfile, absolute path; NULL = none */
         enum log_target log;       /* default auto */
         /* archive limits */

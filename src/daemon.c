@@ -103,29 +103,66 @@ static void take_claim(struct daemon *d, struct queue *q, const char *claim) {
         (void) register_claim(q, claim, &register_handlers, d);
 }
 
-/* A queue with max_batches unfinished batches takes no more drops: they wait
- * in the inbox (intake looks at them again), said once while it lasts. */
-static bool queue_full(struct queue *q, const char *name) {
+/* Why Q takes no new drop now, or NULL: max_batches unfinished batches, or
+ * less than min_free bytes free where a batch's copies and outputs go (the
+ * reserve is for the batches already taken). A look that fails is no answer:
+ * drops wait, and the reason says so. */
+static char *drops_wait_reason(struct queue *q) {
+        const struct config *c = q->spool->config;
         size_t n = 0;
 
         for (const struct batch *b = q->batches; b; b = b->next)
                 n++;
         n += register_queue_busy(q) || claim_queue_unpacking(q); /* one on its way, at least */
-        if (!q->cfg->max_batches || n < q->cfg->max_batches) {
-                q->said_full = false;
+        if (q->cfg->max_batches && n >= q->cfg->max_batches)
+                return xasprintf("the queue has %zu unfinished batches (max_batches is %u)", n, q->cfg->max_batches);
+        if (!c->min_free)
+                return NULL;
+        const char *where[] = { c->state_dir, q->cfg->outbox };
+        int fds[] = { AT_FDCWD, q->outbox_fd };
+        for (size_t i = 0; i < ELEMENTSOF(where); i++) {
+                uint64_t avail;
+                char have[32], want[32];
+                int r = fs_free_bytes(fds[i], fds[i] == AT_FDCWD ? where[i] : ".", &avail);
+                if (r < 0)
+                        return xasprintf("cannot look at the free space of %s: %s", where[i], strerror(-r));
+                if (avail < c->min_free)
+                        return xasprintf("only %s free on the file system of %s, less than min_free (%s)",
+                                         format_size(have, sizeof(have), avail), where[i],
+                                         format_size(want, sizeof(want), c->min_free));
+        }
+        return NULL;
+}
+
+/* Drops wait in the inbox while there is a reason (intake looks at them again
+ * and pending says why): said when it starts, and when it is over, when the
+ * inbox is looked at again at once. NAME: the drop that found it, or NULL. */
+static bool drops_wait(struct queue *q, const char *name) {
+        char *why = drops_wait_reason(q);
+        struct log_ctx ctx = { .queue = q->name };
+
+        if (!why) {
+                if (q->drops_wait) {
+                        log_full(LOG_NOTICE, &ctx, 0, NULL, "new drops are taken again (%s no more)", q->drops_wait);
+                        free(q->drops_wait);
+                        q->drops_wait = NULL;
+                        if (q->intake && !name)
+                                intake_rescan(q, NULL);
+                }
                 return false;
         }
-        if (!q->said_full)
-                log_full(LOG_NOTICE, &(struct log_ctx) { .queue = q->name }, 0, NULL,
-                         "%zu batches are not finished (max_batches): %s and later drops wait in the inbox", n, name);
-        q->said_full = true;
+        if (!q->drops_wait)
+                log_full(LOG_NOTICE, &ctx, 0, NULL, "%s: %s%s drops wait in the inbox", why, name ? name : "new",
+                         name ? " and later" : "");
+        free(q->drops_wait);
+        q->drops_wait = why;
         return true;
 }
 
 static int on_drop_ready(struct queue *q, const char *name, void *userdata) {
         char *claim = NULL;
 
-        if (queue_full(q, name))
+        if (drops_wait(q, name))
                 return -EAGAIN;
         int r = claim_drop(q, name, &claim);
 
@@ -973,6 +1010,10 @@ void daemon_status_text(struct daemon *d, char *text, size_t size) {
                         ended += b->counts[JOB_DONE] + b->counts[JOB_FAILED] + b->counts[JOB_CANCELED];
                         failed += b->counts[JOB_FAILED];
                 }
+        /* A reason for drops to wait (min_free) may be over without a drop to find it. */
+        for (struct queue *q = s->queues; q; q = q->next)
+                if (q->drops_wait)
+                        (void) drops_wait(q, NULL);
         text[0] = 0;
 #define ADD(...) do { if (pos < size) pos += (size_t) snprintf(text + pos, size - pos, __VA_ARGS__); } while (0)
         if (s->stopping)
@@ -989,6 +1030,8 @@ void daemon_status_text(struct daemon *d, char *text, size_t size) {
                         ADD("; queue %s on hold: %s", q->name, hold);
                 else if (queue_deferred(q) && q->defer_reason)
                         ADD("; queue %s waits: %s", q->name, q->defer_reason);
+                else if (q->drops_wait)
+                        ADD("; queue %s: new drops wait: %s", q->name, q->drops_wait);
                 else if (q->batches && !config_hours_open(&q->cfg->hours, now_usec(CLOCK_REALTIME), &(uint64_t) { 0 }))
                         ADD("; queue %s waits for its hours (%02u:%02u-%02u:%02u)", q->name, q->cfg->hours.start / 60,
                             q->cfg->hours.start % 60, q->cfg->hours.end / 60, q->cfg->hours.end % 60);

@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -673,4 +674,19 @@ static void remove_temps(int parent_fd, const char *path, bool recurse, unsigned
 
 void fs_remove_temps(int dirfd, const char *path, bool recurse) {
         remove_temps(dirfd, path, recurse, 0);
+}
+
+int fs_free_bytes(int dirfd, const char *path, uint64_t *ret) {
+        int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct statvfs st;
+        int r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (fstatvfs(fd, &st) < 0)
+                r = -errno;
+        else
+                *ret = (uint64_t) st.f_bavail * st.f_frsize;
+        close(fd);
+        return r;
 }

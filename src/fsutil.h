@@ -2,6 +2,7 @@
  * no-follow opens, cross-filesystem moves. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 #include <dirent.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -61,6 +62,9 @@ bool fs_is_temp_name(const char *name);
  * never through a symlink) that a writer killed midway left. Best effort: what
  * cannot go now goes at the next start. */
 void fs_remove_temps(int dirfd, const char *path, bool recurse);
+/* The bytes an unprivileged writer may still use on the file system of
+ * DIRFD/PATH (statvfs f_bavail). */
+int fs_free_bytes(int dirfd, const char *path, uint64_t *ret);
 /* DIRFD/PATH as a directory stream, never through a symlink; NULL with errno set. */
 DIR *fs_opendir_at(int dirfd, const char *path);
 /* "." or "..", the two entries every readdir() loop skips. */

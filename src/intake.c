@@ -727,8 +727,7 @@ static void drop_take(struct drop *d, const struct stat *st) {
                 /* Still in the inbox, untouched: it is taken when the queue's work may go on. */
                 d->said_incomplete = false;
                 free(d->why);
-                d->why = q->said_full ? xasprintf("the queue has %u unfinished batches (max_batches): waits in the inbox",
-                                                  q->cfg->max_batches)
+                d->why = q->drops_wait ? xasprintf("%s: waits in the inbox", q->drops_wait)
                        : queue_deferred(q) && q->defer_reason ? xasprintf("the queue waits: %s", q->defer_reason)
                                                               : xstrdup("could not be taken yet: see the log");
                 d->until = 0;
@@ -1412,6 +1411,9 @@ int intake_write_queues(struct spool *s, char **last) {
                                           (double) config_queue_settle(q->cfg, v.remote) / USEC_PER_SEC, "sees", sees,
                                           "hold", q->intake->hold_reason, "answers", !q->intake->look_hung));
                 json_object_set_new(json_array_get(queues, json_array_size(queues) - 1), "pending", pending_json(q));
+                if (q->drops_wait)
+                        json_object_set_new(json_array_get(queues, json_array_size(queues) - 1), "drops_wait",
+                                            json_string(q->drops_wait));
                 free(sees);
         }
         json_t *doc = json_pack("{s:o}", "queues", queues);

@@ -122,7 +122,8 @@ struct queue {
         char *defer_reason;    /* what failed, for STATUS= and status files */
         sd_event_source *defer_timer;
         bool removed;          /* dropped from the config by a reload: finish, then go */
-        bool said_full;        /* logged that drops wait for max_batches */
+        char *drops_wait;      /* why new drops wait in the inbox (max_batches, min_free), as
+                                * said in the log and by pending; NULL when they are taken */
         struct queue *next;
 };
 

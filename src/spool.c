@@ -1607,6 +1607,7 @@ static void queue_free(struct queue *q) {
         if (q->outbox_fd >= 0)
                 close(q->outbox_fd);
         free(q->defer_reason);
+        free(q->drops_wait);
         sd_event_source_disable_unref(q->defer_timer);
         free(q->name);
         free(q->state_path);

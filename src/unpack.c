@@ -125,21 +125,6 @@ static void add_skipped_archive_error(struct unpacker *u, const char *path, cons
         free(m);
 }
 
-/* "4.0 GiB", "1000 bytes" */
-static void format_size(char *buf, size_t size, uint64_t bytes) {
-        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-        double v = (double) bytes;
-        size_t i = 0;
-
-        if (bytes < 1024) {
-                snprintf(buf, size, "%" PRIu64 " bytes", bytes);
-                return;
-        }
-        for (v /= 1024; v >= 1024 && i + 1 < ELEMENTSOF(units); i++)
-                v /= 1024;
-        snprintf(buf, size, "%.1f %s", v, units[i]);
-}
-
 /* ---- names ---- */
 
 /* The entry's name as a relative path without "." or empty components; ""

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,4 +194,20 @@ void strv_free(char **v) {
         for (size_t i = 0; v && v[i]; i++)
                 free(v[i]);
         free(v);
+}
+
+/* "4.0 GiB", "1000 bytes" */
+char *format_size(char *buf, size_t size, uint64_t bytes) {
+        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+        double v = (double) bytes;
+        size_t i = 0;
+
+        if (bytes < 1024) {
+                snprintf(buf, size, "%" PRIu64 " bytes", bytes);
+                return buf;
+        }
+        for (v /= 1024; v >= 1024 && i + 1 < ELEMENTSOF(units); i++)
+                v /= 1024;
+        snprintf(buf, size, "%.1f %s", v, units[i]);
+        return buf;
 }

@@ -21,6 +21,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t now_usec(clockid_t clock);        /* CLOCK_REALTIME / CLOCK_MONOTONIC */
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-29T17:40:13.123Z; buf >= 32 bytes. */
 char *format_rfc3339(char *buf, size_t size, uint64_t realtime_usec);
+/* "4.0 GiB", "1000 bytes"; returns BUF. */
+char *format_size(char *buf, size_t size, uint64_t bytes);
 /* "2026-12-07T22:00:00Z", "...+01:00", or without a zone (the host's local
  * time); seconds optional, a space may stand for the T. Returns 0 and the
  * time in realtime usec, or -EINVAL. */

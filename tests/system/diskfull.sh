@@ -3,6 +3,8 @@
 # good PDFs are never failed; their jobs wait ("deferred: ... No space left on
 # device ...; retry at ..."), STATUS= and the batch status say why, and once
 # there is room again every job ends done, with all its outputs, exactly once.
+# A free-space reserve (min_free) keeps new drops in the inbox before the disk
+# is full: said in the log, pending, health and STATUS=; taken when room is back.
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -23,7 +25,8 @@ while True:
 EXTRA_CLEANUP="$EXTRA_CLEANUP; kill $! 2>/dev/null"
 wait_for 10 test -S "$SOCK" || bail "listener did not start"
 
-write_config 0.3s
+# No reserve here: this half is about a disk that fills after the drop was taken.
+write_config 0.3s "min_free: 0"
 NOTIFY_SOCKET=$SOCK start_daemon || bail "daemon did not start"
 
 # Fill the outbox's file system to the last block.
@@ -58,5 +61,31 @@ check "no temp file or folder is left in the outbox" \
 check "each job ran to its end once (one 'job done' line each)" test "$(grep -c 'job done:' "$LOG")" -eq "$N"
 check "a job's status no longer says deferred once done" \
         bash -c "! grep -l deferred '$OUTBOX'/full/sheet*/status.json"
+stop_daemon
+
+# ---- min_free: new drops wait in the inbox while less is free ----
+write_config 0.3s "min_free: 2M"
+NOTIFY_SOCKET=$SOCK start_daemon || bail "daemon did not start with min_free"
+avail=$(df --output=avail -B1 "$OUTBOX" | tail -n 1)
+# leave about 1 MiB free: less than min_free, room enough for the daemon's own files
+dd if=/dev/zero of="$OUTBOX/.filler" bs=64k count=$(( (avail - (1 << 20)) / 65536 )) 2>/dev/null
+diag "free on the outbox: $(df --output=avail -B1 "$OUTBOX" | tail -n 1) bytes"
+mkdir -p "$T/src/reserve"
+for i in 1 2; do mkpdf "$T/src/reserve/r$i.pdf" 1 "Reserve $i"; done
+touch "$T/src/reserve/.ready"
+mv "$T/src/reserve" "$INBOX/"
+check "min_free: the drop waits, the log says why and names the reserve" \
+        wait_for 30 grep -q "free on the file system of $OUTBOX, less than min_free (2.0 MiB): reserve and later drops wait in the inbox" "$LOG"
+check "... it stays in the inbox, untouched, and no batch is made" \
+        sh -c "test -e '$INBOX/reserve/r1.pdf' && test ! -e '$OUTBOX/reserve' && ! ls '$STATE'/test/claims/*/ 2>/dev/null | grep -q ."
+check "pdfspoolctl pending names the reserve" \
+        wait_for 20 sh -c "'$PDFSPOOLCTL' -c '$CFG' pending | grep -q 'reserve.*less than min_free'"
+check "pdfspoolctl health says new drops wait, and why" \
+        wait_for 20 sh -c "'$PDFSPOOLCTL' -c '$CFG' health | grep -q 'Queue test: new drops wait: only .* less than min_free'"
+check "STATUS= says new drops wait" wait_for 10 grep -q 'STATUS=.*queue test: new drops wait: only .*less than min_free' "$T/notify.txt"
+rm -f "$OUTBOX/.filler"
+check "room again: the drop is taken by itself and its batch finishes" wait_batch_done reserve 60
+check "... and the log says drops are taken again" grep -q "new drops are taken again" "$LOG"
+check "both jobs done" test "$(jq_file "$OUTBOX/reserve/status.json" '"\(.jobs.done) \(.jobs.failed)"')" = "2 0"
 stop_daemon
 done_testing

@@ -49,7 +49,7 @@ mv "$T/src/first" "$INBOX/"
 check "the first batch runs" wait_for 30 batch_is first processing
 mv "$T/src/second" "$INBOX/"
 check "the second drop waits in the inbox while the first is unfinished (said in the log)" \
-        wait_for 20 grep -q "max_batches): second and later drops wait in the inbox" "$LOG"
+        wait_for 20 grep -q "(max_batches is 1): second and later drops wait in the inbox" "$LOG"
 check "... still in the inbox, no batch" sh -c "test -e '$INBOX/second' && test ! -e '$OUTBOX/second'"
 touch "$FAKE_WORKER_GATE"
 check "the first batch finishes" wait_batch_done first 30

@@ -323,6 +323,8 @@ static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk
         *ret_id_base = names_from_json_exact(json_object_get(mf, "batch"));
         json_t *labels = json_object_get(mf, "labels");
         b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
+        json_t *processing = json_object_get(mf, "processing");
+        b->processing = json_is_object(processing) && json_object_size(processing) ? json_incref(processing) : NULL;
         b->thumbnail_size = (unsigned) json_integer_value(json_object_get(mf, "thumbnail_size"));
         b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(mf, "job_timeout_usec"));
         b->priority = (int) json_integer_value(json_object_get(mf, "priority"));

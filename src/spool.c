@@ -1052,6 +1052,25 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         return 0;
 }
 
+int spool_job_filter_paths(struct job *j, char **ret_input, char **ret_out_dir, const char **ret_why) {
+        struct queue *q = j->batch->queue;
+        char *tmp = job_tmp_dir(j), *rel = xasprintf("%s/%s", tmp, j->original);
+        int fd = spool_job_open_source(j, ret_why), r;
+
+        r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, rel, q->cfg->file_mode, q->gid, false);
+        if (fd >= 0)
+                close(fd);
+        if (r == -EEXIST)
+                r = 0;
+        if (r == 0) {
+                *ret_input = xasprintf("%s/%s", q->cfg->outbox, rel);
+                *ret_out_dir = xasprintf("%s/%s", q->cfg->outbox, tmp);
+        }
+        free(rel);
+        free(tmp);
+        return r;
+}
+
 /* Move every file of the temp folder into the job's folder, status last; each
  * gets the queue's file mode and group on the way. Any failure leaves the job
  * not done: the next attempt starts again from an empty temp folder. */

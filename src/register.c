@@ -487,7 +487,10 @@ static int register_build(struct queue *q, const char *claim) {
                 b->drop = names_from_json_exact(json_object_get(mf, "manifest"));
                 b->root = xstrdup("src");
                 struct stat mst;
-                if (b->drop) {
+                json_t *processing = json_object_get(mf, "processing");
+                /* A manifest that gives passwords is not kept in the outbox: it would show them. */
+                bool secret = json_object_get(processing, "password") || json_object_get(processing, "passwords");
+                if (b->drop && !secret) {
                         b->kept_drop = xasprintf("src/%s", b->drop);
                         b->kept_drop_as = xstrdup(b->drop);
                         if (srcfd >= 0 && fstatat(srcfd, b->drop, &mst, AT_SYMLINK_NOFOLLOW) == 0 &&

@@ -256,14 +256,14 @@ static void test_key_errors(void) {
                     "    setle: 1s\n",
                     "7:5: unknown key \"setle\" in queue \"datasheets\" (expected one of: inbox, outbox, settle, "
                     "watch, poll_interval, ready_marker, ignore, manifest_timeout, incomplete_wait, group, file_mode, "
-                    "dir_mode, hours, max_files, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout)",
+                    "dir_mode, hours, max_files, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout, profile)",
                     "unknown queue key at its position");
         check_error("# spool\nstate_dir: /var/lib/pdfspool\nworkers: four\n" MINIMAL_QUEUE,
                     "3:10: \"workers\" must be a positive integer, got \"four\"", "workers: four");
         check_error("wrokers: 2\n" MINIMAL_QUEUE,
                     "1:1: unknown key \"wrokers\" (expected one of: state_dir, workers, job_timeout, worker_memory, "
                     "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, log, archive_max_entries, "
-                    "archive_max_bytes, archive_max_ratio, metrics_file, queues)", "unknown top-level key");
+                    "archive_max_bytes, archive_max_ratio, metrics_file, queues, profiles)", "unknown top-level key");
         check_error("queues:\n  q:\n    inbox: /srv/in\n    outbox: /srv/out\n    hooks:\n      batch_finished: [mail, x]\n",
                     "6:24: hook \"batch_finished\" in queue \"q\" must start with the program's absolute path, got \"mail\"",
                     "hook: program must be an absolute path");
@@ -343,7 +343,7 @@ static void test_key_errors(void) {
         check_error("- a\n- b\n",
                     "1:1: the top level must be a mapping of keys (state_dir, workers, job_timeout, worker_memory, "
                     "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, log, archive_max_entries, "
-                    "archive_max_bytes, archive_max_ratio, metrics_file, queues), got a list", "top level is a list");
+                    "archive_max_bytes, archive_max_ratio, metrics_file, queues, profiles), got a list", "top level is a list");
         check_error("workers: 2\nlog: auto\nworkers: 3\n" MINIMAL_QUEUE,
                     "3:1: duplicate key \"workers\" (already given at line 1)", "duplicate top-level key");
         check_error(MINIMAL_QUEUE "    settle: 1s\n    settle: 2s\n",

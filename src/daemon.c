@@ -197,6 +197,12 @@ static void on_extracted(struct job *j, unsigned pages, void *userdata) {
         struct daemon *d = userdata;
         uint64_t timeout = j->batch->job_timeout_usec ? j->batch->job_timeout_usec : d->spool->config->job_timeout_usec;
         uint64_t now = now_usec(CLOCK_REALTIME), ran = j->started && now > j->started ? now - j->started : 0;
+
+        /* Stopping: its filters would be killed at once; the job runs again at the next start. */
+        if (d->spool->stopping && filters_matching(j) > 0) {
+                (void) spool_job_requeue(j);
+                return;
+        }
         /* The job's timeout counts from its start: the worker's time is spent. */
         int r = filters_start(d->event, j, pages, timeout > ran ? timeout - ran : 1, on_filters_done, d);
 

@@ -618,10 +618,10 @@ static void write_page_render(struct job *job, fz_display_list *list, fz_rect bo
                 fz_throw(ctx, FZ_ERROR_GENERIC, "page %d has no area (%g x %g pt)", page, width, height);
         if (width * scale * height * scale > RENDER_MAX_PIXELS)
                 scale = sqrt(RENDER_MAX_PIXELS / (width * height));
+        const int w = (int) fmax(1, lround(width * scale)), h = (int) fmax(1, lround(height * scale));
         out_file_init_page(&f, OUTPUT_DIR_PAGES, page, job->pr->page_format);
         fz_try(ctx)
-                render_to_file(job, list, bounds, (int) fmax(1, lround(width * scale)),
-                               (int) fmax(1, lround(height * scale)), job->pr->page_format, &f);
+                render_to_file(job, list, bounds, w, h, job->pr->page_format, &f);
         fz_catch(ctx) {
                 if (f.error != 0)
                         job->render_error = f.error;
@@ -677,8 +677,10 @@ static void stext_page_json(struct job *job, fz_stext_page *stext, int page) {
                                 all[n] = 0;
                                 text = utf8_sanitize(all, n, NULL);
                                 free(all);
-                                json_array_append_new(spans, json_pack("{s:o,s:s?,s:f,s:s?}", "bbox", bbox_json(box),
-                                                                       "font", font ? fz_font_name(ctx, font) : NULL,
+                                json_array_append_new(spans, json_pack("{s:o,s:o,s:f,s:s?}", "bbox", bbox_json(box),
+                                                                       /* a PDF's font name is any bytes */
+                                                                       "font", font ? json_string_sanitized(fz_font_name(ctx, font))
+                                                                                    : json_null(),
                                                                        "size", round(size * 100) / 100, "text", text));
                                 free(text);
                         }

@@ -171,16 +171,21 @@ static void run_next(struct filter_run *f) {
         }
 }
 
-int filters_start(sd_event *e, struct job *j, unsigned pages, uint64_t timeout_usec, filters_done_fn done,
-                  void *userdata) {
+size_t filters_matching(const struct job *j) {
         const struct profile *pr = j->profile;
-        const char *why = NULL;
         size_t matching = 0;
-        int r;
 
         for (size_t i = 0; pr && pr->on[PROFILE_FILTERS] && i < pr->n_filters; i++)
                 matching += profile_when_matches(pr->filters[i].when, j->text_layer);
-        if (matching == 0)
+        return matching;
+}
+
+int filters_start(sd_event *e, struct job *j, unsigned pages, uint64_t timeout_usec, filters_done_fn done,
+                  void *userdata) {
+        const char *why = NULL;
+        int r;
+
+        if (filters_matching(j) == 0)
                 return 1;
 
         struct filter_run *f = xcalloc(1, sizeof(*f));

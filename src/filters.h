@@ -23,6 +23,8 @@ typedef void (*filters_done_fn)(struct job *j, enum job_state state, unsigned pa
  * ending by TIMEOUT_USEC from now at the latest. Returns 1 when it has none to
  * run (DONE is not called), 0 when DONE will be called, or -errno when they
  * cannot start (the spool's trouble: the caller defers J). */
+/* How many of J's filters would run (J->profile, J->text_layer). */
+size_t filters_matching(const struct job *j);
 int filters_start(sd_event *e, struct job *j, unsigned pages, uint64_t timeout_usec, filters_done_fn done,
                   void *userdata);
 /* Stop J's filters for a cancel request: DONE is called with JOB_CANCELED before

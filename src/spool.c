@@ -1057,7 +1057,8 @@ int spool_job_filter_paths(struct job *j, char **ret_input, char **ret_out_dir, 
         char *tmp = job_tmp_dir(j), *rel = xasprintf("%s/%s", tmp, j->original);
         int fd = spool_job_open_source(j, ret_why), r;
 
-        r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, rel, q->cfg->file_mode, q->gid, false);
+        /* Synced: it is the copy the job's folder keeps (prepare_outputs finds it there). */
+        r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, rel, q->cfg->file_mode, q->gid, true);
         if (fd >= 0)
                 close(fd);
         if (r == -EEXIST)

@@ -73,6 +73,15 @@ check "scan: log.txt has the filter's output and environment" \
 check "text: filter skipped (text_layer full): no log.txt, no filter" \
         sh -c "test ! -e '$OUTBOX/scans/text/log.txt' && jq -e 'has(\"filter\") | not' '$OUTBOX/scans/text/status.json'"
 
+# A manifest may switch the filters off.
+mkdir -p "$T/o/quiet"
+cp "$T/src/scans/scan.pdf" "$T/o/quiet/"
+printf 'files: [quiet/]\noptions: {filters: off}\n' > "$T/o/quiet.batch.yaml"
+mv "$T/o/quiet" "$INBOX/quiet" && mv "$T/o/quiet.batch.yaml" "$INBOX/"
+check "filters: off: batch finishes" wait_batch_done quiet
+check "filters: off: a scan done without its filter (no log.txt, no filter)" \
+        sh -c "test '$(job_state quiet quiet/scan)' = done && test ! -e '$OUTBOX/quiet/quiet/scan/log.txt' && jq -e 'has(\"filter\") | not' '$OUTBOX/quiet/quiet/scan/status.json'"
+
 # A failing filter fails the job with its exit code and last line.
 manifest() { # manifest NAME PROFILE: a batch of one PDF with PROFILE
         mkdir -p "$T/m/$1"

@@ -74,6 +74,15 @@ check "lean: done with meta.json and stext.json" sh -c "test '$(job_state lean m
 check "lean: no text.txt, thumb.png, facts.json, pages/" test ! -e "$l/text.txt" -a ! -e "$l/thumb.png" -a ! -e "$l/facts.json" -a ! -e "$l/pages"
 check "lean: meta.json has no outline (not asked for)" jq -e 'has("outline") | not' "$l/meta.json"
 
+# A manifest naming a profile the configuration does not have: its jobs fail saying so.
+mkdir -p "$T/n/nop"
+mkpdf "$T/n/nop/x.pdf" 1
+printf 'files: [nop/]\nprofile: nosuch\n' > "$T/n/nop.batch.yaml"
+mv "$T/n/nop" "$INBOX/nop" && mv "$T/n/nop.batch.yaml" "$INBOX/"
+check "unknown profile in a manifest: batch finishes" wait_batch_done nop
+check "unknown profile in a manifest: the job fails saying so" \
+        jq -e '.state == "failed" and .error == "profile \"nosuch\" is not in the configuration"' "$OUTBOX/nop/nop/x/status.json"
+
 # A manifest whose option is wrong is refused with its place.
 cat > "$T/bad.batch.yaml" <<EOM
 files: [nothing.pdf]

@@ -56,6 +56,7 @@ check "rich: meta, text, facts, tables too" test -s "$j/meta.json" -a -s "$j/tex
 check "text_layer: partial for one page of two with text" test "$(jq_file "$j/status.json" .text_layer)" = partial
 check "text_layer: none for a page without text" test "$(jq_file "$OUTBOX/rich/scan/status.json" .text_layer)" = none
 check "text_layer: full when every page has text" test "$(jq_file "$OUTBOX/rich/text/status.json" .text_layer)" = full
+check "rich: the summary page shows the JPEG thumb of page 1" wait_for 20 grep -q 'mixed/thumbs/0001.jpg' "$OUTBOX/rich/index.html"
 check "rich: 3 pages of text.pdf rendered from page 2 on" test -s "$OUTBOX/rich/text/pages/0003.png" -a -s "$OUTBOX/rich/text/pages/0002.png"
 
 # A manifest picks "lean" and overrides one option: meta.json and stext.json only.

@@ -695,6 +695,48 @@ static void test_hours(void) {
            parse_rfc3339("2026-12-07T22:00:00Zjunk", &t0) < 0, "parse_rfc3339: refuses a date alone and junk");
 }
 
+/* Profiles: read, the built-in default kept, and each mistake at its place. */
+static void test_profiles(void) {
+        static const char *const head = "profiles:\n  p:\n";
+        static const char *const tail = "queues:\n  q:\n    inbox: @/in\n    outbox: @/out\n    profile: p\n";
+        struct config *c = NULL;
+        char *error = NULL, *text;
+        int r;
+
+        text = xasprintf("%s    outputs: [meta, stext]\n    thumbs: {size: 99}\n    filters:\n"
+                         "      - command: [/bin/true, x]\n        when: text_layer != full\n        timeout: 5s\n%s",
+                         head, tail);
+        r = load_text(text, &c, &error);
+        free(text);
+        const struct profile *p = r == 0 ? config_find_profile(c, "p") : NULL;
+        ok(p && p->on[PROFILE_META] && p->on[PROFILE_STEXT] && !p->on[PROFILE_TEXT] && p->thumb_size == 99 &&
+           p->n_filters == 1 && strcmp(p->filters[0].name, "true") == 0 &&
+           p->filters[0].when == PROFILE_WHEN_NOT_FULL && p->filters[0].timeout_usec == 5 * USEC_PER_SEC,
+           "a profile is read: outputs, thumbs, a filter named after its program");
+        ok(r == 0 && config_find_profile(c, NULL) && config_find_profile(c, NULL)->on[PROFILE_TEXT],
+           "the built-in default stays");
+        ok(r == 0 && strcmp(c->queues[0].profile, "p") == 0, "the queue's profile");
+        config_free(c);
+        free(error);
+
+        text = xasprintf("%s    outputs: [outline]\n%s", head, tail);
+        check_error(text, "3:14: output \"outline\" in profile \"p\" is part of meta.json: list \"meta\" too",
+                    "outline without meta");
+        free(text);
+        text = xasprintf("%s    filters:\n      - name: x\n%s", head, tail);
+        check_error(text, "4:9: a filter in profile \"p\" has no \"command\" (required: the program's absolute "
+                    "path and its arguments, as a list)", "a filter without a command");
+        free(text);
+        text = xasprintf("%s    filters:\n      - command: [/bin/true]\n        when: pages > 2\n%s", head, tail);
+        check_error(text, "5:15: \"when\" of a filter in profile \"p\" must be text_layer != full, "
+                    "text_layer == none, text_layer == full or always, got \"pages > 2\"", "a filter's unknown condition");
+        free(text);
+        text = xasprintf("%s    pages: {pages: \"3-1\"}\n%s", head, tail);
+        check_error(text, "3:20: \"pages.pages\" in profile \"p\" must be a list of pages like 1, 1-3, 2,5-7, 3- "
+                    "or all, got \"3-1\"", "a page list backwards");
+        free(text);
+}
+
 int main(void) {
         const char *tmpdir = getenv("TMPDIR");
 
@@ -712,6 +754,7 @@ int main(void) {
         test_sizes();
         test_example();
         test_hours();
+        test_profiles();
 
         cleanup();
         free(conf_path);

@@ -589,11 +589,28 @@ static json_t *manifest_record(const char *name, const struct manifest *m, char 
                 json_array_append_new(miss, names_to_json_exact(missing[i]));
         for (size_t i = 0; i < m->n_labels; i++)
                 json_object_set_new(labels, m->label_keys[i], names_to_json_display(m->label_values[i]));
-        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:I,s:i,s:I}", "manifest", names_to_json_exact(name),
+        /* What the job message needs later: the profile, its overrides, the passwords. */
+        json_t *processing = json_object(), *overrides = json_object(), *passwords = json_object();
+        if (m->profile)
+                json_object_set_new(processing, "profile", json_string(m->profile));
+        for (size_t i = 0; i < m->n_overrides; i++)
+                json_object_set_new(overrides, m->override_keys[i], json_string(m->override_values[i]));
+        if (m->n_overrides)
+                json_object_set(processing, "overrides", overrides);
+        if (m->password)
+                json_object_set_new(processing, "password", json_string(m->password));
+        for (size_t i = 0; i < m->n_files; i++)
+                if (m->files[i].password)
+                        json_object_set_new(passwords, m->files[i].path, json_string(m->files[i].password));
+        if (json_object_size(passwords))
+                json_object_set(processing, "passwords", passwords);
+        json_decref(overrides);
+        json_decref(passwords);
+        return json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:I,s:i,s:I,s:o}", "manifest", names_to_json_exact(name),
                          "batch", names_to_json_exact(m->batch), "files", files, "missing", miss, "labels", labels,
                          "thumbnail_size", (int) m->thumbnail_size, "job_timeout_usec",
                          (json_int_t) m->job_timeout_usec, "priority", m->priority, "not_before_usec",
-                         (json_int_t) m->not_before_usec);
+                         (json_int_t) m->not_before_usec, "processing", processing);
 }
 
 /* Move every listed path that is in the inbox and not yet in the claim. The

@@ -188,8 +188,17 @@ struct path_ref {
         bool given;              /* false for the default state_dir */
 };
 
+/* A queue's "profile:", checked once every profile is read. */
+struct profile_ref {
+        const char *queue;
+        const char *name;        /* points into struct config */
+        yaml_mark_t mark;
+};
+
 struct loader {
         struct yamldoc doc;
+        struct profile_ref *profile_refs;
+        size_t n_profile_refs;
         struct path_ref *refs;
         size_t n_refs;
         yaml_mark_t state_dir_mark;
@@ -209,7 +218,7 @@ static char *key_label(const char *key, const char *queue) {
 enum key_kind {
         KIND_PATH, KIND_DURATION, KIND_SIZE, KIND_UINT, KIND_UINT64, KIND_LOG,
         KIND_WATCH, KIND_FILE_NAME, KIND_PATTERNS, KIND_GROUP, KIND_MODE, KIND_QUEUES, KIND_HOURS,
-        KIND_BOOL, KIND_HOOKS, KIND_FILE_PATH,
+        KIND_BOOL, KIND_HOOKS, KIND_FILE_PATH, KIND_PROFILES, KIND_PROFILE_NAME,
 };
 
 struct key {
@@ -235,6 +244,7 @@ static const struct key top_keys[] = {
         { "archive_max_ratio", KIND_UINT, offsetof(struct config, archive_max_ratio), 1, UINT_MAX },
         { "metrics_file", KIND_FILE_PATH, offsetof(struct config, metrics_file), 0, 0 },
         { "queues", KIND_QUEUES, offsetof(struct config, queues), 0, 0 },
+        { "profiles", KIND_PROFILES, 0, 0, 0 },
 };
 
 static const struct key queue_keys[] = {
@@ -258,6 +268,7 @@ static const struct key queue_keys[] = {
         { "zip", KIND_BOOL, offsetof(struct queue_config, zip), 0, 0 },
         { "hooks", KIND_HOOKS, 0, 0, 0 },
         { "hook_timeout", KIND_DURATION, offsetof(struct queue_config, hook_timeout_usec), 1, DURATION_MAX },
+        { "profile", KIND_PROFILE_NAME, offsetof(struct queue_config, profile), 0, 0 },
 };
 
 static const char *const log_names[] = {
@@ -699,6 +710,216 @@ static void add_path_ref(struct loader *l, const char *role, const char *queue, 
                 ref->mark = *mark;
 }
 
+/* ---- processing profiles (profile.h) ---- */
+
+static bool profile_name_valid(const char *name) {
+        size_t n = strlen(name);
+
+        return n > 0 && n <= PROFILE_NAME_MAX &&
+               strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static int parse_profile_name(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                              char **target) {
+        const char *s = yamldoc_scalar(v);
+
+        if (!s || yamldoc_is_null(v) || !profile_name_valid(s))
+                return fail_at(l, yamldoc_value_mark(k, v),
+                               "%s must be the name of a profile (1 to %d characters from A-Z a-z 0-9 _ . -), got %s",
+                               label, PROFILE_NAME_MAX, got(l, v));
+        free(*target);
+        *target = xstrdup(s);
+        return 0;
+}
+
+/* One option through profile_set, with the profile's words around its reason. */
+static int set_profile_option(struct loader *l, struct profile *p, const char *key, const yaml_node_t *k,
+                              const yaml_node_t *v) {
+        const char *why = NULL, *s = yamldoc_scalar(v);
+
+        if (!s || yamldoc_is_null(v) || profile_set(p, key, s, &why) < 0)
+                return fail_at(l, yamldoc_value_mark(k, v), "\"%s\" in profile \"%s\" %s, got %s", key, p->name,
+                               why ? why : "must be a plain value", got(l, v));
+        return 0;
+}
+
+/* thumbs: {pages, size, format} or pages: {pages, dpi, format} */
+static int parse_render(struct loader *l, struct profile *p, const char *what, const yaml_node_t *k,
+                        const yaml_node_t *v) {
+        bool thumbs = strcmp(what, "thumbs") == 0;
+        const char *const keys[] = { "pages", thumbs ? "size" : "dpi", "format" };
+        const char *list = thumbs ? "pages, size, format" : "pages, dpi, format";
+
+        if (v->type != YAML_MAPPING_NODE)
+                return fail_at(l, yamldoc_value_mark(k, v), "\"%s\" in profile \"%s\" must be a mapping (%s), got %s",
+                               what, p->name, list, got(l, v));
+        int r = check_keys(l, v, NULL, false);
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; r == 0 && q < v->data.mapping.pairs.top; q++) {
+                const yaml_node_t *sk = node_at(l, q->key), *sv = node_at(l, q->value);
+                const char *sub = yamldoc_scalar(sk);
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        known = known || strcmp(sub, keys[i]) == 0;
+                if (!known) {
+                        r = fail_at(l, &sk->start_mark, "unknown key \"%s\" in \"%s\" of profile \"%s\" "
+                                    "(expected one of: %s)", sub, what, p->name, list);
+                        break;
+                }
+                char *key = xasprintf("%s.%s", what, sub);
+                r = set_profile_option(l, p, key, sk, sv);
+                free(key);
+        }
+        return r;
+}
+
+static int parse_outputs(struct loader *l, struct profile *p, const yaml_node_t *k, const yaml_node_t *v) {
+        char *list = profile_option_list();
+        int r = 0;
+
+        if (v->type != YAML_SEQUENCE_NODE) {
+                r = fail_at(l, yamldoc_value_mark(k, v),
+                            "\"outputs\" in profile \"%s\" must be a list of outputs like [meta, text, thumbs], got %s",
+                            p->name, got(l, v));
+                goto finish;
+        }
+        for (size_t i = 0; i < _PROFILE_OUTPUT_MAX; i++)
+                if (i != PROFILE_FILTERS)
+                        p->on[i] = false;
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                const yaml_node_t *item = node_at(l, *it);
+                const char *s = yamldoc_scalar(item);
+                size_t i = 0;
+                while (s && i < _PROFILE_OUTPUT_MAX && (i == PROFILE_FILTERS || strcmp(s, profile_output_names[i]) != 0))
+                        i++;
+                if (!s || i == _PROFILE_OUTPUT_MAX) {
+                        r = fail_at(l, &item->start_mark, "unknown output %s in profile \"%s\" (expected any of: "
+                                    "meta, text, stext, outline, thumbs, pages, facts, tables)", got(l, item), p->name);
+                        goto finish;
+                }
+                p->on[i] = true;
+        }
+        if (p->on[PROFILE_OUTLINE] && !p->on[PROFILE_META])
+                r = fail_at(l, &v->start_mark, "output \"outline\" in profile \"%s\" is part of meta.json: "
+                            "list \"meta\" too", p->name);
+finish:
+        free(list);
+        return r;
+}
+
+static int parse_filter(struct loader *l, struct profile *p, const yaml_node_t *item) {
+        struct profile_filter *f;
+        bool have_command = false;
+        int r;
+
+        if (item->type != YAML_MAPPING_NODE)
+                return fail_at(l, &item->start_mark, "a filter in profile \"%s\" must be a mapping (command, name, "
+                               "timeout, when), got %s", p->name, got(l, item));
+        if (p->n_filters >= PROFILE_MAX_FILTERS)
+                return fail_at(l, &item->start_mark, "profile \"%s\" has more than %d filters", p->name,
+                               PROFILE_MAX_FILTERS);
+        r = check_keys(l, item, NULL, false);
+        if (r < 0)
+                return r;
+        p->filters = xrealloc(p->filters, (p->n_filters + 1) * sizeof(*p->filters));
+        f = &p->filters[p->n_filters++];
+        *f = (struct profile_filter) {};
+        for (yaml_node_pair_t *q = item->data.mapping.pairs.start; q < item->data.mapping.pairs.top; q++) {
+                const yaml_node_t *fk = node_at(l, q->key), *fv = node_at(l, q->value);
+                const char *name = yamldoc_scalar(fk);
+                char *label = xasprintf("\"%s\" of a filter in profile \"%s\"", name, p->name);
+                static const struct key timeout_key = { "timeout", KIND_DURATION, 0, 1, DURATION_MAX };
+                if (strcmp(name, "command") == 0) {
+                        r = parse_argv(l, fk, fv, label, &f->argv);
+                        have_command = r == 0;
+                } else if (strcmp(name, "name") == 0)
+                        r = parse_profile_name(l, fk, fv, label, &f->name);
+                else if (strcmp(name, "timeout") == 0)
+                        r = parse_duration_value(l, fk, fv, label, &timeout_key, &f->timeout_usec);
+                else if (strcmp(name, "when") == 0) {
+                        const char *s = yamldoc_scalar(fv);
+                        r = s && !yamldoc_is_null(fv) && profile_when_parse(s, &f->when) == 0 ? 0 :
+                                fail_at(l, yamldoc_value_mark(fk, fv), "%s must be text_layer != full, "
+                                        "text_layer == none, text_layer == full or always, got %s", label, got(l, fv));
+                } else
+                        r = fail_at(l, &fk->start_mark, "unknown key \"%s\" in a filter of profile \"%s\" "
+                                    "(expected one of: command, name, timeout, when)", name, p->name);
+                free(label);
+                if (r < 0)
+                        return r;
+        }
+        if (!have_command)
+                return fail_at(l, &item->start_mark, "a filter in profile \"%s\" has no \"command\" (required: the "
+                               "program's absolute path and its arguments, as a list)", p->name);
+        if (!f->name) {
+                const char *slash = strrchr(f->argv[0], '/');
+                f->name = xstrdup(slash ? slash + 1 : f->argv[0]);
+        }
+        return 0;
+}
+
+static int parse_profile(struct loader *l, struct profile *p, const yaml_node_t *v) {
+        int r = check_keys(l, v, NULL, false);
+
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; r == 0 && q < v->data.mapping.pairs.top; q++) {
+                const yaml_node_t *pk = node_at(l, q->key), *pv = node_at(l, q->value);
+                const char *name = yamldoc_scalar(pk);
+                if (strcmp(name, "outputs") == 0)
+                        r = parse_outputs(l, p, pk, pv);
+                else if (strcmp(name, "thumbs") == 0 || strcmp(name, "pages") == 0)
+                        r = parse_render(l, p, name, pk, pv);
+                else if (strcmp(name, "filters") == 0) {
+                        if (pv->type != YAML_SEQUENCE_NODE)
+                                r = fail_at(l, yamldoc_value_mark(pk, pv), "\"filters\" in profile \"%s\" must be a "
+                                            "list of filters, got %s", p->name, got(l, pv));
+                        for (yaml_node_item_t *it = pv->type == YAML_SEQUENCE_NODE ? pv->data.sequence.items.start : NULL;
+                             r == 0 && it && it < pv->data.sequence.items.top; it++)
+                                r = parse_filter(l, p, node_at(l, *it));
+                } else
+                        r = fail_at(l, &pk->start_mark, "unknown key \"%s\" in profile \"%s\" (expected one of: "
+                                    "outputs, thumbs, pages, filters)", name, p->name);
+        }
+        return r;
+}
+
+static int parse_profiles(struct loader *l, struct config *c, const yaml_node_t *k, const yaml_node_t *v) {
+        int r;
+
+        if (v->type != YAML_MAPPING_NODE)
+                return fail_at(l, yamldoc_value_mark(k, v), "\"profiles\" must map profile names to their settings "
+                               "(outputs, thumbs, pages, filters), got %s", got(l, v));
+        r = check_keys(l, v, NULL, false);
+        if (r < 0)
+                return r;
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+                const yaml_node_t *pk = node_at(l, q->key), *pv = node_at(l, q->value);
+                const char *name = yamldoc_scalar(pk);
+                struct profile *p = NULL;
+
+                if (!profile_name_valid(name))
+                        return fail_at(l, &pk->start_mark, "profile name \"%s\" must be 1 to %d characters from "
+                                       "A-Z a-z 0-9 _ . -", name, PROFILE_NAME_MAX);
+                if (pv->type != YAML_MAPPING_NODE && !yamldoc_is_null(pv))
+                        return fail_at(l, yamldoc_value_mark(pk, pv), "profile \"%s\" must be a mapping (outputs, "
+                                       "thumbs, pages, filters), got %s", name, got(l, pv));
+                for (size_t i = 0; i < c->n_profiles; i++)
+                        if (strcmp(c->profiles[i].name, name) == 0)
+                                p = &c->profiles[i]; /* "default" given in the file replaces the built-in one */
+                if (!p) {
+                        c->profiles = xrealloc(c->profiles, (c->n_profiles + 1) * sizeof(*c->profiles));
+                        p = &c->profiles[c->n_profiles++];
+                } else
+                        profile_done(p);
+                profile_init_default(p, name);
+                p->n_filters = 0;
+                if (pv->type == YAML_MAPPING_NODE) {
+                        r = parse_profile(l, p, pv);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
 static int parse_value(struct loader *l, const struct key *key, void *base, const char *queue,
                        const yaml_node_t *k, const yaml_node_t *v);
 
@@ -884,6 +1105,17 @@ static int parse_value(struct loader *l, const struct key *key, void *base, cons
         case KIND_FILE_PATH:
                 r = parse_file_path(l, k, v, label, (char **) field);
                 break;
+        case KIND_PROFILES:
+                r = parse_profiles(l, base, k, v);
+                break;
+        case KIND_PROFILE_NAME:
+                r = parse_profile_name(l, k, v, label, (char **) field);
+                if (r == 0) {
+                        l->profile_refs = xrealloc(l->profile_refs, (l->n_profile_refs + 1) * sizeof(*l->profile_refs));
+                        l->profile_refs[l->n_profile_refs++] = (struct profile_ref) {
+                                .queue = queue, .name = *(char **) field, .mark = v->start_mark };
+                }
+                break;
         default:
                 r = -EINVAL;
         }
@@ -989,6 +1221,9 @@ static void config_set_defaults(struct config *c, const char *path) {
                 .archive_max_bytes = 4ULL << 30,
                 .archive_max_ratio = 200,
         };
+        c->profiles = xcalloc(1, sizeof(*c->profiles));
+        c->n_profiles = 1;
+        profile_init_default(&c->profiles[0], PROFILE_DEFAULT);
 }
 
 static char *config_too_large(const char *path) {
@@ -1026,11 +1261,17 @@ int config_load(const char *path, struct config **ret, char **ret_error) {
                             "no \"queues\" key; expected at least one queue with an inbox and an outbox");
         if (r == 0)
                 r = check_paths(&l, c, root);
+        for (size_t i = 0; r == 0 && i < l.n_profile_refs; i++)
+                if (!config_find_profile(c, l.profile_refs[i].name))
+                        r = fail_at(&l, &l.profile_refs[i].mark, "\"profile\" in queue \"%s\" names no profile: "
+                                    "\"%s\" is not under \"profiles\"", l.profile_refs[i].queue,
+                                    l.profile_refs[i].name);
 
 finish:
         for (size_t i = 0; i < l.n_refs; i++)
                 free(l.refs[i].canonical);
         free(l.refs);
+        free(l.profile_refs);
         r = yamldoc_finish(&l.doc, r, ret_error);
         if (r < 0) {
                 config_free(c);
@@ -1056,8 +1297,12 @@ void config_free(struct config *c) {
                 free(q->group);
                 strv_free(q->hook_batch_finished);
                 strv_free(q->hook_job_failed);
+                free(q->profile);
         }
         free(c->queues);
+        for (size_t i = 0; i < c->n_profiles; i++)
+                profile_done(&c->profiles[i]);
+        free(c->profiles);
         free(c->metrics_file);
         free(c->path);
         free(c->state_dir);
@@ -1070,6 +1315,15 @@ const struct queue_config *config_find_queue(const struct config *c, const char 
         for (size_t i = 0; i < c->n_queues; i++)
                 if (strcmp(c->queues[i].name, name) == 0)
                         return &c->queues[i];
+        return NULL;
+}
+
+const struct profile *config_find_profile(const struct config *c, const char *name) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_profiles; i++)
+                if (strcmp(c->profiles[i].name, name ? name : PROFILE_DEFAULT) == 0)
+                        return &c->profiles[i];
         return NULL;
 }
 

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile.h"
+
 enum watch_mode { WATCH_AUTO, WATCH_INOTIFY, WATCH_POLL };
 enum log_target { LOG_TARGET_AUTO, LOG_TARGET_JOURNAL, LOG_TARGET_SYSLOG, LOG_TARGET_STDERR };
 
@@ -40,6 +42,7 @@ struct queue_config {
         char **hook_batch_finished; /* argv (NULL-terminated) run when a batch finishes, NULL = none */
         char **hook_job_failed;    /* argv run when a job fails, NULL = none */
         uint64_t hook_timeout_usec; /* a hook still running after this is killed, default 60 s */
+        char *profile;             /* the processing profile of its jobs, default "default" */
 };
 
 struct config {
@@ -62,6 +65,8 @@ struct config {
         unsigned archive_max_ratio;    /* unpacked/packed, default 200 */
         struct queue_config *queues;
         size_t n_queues;
+        struct profile *profiles;  /* always holds "default" (built in unless the file defines it) */
+        size_t n_profiles;
 };
 
 /* Settle on a network mount when the queue does not set it: writers there are
@@ -79,6 +84,8 @@ void config_free(struct config *c);
  * when that changes (realtime usec), 0 when never. */
 bool config_hours_open(const struct hours *h, uint64_t realtime_usec, uint64_t *ret_next);
 const struct queue_config *config_find_queue(const struct config *c, const char *name);
+/* The profile NAME (NULL: "default"), or NULL when the configuration has none of that name. */
+const struct profile *config_find_profile(const struct config *c, const char *name);
 
 /* "2s", "500ms", "5m", "1h", "1d", or a bare number of seconds. */
 int config_parse_duration(const char *s, uint64_t *ret_usec);

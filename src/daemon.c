@@ -6,6 +6,8 @@
  *       claim.c     take it into a claim; unpack an archive (child) -> unpacked
  *       register.c  claim -> batch record (child) -> registered / needs_unpack
  *       pool.c      workers: hand out jobs, time out, reap (scheduler.c picks)
+ *                   -> extracted: the job's filters (filters.c, children by hooks.c)
+ *                   -> spool_job_finish
  *       publish.c   when jobs end: summary pages (summary.c), the ZIP (export.c),
  *                   a queue's hooks, each in a child (hooks.c)
  *       metrics.c   the Prometheus file, on a timer
@@ -28,6 +30,7 @@
 #include "claim.h"
 #include "control.h"
 #include "fsutil.h"
+#include "filters.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
@@ -219,6 +222,39 @@ static void on_job_ended(struct job *j, void *userdata) {
         publish_job_ended(d->publisher, j);
 }
 
+/* ---- a job's filters, between its worker and its end ---- */
+
+static void on_filters_done(struct job *j, enum job_state state, unsigned pages, const char *error, void *userdata) {
+        if (state == JOB_QUEUED)
+                (void) spool_job_requeue(j); /* the daemon stops: the job runs again at the next start */
+        else
+                (void) spool_job_finish(j, state, pages, error);
+}
+
+static void on_extracted(struct job *j, unsigned pages, void *userdata) {
+        struct daemon *d = userdata;
+        uint64_t timeout = j->batch->job_timeout_usec ? j->batch->job_timeout_usec : d->spool->config->job_timeout_usec;
+        uint64_t now = now_usec(CLOCK_REALTIME), ran = j->started && now > j->started ? now - j->started : 0;
+
+        /* Stopping: its filters would be killed at once; the job runs again at the next start. */
+        if (d->spool->stopping && filters_matching(j) > 0) {
+                (void) spool_job_requeue(j);
+                return;
+        }
+        /* The job's timeout counts from its start: the worker's time is spent. */
+        int r = filters_start(d->event, j, pages, timeout > ran ? timeout - ran : 1, on_filters_done, d);
+
+        if (r == 1)
+                (void) spool_job_finish(j, JOB_DONE, pages, NULL);
+        else if (r < 0 && errno_is_transient(r))
+                spool_job_defer(j, "cannot start the job's filters", r);
+        else if (r < 0) {
+                char *reason = xasprintf("cannot start the job's filters: %s", strerror(-r));
+                (void) spool_job_finish(j, JOB_FAILED, 0, reason);
+                free(reason);
+        }
+}
+
 static void on_batch_finished(struct batch *b, void *userdata) {
         struct daemon *d = userdata;
 
@@ -333,6 +369,8 @@ static int cancel_in(struct daemon *d, struct batch *b, const struct control_req
                 return refuse(o, xasprintf("no job %s in batch %s", c.unknown, b->id));
         for (size_t i = 0; i < c.n_running; i++) {
                 int k = pool_cancel_job(d->pool, c.running[i]);
+                if (k == -ENOENT)
+                        k = filters_cancel(c.running[i]);
                 stopped += k == 0;
                 pending += k == 1;
         }
@@ -776,6 +814,7 @@ int daemon_start(struct daemon *d) {
         r = pool_new(s, d->worker_path, &d->pool);
         if (r < 0)
                 return r;
+        pool_set_extracted_handler(d->pool, on_extracted, d);
         for (struct queue *q = s->queues; q; q = q->next)
                 (void) intake_start(q, &intake_handlers, d);
         write_heartbeat(d, false, false);
@@ -825,6 +864,7 @@ void daemon_stop(struct daemon *d, void (*done)(void *userdata), void *userdata)
         d->stop_userdata = userdata;
         for (struct queue *q = s->queues; q; q = q->next)
                 intake_stop(q);
+        filters_stop_all();
         if (d->pool)
                 pool_stop(d->pool, s->config->stop_grace_usec, on_pool_stopped, d);
         else if (done)

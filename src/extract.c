@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jpeglib.h>
+#include <setjmp.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
@@ -39,6 +41,15 @@
 #define ERROR_MAX_BYTES 400
 
 #define OUTPUT_BUFFER_SIZE (64 * 1024)
+/* A page render larger than this is made smaller: a DPI that suits a letter page
+ * must not let a poster-sized page take the worker's memory. */
+#define RENDER_MAX_PIXELS (40 * 1000 * 1000)
+#define JPEG_QUALITY 85
+/* stext.json: at most this many characters of a page (like text.txt's bound). */
+#define STEXT_MAX_CHARS_PER_PAGE LAYOUT_MAX_CHARS_PER_PAGE
+/* The outputs' names (model.h holds the daemon's list of them). */
+#define OUTPUT_DIR_PAGES "pages"
+#define OUTPUT_DIR_THUMBS "thumbs"
 
 /* Text that lies wholly outside the page cannot be seen, so it is not the page's text. */
 static const fz_stext_options stext_options = { .flags = FZ_STEXT_MEDIABOX_CLIP };
@@ -356,16 +367,36 @@ static bool pdf_date_to_rfc3339(const char *s, char *buf, size_t size) {
 
 struct out_file {
         const char *name;               /* final name in the output directory */
-        char tmp_name[32];
+        char name_buf[32];              /* for names made here ("pages/0001.png") */
+        char tmp_name[48];
         int fd;                         /* -1 when not open */
         bool created, committed;
         int error;                      /* errno of a failed create/write/sync, else 0 */
         uint64_t chars;                 /* UTF-8 characters written */
 };
 
+/* F's names; NAME must outlive F (a literal, or F's own name_buf). */
 static void out_file_init(struct out_file *f, const char *name) {
-        *f = (struct out_file) { .name = name, .fd = -1 };
-        (void) snprintf(f->tmp_name, sizeof(f->tmp_name), ".%s.tmp", name);
+        const char *slash = strrchr(name, '/');
+
+        f->name = name;
+        f->fd = -1;
+        f->created = f->committed = false;
+        f->error = 0;
+        f->chars = 0;
+        /* The temp name in the same folder as the final one. */
+        if (slash)
+                (void) snprintf(f->tmp_name, sizeof(f->tmp_name), "%.*s/.%s.tmp", (int) (slash - name), name,
+                                slash + 1);
+        else
+                (void) snprintf(f->tmp_name, sizeof(f->tmp_name), ".%s.tmp", name);
+}
+
+/* FOLDER/NNNN.png or .jpg: a page's image. */
+static void out_file_init_page(struct out_file *f, const char *folder, int page, enum profile_format format) {
+        (void) snprintf(f->name_buf, sizeof(f->name_buf), "%s/%04d.%s", folder, page,
+                        format == PROFILE_JPEG ? "jpg" : "png");
+        out_file_init(f, f->name_buf);
 }
 
 static FZ_NORETURN void out_file_throw(fz_context *ctx, struct out_file *f, int error) {
@@ -455,7 +486,12 @@ struct job {
         fz_rect page1;
         json_t *damaged_pages;  /* 1-based page numbers */
         json_t *meta;
-        struct out_file thumb, text, meta_file;
+        struct out_file thumb, text, meta_file, stext_file;
+        const struct profile *pr;       /* the outputs asked for */
+        const char *password;           /* NULL: none given */
+        int pages_with_text;            /* for text_layer */
+        fz_output *stext_out;           /* stext.json while the pages are read */
+        int render_error;               /* errno of a folder for thumbs/ or pages/ that cannot be made */
         struct facts *facts;    /* NULL when facts and tables are switched off */
         struct tables *tables;
         bool failed;            /* an exception ended the job: */
@@ -463,31 +499,66 @@ struct job {
         char error_message[ERROR_MAX_BYTES + 1];
 };
 
-static void write_thumbnail(struct job *job, fz_display_list *list, unsigned size) {
+/* libjpeg reports errors through error_exit, which must not return. */
+struct jpeg_failure {
+        struct jpeg_error_mgr mgr;
+        jmp_buf jump;
+};
+
+static void jpeg_fail(j_common_ptr cinfo) {
+        longjmp(((struct jpeg_failure *) cinfo->err)->jump, 1);
+}
+
+/* PIXMAP (RGB, no alpha) as a JPEG in memory: 0, or -ENOMEM/-EIO. Kept free
+ * of mupdf calls, so libjpeg's longjmp never crosses an fz_try. */
+static int encode_jpeg(const fz_pixmap *pixmap, int w, int h, unsigned char **ret, unsigned long *ret_size) {
+        struct jpeg_compress_struct cinfo;
+        struct jpeg_failure failure;
+        unsigned char *volatile buffer = NULL;
+        unsigned long size = 0;
+
+        cinfo.err = jpeg_std_error(&failure.mgr);
+        failure.mgr.error_exit = jpeg_fail;
+        if (setjmp(failure.jump)) {
+                jpeg_destroy_compress(&cinfo);
+                free(buffer);
+                return -EIO;
+        }
+        jpeg_create_compress(&cinfo);
+        jpeg_mem_dest(&cinfo, (unsigned char **) &buffer, &size);
+        cinfo.image_width = (JDIMENSION) w;
+        cinfo.image_height = (JDIMENSION) h;
+        cinfo.input_components = 3;
+        cinfo.in_color_space = JCS_RGB;
+        jpeg_set_defaults(&cinfo);
+        jpeg_set_quality(&cinfo, JPEG_QUALITY, TRUE);
+        jpeg_start_compress(&cinfo, TRUE);
+        while (cinfo.next_scanline < cinfo.image_height) {
+                JSAMPROW row = (JSAMPROW) (pixmap->samples + (size_t) cinfo.next_scanline * (size_t) pixmap->stride);
+                jpeg_write_scanlines(&cinfo, &row, 1);
+        }
+        jpeg_finish_compress(&cinfo);
+        jpeg_destroy_compress(&cinfo);
+        *ret = buffer;
+        *ret_size = size;
+        return 0;
+}
+
+/* LIST (a page of BOUNDS) drawn on white at W x H pixels, into F as PNG or JPEG. */
+static void render_to_file(struct job *job, fz_display_list *list, fz_rect bounds, int w, int h,
+                           enum profile_format format, struct out_file *f) {
         fz_context *ctx = job->ctx;
-        float width = job->page1.x1 - job->page1.x0, height = job->page1.y1 - job->page1.y0;
+        float width = bounds.x1 - bounds.x0, height = bounds.y1 - bounds.y0;
         fz_pixmap *pixmap = NULL;
         fz_device *device = NULL;
         fz_output *out = NULL;
-        fz_matrix ctm;
-        int w, h;
-
-        if (!isfinite(width) || !isfinite(height) || width <= 0 || height <= 0)
-                fz_throw(ctx, FZ_ERROR_GENERIC, "page 1 has no area (%g x %g pt)", width, height);
-
-        /* Exactly SIZE pixels on the longest side, whatever the page's origin. */
-        if (width >= height) {
-                w = (int) size;
-                h = (int) fmax(1, lround(size * (double) height / width));
-        } else {
-                h = (int) size;
-                w = (int) fmax(1, lround(size * (double) width / height));
-        }
-        ctm = fz_concat(fz_translate(-job->page1.x0, -job->page1.y0), fz_scale(w / width, h / height));
+        unsigned char *jpeg = NULL;
+        fz_matrix ctm = fz_concat(fz_translate(-bounds.x0, -bounds.y0), fz_scale(w / width, h / height));
 
         fz_var(pixmap);
         fz_var(device);
         fz_var(out);
+        fz_var(jpeg);
         fz_try(ctx) {
                 pixmap = fz_new_pixmap(ctx, fz_device_rgb(ctx), w, h, NULL, 0);
                 fz_clear_pixmap_with_value(ctx, pixmap, 0xFF);
@@ -495,19 +566,150 @@ static void write_thumbnail(struct job *job, fz_display_list *list, unsigned siz
                 fz_run_display_list(ctx, list, device, ctm, fz_infinite_rect, NULL);
                 fz_close_device(ctx, device);
 
-                out_file_create(ctx, job->dirfd, &job->thumb);
-                out = out_file_output(ctx, &job->thumb);
-                fz_write_pixmap_as_png(ctx, out, pixmap);
-                fz_close_output(ctx, out);
-                out_file_commit(ctx, job->dirfd, &job->thumb);
+                out_file_create(ctx, job->dirfd, f);
+                if (format == PROFILE_JPEG) {
+                        unsigned long size = 0;
+                        if (encode_jpeg(pixmap, w, h, &jpeg, &size) < 0)
+                                fz_throw(ctx, FZ_ERROR_MEMORY, "cannot encode %s", f->name);
+                        out_file_write(ctx, f, jpeg, size);
+                } else {
+                        out = out_file_output(ctx, f);
+                        fz_write_pixmap_as_png(ctx, out, pixmap);
+                        fz_close_output(ctx, out);
+                }
+                out_file_commit(ctx, job->dirfd, f);
         }
         fz_always(ctx) {
+                free(jpeg);
                 fz_drop_output(ctx, out);
                 fz_drop_device(ctx, device);
                 fz_drop_pixmap(ctx, pixmap);
         }
         fz_catch(ctx)
                 fz_rethrow(ctx);
+}
+
+/* Exactly SIZE pixels on the longest side, whatever the page's origin. */
+static void write_thumbnail(struct job *job, fz_display_list *list, fz_rect bounds, int page, unsigned size,
+                            struct out_file *f) {
+        fz_context *ctx = job->ctx;
+        float width = bounds.x1 - bounds.x0, height = bounds.y1 - bounds.y0;
+        int w, h;
+
+        if (!isfinite(width) || !isfinite(height) || width <= 0 || height <= 0)
+                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d has no area (%g x %g pt)", page, width, height);
+        if (width >= height) {
+                w = (int) size;
+                h = (int) fmax(1, lround(size * (double) height / width));
+        } else {
+                h = (int) size;
+                w = (int) fmax(1, lround(size * (double) width / height));
+        }
+        render_to_file(job, list, bounds, w, h, job->pr->thumb_format, f);
+}
+
+/* pages/NNNN.png at the profile's DPI (smaller when it would be too many pixels). */
+static void write_page_render(struct job *job, fz_display_list *list, fz_rect bounds, int page) {
+        fz_context *ctx = job->ctx;
+        double width = bounds.x1 - bounds.x0, height = bounds.y1 - bounds.y0, scale = job->pr->dpi / 72.0;
+        struct out_file f;
+
+        if (!isfinite(width) || !isfinite(height) || width <= 0 || height <= 0)
+                fz_throw(ctx, FZ_ERROR_GENERIC, "page %d has no area (%g x %g pt)", page, width, height);
+        if (width * scale * height * scale > RENDER_MAX_PIXELS)
+                scale = sqrt(RENDER_MAX_PIXELS / (width * height));
+        const int w = (int) fmax(1, lround(width * scale)), h = (int) fmax(1, lround(height * scale));
+        out_file_init_page(&f, OUTPUT_DIR_PAGES, page, job->pr->page_format);
+        fz_try(ctx)
+                render_to_file(job, list, bounds, w, h, job->pr->page_format, &f);
+        fz_catch(ctx) {
+                if (f.error != 0)
+                        job->render_error = f.error;
+                out_file_remove(job->dirfd, &f);
+                fz_rethrow(ctx);
+        }
+}
+
+/* One page of stext.json: blocks, lines and spans (a run of one font and
+ * size) with their bounding boxes, in points. */
+static json_t *bbox_json(fz_rect r) {
+        return json_pack("[f,f,f,f]", round(r.x0 * 100) / 100, round(r.y0 * 100) / 100, round(r.x1 * 100) / 100,
+                         round(r.y1 * 100) / 100);
+}
+
+static void stext_page_json(struct job *job, fz_stext_page *stext, int page) {
+        fz_context *ctx = job->ctx;
+        json_t *blocks = json_array(), *po;
+        size_t chars = 0;
+        char *text;
+
+        if (!blocks)
+                throw_oom(ctx);
+        po = json_pack("{s:i,s:f,s:f,s:o}", "page", page, "width",
+                       round((stext->mediabox.x1 - stext->mediabox.x0) * 100) / 100, "height",
+                       round((stext->mediabox.y1 - stext->mediabox.y0) * 100) / 100, "blocks", blocks);
+        if (!po)
+                throw_oom(ctx);
+        for (fz_stext_block *block = stext->first_block; block && chars < STEXT_MAX_CHARS_PER_PAGE; block = block->next) {
+                if (block->type != FZ_STEXT_BLOCK_TEXT)
+                        continue;
+                json_t *lines = json_array();
+                json_array_append_new(blocks, json_pack("{s:o,s:o}", "bbox", bbox_json(block->bbox), "lines", lines));
+                for (fz_stext_line *line = block->u.t.first_line; line && chars < STEXT_MAX_CHARS_PER_PAGE;
+                     line = line->next) {
+                        json_t *spans = json_array();
+                        json_array_append_new(lines, json_pack("{s:o,s:i,s:o}", "bbox", bbox_json(line->bbox),
+                                                               "wmode", line->wmode, "spans", spans));
+                        fz_stext_char *ch = line->first_char;
+                        while (ch && chars < STEXT_MAX_CHARS_PER_PAGE) {
+                                fz_font *font = ch->font;
+                                float size = ch->size;
+                                fz_rect box = fz_empty_rect;
+                                char *all = xmalloc(64);
+                                size_t n = 0, cap = 64;
+                                for (; ch && ch->font == font && ch->size == size && chars < STEXT_MAX_CHARS_PER_PAGE;
+                                     ch = ch->next, chars++) {
+                                        box = fz_union_rect(box, fz_rect_from_quad(ch->quad));
+                                        if (n + FZ_UTFMAX + 1 > cap)
+                                                all = xrealloc(all, cap *= 2);
+                                        n += (size_t) fz_runetochar(all + n, ch->c);
+                                }
+                                all[n] = 0;
+                                text = utf8_sanitize(all, n, NULL);
+                                free(all);
+                                json_array_append_new(spans, json_pack("{s:o,s:o,s:f,s:s?}", "bbox", bbox_json(box),
+                                                                       /* a PDF's font name is any bytes */
+                                                                       "font", font ? json_string_sanitized(fz_font_name(ctx, font))
+                                                                                    : json_null(),
+                                                                       "size", round(size * 100) / 100, "text", text));
+                                free(text);
+                        }
+                }
+        }
+        text = json_dumps(po, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        json_decref(po);
+        if (!text)
+                throw_oom(ctx);
+        fz_try(ctx) {
+                if (page > 1)
+                        fz_write_string(ctx, job->stext_out, ",\n");
+                fz_write_string(ctx, job->stext_out, text);
+        }
+        fz_always(ctx)
+                free(text);
+        fz_catch(ctx)
+                fz_rethrow(ctx);
+}
+
+/* Does the page show any text (not just spaces)? */
+static bool stext_has_text(fz_stext_page *stext) {
+        for (fz_stext_block *block = stext->first_block; block; block = block->next)
+                if (block->type == FZ_STEXT_BLOCK_TEXT)
+                        for (fz_stext_line *line = block->u.t.first_line; line; line = line->next)
+                                for (fz_stext_char *ch = line->first_char; ch; ch = ch->next)
+                                        if (ch->c > ' ' && ch->c != 0xA0)
+                                                return true;
+        return false;
 }
 
 /* mupdf's structured text as a layout_page: lines as mupdf found them, each
@@ -567,16 +769,23 @@ static void write_layout(fz_context *ctx, fz_output *out, const struct layout_pa
                 fz_write_byte(ctx, out, '\n');
 }
 
-/* Load page INDEX once: its text to OUT and, for page 1, the thumbnail from the
- * same display list. A page that fails on its own is noted and skipped. */
-static void extract_page(struct job *job, fz_output *out, int index, unsigned thumbnail_size) {
+/* Load page INDEX once: its text to OUT (NULL: no text.txt), its thumbnail and
+ * render when the profile asks, its structured text (stext.json, facts,
+ * tables, and whether it has text at all). A page that fails on its own is
+ * noted and skipped; page 1 must load. */
+static void extract_page(struct job *job, fz_output *out, int index) {
         fz_context *ctx = job->ctx;
+        const struct profile *pr = job->pr;
+        bool thumb = pr->on[PROFILE_THUMBS] && profile_pages_has(pr->thumb_pages, index + 1, job->n_pages);
+        bool render = pr->on[PROFILE_PAGES] && profile_pages_has(pr->page_pages, index + 1, job->n_pages);
         fz_page *page = NULL;
         fz_display_list *list = NULL;
         fz_stext_page *stext = NULL;
         struct layout_page lp;
+        struct out_file page_thumb;
         json_t *number;
 
+        out_file_init(&page_thumb, "");
         layout_page_init(&lp, index + 1, 0, 0);
         fz_var(page);
         fz_var(list);
@@ -585,20 +794,34 @@ static void extract_page(struct job *job, fz_output *out, int index, unsigned th
                 if (index == 0)
                         job->stage = STAGE_PAGE1;
                 page = fz_load_page(ctx, job->doc, index);
-                if (index == 0) {
-                        job->page1 = fz_bound_page(ctx, page);
-                        list = fz_new_display_list_from_page(ctx, page);
-                        write_thumbnail(job, list, thumbnail_size);
+                fz_rect bounds = fz_bound_page(ctx, page);
+                if (index == 0)
+                        job->page1 = bounds;
+                list = fz_new_display_list_from_page(ctx, page);
+                /* thumb.png when only page 1 is asked for (as before profiles), else thumbs/NNNN.png */
+                if (thumb && strcmp(pr->thumb_pages, "1") == 0)
+                        write_thumbnail(job, list, bounds, index + 1, pr->thumb_size, &job->thumb);
+                else if (thumb) {
+                        out_file_init_page(&page_thumb, OUTPUT_DIR_THUMBS, index + 1, pr->thumb_format);
+                        write_thumbnail(job, list, bounds, index + 1, pr->thumb_size, &page_thumb);
+                }
+                if (index == 0)
                         job->stage = STAGE_PAGES;
-                        stext = fz_new_stext_page_from_display_list(ctx, list, &stext_options);
-                } else
-                        stext = fz_new_stext_page_from_page(ctx, page, &stext_options);
+                if (render)
+                        write_page_render(job, list, bounds, index + 1);
+                stext = fz_new_stext_page_from_display_list(ctx, list, &stext_options);
+                job->pages_with_text += stext_has_text(stext);
+                if (job->stext_out)
+                        stext_page_json(job, stext, index + 1);
                 /* One structured text for text.txt, facts and tables. */
-                layout_page_init(&lp, index + 1, stext->mediabox.x1 - stext->mediabox.x0,
-                                 stext->mediabox.y1 - stext->mediabox.y0);
-                stext_to_layout(ctx, stext, &lp);
-                layout_page_order(&lp);
-                write_layout(ctx, out, &lp);
+                if (out || job->facts || job->tables) {
+                        layout_page_init(&lp, index + 1, stext->mediabox.x1 - stext->mediabox.x0,
+                                         stext->mediabox.y1 - stext->mediabox.y0);
+                        stext_to_layout(ctx, stext, &lp);
+                        layout_page_order(&lp);
+                }
+                if (out)
+                        write_layout(ctx, out, &lp);
                 if (job->facts)
                         facts_add_page(job->facts, &lp);
                 if (job->tables)
@@ -611,8 +834,12 @@ static void extract_page(struct job *job, fz_output *out, int index, unsigned th
                 fz_drop_page(ctx, page);
         }
         fz_catch(ctx) {
+                if (page_thumb.error != 0)
+                        job->render_error = page_thumb.error;
+                out_file_remove(job->dirfd, &page_thumb);
                 if (job->stage != STAGE_PAGES || fz_caught(ctx) == FZ_ERROR_MEMORY ||
-                    job->text.error != 0 || job->thumb.error != 0)
+                    job->text.error != 0 || job->thumb.error != 0 || job->stext_file.error != 0 ||
+                    page_thumb.error != 0 || job->render_error != 0)
                         fz_rethrow(ctx);
                 fz_warn(ctx, "page %d left out of text.txt: %s", index + 1, fz_caught_message(ctx));
                 number = json_integer(index + 1);
@@ -626,25 +853,54 @@ static void extract_page(struct job *job, fz_output *out, int index, unsigned th
         }
 }
 
-static void extract_pages(struct job *job, unsigned thumbnail_size) {
+static void make_folder(struct job *job, const char *name) {
+        if (mkdirat(job->dirfd, name, 0755) < 0 && errno != EEXIST) {
+                job->render_error = errno;
+                fz_throw(job->ctx, FZ_ERROR_GENERIC, "cannot write %s/: %s", name, strerror(errno));
+        }
+}
+
+static void extract_pages(struct job *job) {
         fz_context *ctx = job->ctx;
+        const struct profile *pr = job->pr;
         fz_output *out = NULL;
         int i;
 
         fz_var(out);
         fz_try(ctx) {
-                out_file_create(ctx, job->dirfd, &job->text);
-                out = out_file_output(ctx, &job->text);
-                for (i = 0; i < job->n_pages; i++) {
-                        if (i > 0)
-                                fz_write_byte(ctx, out, '\f');
-                        extract_page(job, out, i, thumbnail_size);
+                if (pr->on[PROFILE_THUMBS] && strcmp(pr->thumb_pages, "1") != 0)
+                        make_folder(job, OUTPUT_DIR_THUMBS);
+                if (pr->on[PROFILE_PAGES])
+                        make_folder(job, OUTPUT_DIR_PAGES);
+                if (pr->on[PROFILE_STEXT]) {
+                        out_file_create(ctx, job->dirfd, &job->stext_file);
+                        job->stext_out = out_file_output(ctx, &job->stext_file);
+                        fz_write_string(ctx, job->stext_out, "{\"pages\": [\n");
                 }
-                fz_close_output(ctx, out);
-                out_file_commit(ctx, job->dirfd, &job->text);
+                if (pr->on[PROFILE_TEXT]) {
+                        out_file_create(ctx, job->dirfd, &job->text);
+                        out = out_file_output(ctx, &job->text);
+                }
+                for (i = 0; i < job->n_pages; i++) {
+                        if (i > 0 && out)
+                                fz_write_byte(ctx, out, '\f');
+                        extract_page(job, out, i);
+                }
+                if (out) {
+                        fz_close_output(ctx, out);
+                        out_file_commit(ctx, job->dirfd, &job->text);
+                }
+                if (job->stext_out) {
+                        fz_write_string(ctx, job->stext_out, "\n]}\n");
+                        fz_close_output(ctx, job->stext_out);
+                        out_file_commit(ctx, job->dirfd, &job->stext_file);
+                }
         }
-        fz_always(ctx)
+        fz_always(ctx) {
                 fz_drop_output(ctx, out);
+                fz_drop_output(ctx, job->stext_out);
+                job->stext_out = NULL;
+        }
         fz_catch(ctx)
                 fz_rethrow(ctx);
 }
@@ -800,9 +1056,11 @@ static void write_meta(struct job *job) {
                            "width_pt", round_pt(job->page1.x1 - job->page1.x0),
                            "height_pt", round_pt(job->page1.y1 - job->page1.y0)));
         json_set(ctx, meta, "encrypted", json_boolean(document_is_encrypted(ctx, job->doc)));
-        outline = json_array();
-        json_set(ctx, meta, "outline", outline);
-        outline_json(job, outline);
+        if (job->pr->on[PROFILE_OUTLINE]) {
+                outline = json_array();
+                json_set(ctx, meta, "outline", outline);
+                outline_json(job, outline);
+        }
         json_set(ctx, meta, "text_chars", json_integer((json_int_t) job->text.chars));
         json_set(ctx, meta, "damaged_pages", json_incref(job->damaged_pages));
 
@@ -823,13 +1081,14 @@ static void write_meta(struct job *job) {
         out_file_commit(ctx, job->dirfd, &job->meta_file);
 }
 
-static void read_document(struct job *job, unsigned thumbnail_size) {
+static void read_document(struct job *job) {
         fz_context *ctx = job->ctx;
 
         job->stage = STAGE_OPEN;
         /* mupdf has already tried the empty password: a document that opens
          * with it does not need one. */
-        if (fz_needs_password(ctx, job->doc) && !fz_authenticate_password(ctx, job->doc, "")) {
+        if (fz_needs_password(ctx, job->doc) && !fz_authenticate_password(ctx, job->doc, "") &&
+            !(job->password && fz_authenticate_password(ctx, job->doc, job->password))) {
                 job->failure = -ENOKEY;
                 return;
         }
@@ -840,9 +1099,10 @@ static void read_document(struct job *job, unsigned thumbnail_size) {
         }
 
         job->stage = STAGE_PAGES;
-        extract_pages(job, thumbnail_size);
+        extract_pages(job);
         job->stage = STAGE_META;
-        write_meta(job);
+        if (job->pr->on[PROFILE_META])
+                write_meta(job);
 }
 
 static char *out_of_memory_message(void) {
@@ -858,10 +1118,15 @@ static char *out_of_memory_message(void) {
 static int job_error(const struct job *job, int code, const char *message, char **ret_error,
                      int *ret_write_errno) {
         struct diag *diag = diag_get(job->ctx);
-        const struct out_file *files[] = { &job->thumb, &job->text, &job->meta_file };
+        const struct out_file *files[] = { &job->thumb, &job->text, &job->meta_file, &job->stext_file };
         char *clean;
         size_t i;
 
+        if (job->render_error != 0) {
+                *ret_error = xasprintf("cannot write a page image: %s", strerror(job->render_error));
+                *ret_write_errno = job->render_error;
+                return -job->render_error;
+        }
         for (i = 0; i < ELEMENTSOF(files); i++)
                 if (files[i]->error != 0) {
                         *ret_error = xasprintf("cannot write %s: %s", files[i]->name, strerror(files[i]->error));
@@ -874,7 +1139,9 @@ static int job_error(const struct job *job, int code, const char *message, char 
                 return -ENOMEM;
         }
         if (job->failure == -ENOKEY) {
-                *ret_error = xstrdup("encrypted PDF: a password is required");
+                /* The password itself is never repeated. */
+                *ret_error = xstrdup(job->password ? "encrypted PDF: the password given does not open it"
+                                                   : "encrypted PDF: a password is required");
                 return -ENOKEY;
         }
         if (job->failure == -ENODATA) {
@@ -907,6 +1174,8 @@ static void remove_facts_outputs(int dirfd) {
         (void) unlinkat(dirfd, "facts.json", 0);
         (void) unlinkat(dirfd, "tables.json", 0);
         (void) fs_remove_tree(dirfd, "tables");
+        (void) fs_remove_tree(dirfd, OUTPUT_DIR_THUMBS);
+        (void) fs_remove_tree(dirfd, OUTPUT_DIR_PAGES);
 }
 
 /* Written after the job's other outputs, from the digest the pages left.
@@ -927,10 +1196,11 @@ static int write_facts_outputs(struct job *job, const char *pdf_name) {
         facts_set_metadata(job->facts, json_string_value(json_object_get(job->meta, "title")),
                            json_string_value(json_object_get(job->meta, "subject")),
                            json_string_value(json_object_get(job->meta, "author")));
-        facts = facts_json(job->facts);
-        r = facts ? fs_write_json(job->dirfd, "facts.json", facts, 0644, (gid_t) -1, false, true) : -ENOMEM;
+        facts = job->pr->on[PROFILE_FACTS] ? facts_json(job->facts) : NULL;
+        r = !job->pr->on[PROFILE_FACTS] ? 0 :
+            facts ? fs_write_json(job->dirfd, "facts.json", facts, 0644, (gid_t) -1, false, true) : -ENOMEM;
         json_decref(facts);
-        if (r == 0)
+        if (r == 0 && job->pr->on[PROFILE_TABLES])
                 r = tables_write(job->tables, job->dirfd);
         if (r < 0 && !errno_is_transient(r)) {
                 fprintf(stderr, "pdfspool-worker: %s: facts and tables incomplete: %s\n", pdf_name, strerror(-r));
@@ -972,7 +1242,7 @@ static int open_pdf(int fd, FILE **ret, bool *ret_empty) {
  * of the store's cached fonts and images (which may point into the file), so
  * nothing of this job is left for the next. Kept apart from extract_pdf() so
  * that fz_try's setjmp has few locals around it. */
-static int read_pdf(struct job *job, FILE *file, unsigned thumbnail_size) {
+static int read_pdf(struct job *job, FILE *file) {
         fz_context *ctx = job->ctx;
         fz_stream *stream = NULL;
 
@@ -980,7 +1250,7 @@ static int read_pdf(struct job *job, FILE *file, unsigned thumbnail_size) {
         fz_try(ctx) {
                 stream = fz_open_file_ptr_no_close(ctx, file);
                 job->doc = fz_open_document_with_stream(ctx, "application/pdf", stream);
-                read_document(job, thumbnail_size);
+                read_document(job);
         }
         fz_catch(ctx) {
                 job->error_code = fz_caught(ctx);
@@ -996,13 +1266,16 @@ static int read_pdf(struct job *job, FILE *file, unsigned thumbnail_size) {
 }
 
 int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir,
-                unsigned thumbnail_size, int *ret_pages, char **ret_error, int *ret_write_errno) {
-        struct job job = { .ctx = ctx, .dirfd = -1 };
+                const struct profile *outputs, const char *password, int *ret_pages, const char **ret_text_layer,
+                char **ret_error, int *ret_write_errno) {
+        struct job job = { .ctx = ctx, .dirfd = -1, .pr = outputs, .password = password };
+        unsigned thumbnail_size = outputs ? outputs->thumb_size : 0;
         bool empty = false, facts_failed = false;
         FILE *file = NULL;
         int r;
 
-        if (!ctx || pdf_fd < 0 || !pdf_name || !out_dir || !ret_pages || !ret_error || !ret_write_errno)
+        if (!ctx || pdf_fd < 0 || !pdf_name || !out_dir || !outputs || !ret_pages || !ret_text_layer || !ret_error ||
+            !ret_write_errno)
                 return -EINVAL;
         *ret_write_errno = 0;
         if (thumbnail_size < EXTRACT_THUMBNAIL_SIZE_MIN || thumbnail_size > EXTRACT_THUMBNAIL_SIZE_MAX) {
@@ -1032,11 +1305,12 @@ int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *o
                 (void) fclose(file);
                 return r;
         }
-        out_file_init(&job.thumb, "thumb.png");
+        out_file_init(&job.thumb, outputs->thumb_format == PROFILE_JPEG ? "thumb.jpg" : "thumb.png");
         out_file_init(&job.text, "text.txt");
         out_file_init(&job.meta_file, "meta.json");
+        out_file_init(&job.stext_file, "stext.json");
         /* Only for measuring what they cost (bench/facts-cost.sh). */
-        if (!getenv("PDFSPOOL_WORKER_NO_FACTS")) {
+        if (!getenv("PDFSPOOL_WORKER_NO_FACTS") && (outputs->on[PROFILE_FACTS] || outputs->on[PROFILE_TABLES])) {
                 job.facts = facts_new();
                 job.tables = tables_new();
         }
@@ -1047,7 +1321,7 @@ int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *o
                 job.error_code = FZ_ERROR_MEMORY;
                 r = -1;
         } else
-                r = read_pdf(&job, file, thumbnail_size);
+                r = read_pdf(&job, file);
         (void) fclose(file);
 
         if (r == 0 && job.facts) {
@@ -1071,9 +1345,13 @@ int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *o
                 out_file_remove(job.dirfd, &job.thumb);
                 out_file_remove(job.dirfd, &job.text);
                 out_file_remove(job.dirfd, &job.meta_file);
+                out_file_remove(job.dirfd, &job.stext_file);
                 remove_facts_outputs(job.dirfd);
-        } else
+        } else {
                 *ret_pages = job.n_pages;
+                *ret_text_layer = job.pages_with_text == 0 ? "none"
+                                  : job.pages_with_text == job.n_pages ? "full" : "partial";
+        }
 
         (void) close(job.dirfd);
         json_decref(job.meta);

@@ -35,6 +35,8 @@
 
 #include <mupdf/fitz.h>
 
+#include "profile.h"
+
 #define EXTRACT_THUMBNAIL_SIZE_DEFAULT 256u
 #define EXTRACT_THUMBNAIL_SIZE_MIN 16u
 #define EXTRACT_THUMBNAIL_SIZE_MAX 4096u
@@ -52,7 +54,18 @@
 fz_context *extract_context_new(size_t max_store);
 void extract_context_free(fz_context *ctx);       /* accepts NULL */
 
-/* Extract the PDF open at PDF_FD (a regular file; the caller keeps the descriptor,
+/* Extract the PDF open at PDF_FD, making the outputs OUTPUTS asks for (only its
+ * outputs and their options are read; thumb_size must be set) and opening an
+ * encrypted PDF with PASSWORD (NULL: none); *ret_text_layer is then "none",
+ * "partial" or "full": how many pages show any text. The other outputs of a
+ * profile (extract.h's list above is the default one):
+ *   stext.json      {"pages": [{"page","width","height","blocks": [{"bbox",
+ *                   "lines": [{"bbox","wmode","spans": [{"bbox","font","size",
+ *                   "text"}]}]}]}]}, points, bbox = [x0,y0,x1,y1]
+ *   thumb.jpg       thumbs.format jpeg
+ *   thumbs/NNNN.png thumbs of the listed pages, when thumbs.pages is not "1"
+ *   pages/NNNN.png  pages.pages rendered at pages.dpi
+ * (a regular file; the caller keeps the descriptor,
  * read from its start) into OUT_DIR (which exists and is empty). PDF_NAME is only
  * shown in mupdf's diagnostics: nothing is opened by that name.
  *
@@ -77,4 +90,5 @@ void extract_context_free(fz_context *ctx);       /* accepts NULL */
  * (up to EXTRACT_MAX_DAMAGED_PAGES, where the job fails instead).
  * The mupdf store is emptied before returning, so memory does not grow across jobs. */
 int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir,
-                unsigned thumbnail_size, int *ret_pages, char **ret_error, int *ret_write_errno);
+                const struct profile *outputs, const char *password, int *ret_pages, const char **ret_text_layer,
+                char **ret_error, int *ret_write_errno);

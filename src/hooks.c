@@ -27,6 +27,7 @@ struct hook {
         struct hook_spec spec;         /* strings and vectors below are owned copies */
         char *what, *queue, *batch;
         char **argv, **env;
+        char *cwd;
         sd_event *event;
         pid_t pid;
         sd_event_source *child, *timer, *output;
@@ -34,6 +35,9 @@ struct hook {
         bool timed_out;
         char line[HOOKS_LINE_MAX];
         size_t line_len;
+        char last_line[HOOKS_LINE_MAX + 1]; /* the last whole line of output */
+        uint64_t output_written;       /* to spec.output_fd */
+        bool output_cut;
         unsigned lines_logged;
         struct hook *next;
 };
@@ -74,11 +78,21 @@ static void hook_free(struct hook *h) {
         free(h->batch);
         strv_free(h->argv);
         strv_free(h->env);
+        free(h->cwd);
         free(h);
 }
 
 static void log_line(struct hook *h) {
         struct log_ctx ctx = hook_ctx(h);
+
+        if (h->line_len > 0) {
+                memcpy(h->last_line, h->line, h->line_len);
+                h->last_line[h->line_len] = 0;
+        }
+        if (h->spec.output_max > 0) {
+                h->line_len = 0;
+                return;
+        }
 
         if (h->lines_logged < HOOKS_MAX_LOGGED_LINES)
                 log_full(LOG_INFO, &ctx, 0, NULL, "%s: %.*s", h->what, (int) h->line_len, h->line);
@@ -86,6 +100,21 @@ static void log_line(struct hook *h) {
                 log_full(LOG_INFO, &ctx, 0, NULL, "%s: more output, not logged", h->what);
         h->lines_logged++;
         h->line_len = 0;
+}
+
+/* The child's output to spec.output_fd, up to spec.output_max bytes. A failed
+ * write loses only the log's copy: the child's exit still decides. */
+static void copy_output(struct hook *h, const char *buf, size_t n) {
+        size_t room = h->output_written < h->spec.output_max ? (size_t) (h->spec.output_max - h->output_written) : 0;
+        size_t take = n < room ? n : room;
+
+        if (take > 0 && write(h->spec.output_fd, buf, take) == (ssize_t) take)
+                h->output_written += take;
+        if (take < n && !h->output_cut) {
+                static const char note[] = "\n[more output, not kept]\n";
+                h->output_cut = true;
+                (void) !write(h->spec.output_fd, note, sizeof(note) - 1);
+        }
 }
 
 /* Read what the child wrote so far; returns false at end of output. */
@@ -100,6 +129,8 @@ static bool drain_output(struct hook *h) {
                         return errno == EAGAIN;
                 if (n == 0)
                         break;
+                if (h->spec.output_max > 0)
+                        copy_output(h, buf, (size_t) n);
                 for (ssize_t i = 0; i < n; i++) {
                         if (buf[i] == '\n' || h->line_len == sizeof(h->line))
                                 log_line(h);
@@ -141,7 +172,7 @@ static int on_exit_child(sd_event_source *s, const siginfo_t *si, void *userdata
         /* Whatever is left in the pipe; a grandchild that keeps it open is not waited for. */
         if (h->output)
                 (void) drain_output(h);
-        if (status != 0 && !h->timed_out)
+        if (status != 0 && !h->timed_out && !h->spec.done_line) /* a filter's end is its job's reason */
                 log_full(LOG_WARNING, &ctx, 0, NULL, "%s failed: %s %d%s", h->what,
                          status < 0 ? "killed by signal" : "exit status", status < 0 ? -status : status,
                          h->spec.fn ? "" : " (the batch is not affected)");
@@ -154,7 +185,9 @@ static int on_exit_child(sd_event_source *s, const siginfo_t *si, void *userdata
                         *p = h->next;
                         break;
                 }
-        if (h->spec.done)
+        if (h->spec.done_line)
+                h->spec.done_line(h->timed_out ? -SIGKILL : status, h->last_line, h->spec.userdata);
+        else if (h->spec.done)
                 h->spec.done(h->timed_out ? -SIGKILL : status, h->spec.userdata);
         hook_free(h);
         start_waiting();
@@ -174,6 +207,10 @@ static _Noreturn void child_main(struct hook *h, int out) {
                 _exit(126);
         for (size_t i = 0; h->env && h->env[i]; i++)
                 (void) putenv(h->env[i]);
+        if (h->cwd && chdir(h->cwd) < 0) {
+                fprintf(stderr, "cannot enter %s: %s\n", h->cwd, strerror(errno));
+                _exit(126);
+        }
         if (h->spec.fn) {
                 /* the daemon's own work: it ends with the daemon */
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -241,7 +278,9 @@ static void start_waiting(void) {
                                 *p = h->next;
                                 break;
                         }
-                if (h->spec.done)
+                if (h->spec.done_line)
+                        h->spec.done_line(125, strerror(-r), h->spec.userdata);
+                else if (h->spec.done)
                         h->spec.done(125, h->spec.userdata); /* as a shell says "could not run" */
                 hook_free(h);
         }
@@ -270,11 +309,29 @@ int hooks_run(sd_event *e, const struct hook_spec *spec) {
         h->batch = spec->batch ? xstrdup(spec->batch) : NULL;
         h->argv = strv_copy(spec->argv);
         h->env = strv_copy(spec->env);
+        h->cwd = spec->cwd ? xstrdup(spec->cwd) : NULL;
         h->event = sd_event_ref(e);
         h->out_fd = -1;
         *p = h;
         start_waiting();
         return 0;
+}
+
+void hooks_cancel(const void *userdata) {
+        for (struct hook **p = &hooks; *p;) {
+                struct hook *h = *p;
+                if (h->spec.userdata != userdata) {
+                        p = &h->next;
+                        continue;
+                }
+                *p = h->next;
+                if (h->pid > 0) {
+                        (void) kill(-h->pid, SIGKILL);
+                        (void) waitpid(h->pid, NULL, 0);
+                }
+                hook_free(h);
+        }
+        start_waiting();
 }
 
 void hooks_stop_all(void) {

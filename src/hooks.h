@@ -17,14 +17,23 @@ struct hook_spec {
         uint64_t timeout_usec;         /* then the child's process group is killed; 0 = none */
         void (*done)(int status, void *userdata); /* exit code, or -signal; may be NULL */
         void *userdata;
+        /* A job's filters (filters.c) also set these: */
+        const char *cwd;               /* the child's working directory; NULL = the daemon's */
+        int output_fd;                 /* with output_max > 0: output appended here (the caller keeps it), not logged; */
+        uint64_t output_max;           /*   at most this many bytes of it, then a note that more was cut */
+        /* Called instead of done, with the last line of output (a filter's reason), "" if none. */
+        void (*done_line)(int status, const char *last_line, void *userdata);
 };
 
 /* Start SPEC's child now, or as soon as fewer than a few run (the rest wait,
  * in order, up to a bound; beyond it a hook is logged and not run). Copies
  * what SPEC points to except fn_data and userdata. Returns 0 or -errno. */
 int hooks_run(sd_event *e, const struct hook_spec *spec);
+/* Kill the children (and forget the waiting ones) whose spec had USERDATA,
+ * now: gone and reaped when this returns; their done handlers are not called. */
+void hooks_cancel(const void *userdata);
 /* Kill every child, drop the waiting ones (daemon shutdown); their done
- * handlers get -SIGKILL. Nothing starts after it. */
+ * handlers (not done_line) get -SIGKILL. Nothing starts after it. */
 void hooks_stop_all(void);
 /* A stopping daemon: DONE once every child has ended, the waiting ones too
  * (they still start), or after GRACE_USEC, when hooks_stop_all kills the rest. */

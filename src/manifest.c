@@ -10,6 +10,7 @@
 #include "names.h"
 #include "util.h"
 #include "yamldoc.h"
+#include "profile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +28,8 @@
 
 _Static_assert(MANIFEST_MAX_DEPTH == 64 && MANIFEST_PATH_MAX == 4095, "the messages below say 64 and 4095");
 
-static const char *const top_keys[] = { "batch", "files", "labels", "options" };
-static const char *const file_keys[] = { "path", "sha256" };
-static const char *const option_keys[] = { "thumbnail_size", "job_timeout", "priority", "not_before" };
+static const char *const top_keys[] = { "batch", "files", "labels", "options", "profile", "password" };
+static const char *const file_keys[] = { "path", "sha256", "password" };
 static const char *const suffixes[] = { ".batch.yaml", ".batch.yml" };
 
 struct loader {
@@ -241,6 +241,18 @@ static int parse_sha256(struct loader *l, const yaml_node_t *k, const yaml_node_
         return 0;
 }
 
+/* The password itself is never put into a message: only where it is. */
+static int parse_password(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, char **ret) {
+        const char *s = yamldoc_scalar(v);
+
+        if (!s || yamldoc_is_null(v) || !*s || yamldoc_has_nul(v) || strlen(s) > MANIFEST_PASSWORD_MAX)
+                return fail_at(l, yamldoc_value_mark(k, v), "\"password\" must be text of 1 to %d bytes",
+                               MANIFEST_PASSWORD_MAX);
+        free(*ret);
+        *ret = xstrdup(s);
+        return 0;
+}
+
 static int parse_file(struct loader *l, const yaml_node_t *item, struct manifest_file *f) {
         const yaml_node_t *path_key = NULL, *path_value = NULL;
         yaml_node_pair_t *pairs;
@@ -271,7 +283,8 @@ static int parse_file(struct loader *l, const yaml_node_t *item, struct manifest
                 if (strcmp(yamldoc_scalar(k), "sha256") == 0) {
                         r = parse_sha256(l, k, node_at(l, pairs[i].value), f->sha256);
                         f->has_sha256 = r == 0;
-                }
+                } else if (strcmp(yamldoc_scalar(k), "password") == 0)
+                        r = parse_password(l, k, node_at(l, pairs[i].value), &f->password);
         }
         return r;
 }
@@ -396,6 +409,34 @@ static int parse_not_before(struct loader *l, const yaml_node_t *k, const yaml_n
         return 0;
 }
 
+/* One profile option (profile.h), checked on a scratch profile: which
+ * profile it applies to is known only when the job runs. */
+static int add_override(struct loader *l, struct manifest *m, const char *key, const yaml_node_t *k,
+                        const yaml_node_t *v) {
+        struct profile scratch;
+        const char *why = NULL, *s = yamldoc_scalar(v);
+        int r;
+
+        profile_init_default(&scratch, NULL);
+        r = s && !yamldoc_is_null(v) && !yamldoc_has_nul(v) ? profile_set(&scratch, key, s, &why) : -EINVAL;
+        profile_done(&scratch);
+        if (r == -ENOENT) {
+                char *list = profile_option_list();
+                r = fail_at(l, &k->start_mark, "unknown option %s (expected one of: thumbnail_size, job_timeout, "
+                            "priority, not_before, %s)", got(l, k), list);
+                free(list);
+                return r;
+        }
+        if (r < 0)
+                return fail_at(l, yamldoc_value_mark(k, v), "option \"%s\" %s, got %s", key,
+                               why ? why : "must be a plain value", got(l, v));
+        m->override_keys = xrealloc(m->override_keys, (m->n_overrides + 1) * sizeof(char *));
+        m->override_values = xrealloc(m->override_values, (m->n_overrides + 1) * sizeof(char *));
+        m->override_keys[m->n_overrides] = xstrdup(key);
+        m->override_values[m->n_overrides++] = xstrdup(s);
+        return 0;
+}
+
 static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t *v) {
         yaml_node_pair_t *pairs;
         size_t n;
@@ -405,9 +446,9 @@ static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t
                 return 0;
         if (v->type != YAML_MAPPING_NODE)
                 return fail_at(l, &v->start_mark, "\"options\" must be a mapping (thumbnail_size, job_timeout, "
-                               "priority, not_before), "
+                               "priority, not_before, or a profile's options like stext or thumbs.size), "
                                "got %s", got(l, v));
-        r = check_keys(l, v, option_keys, ELEMENTSOF(option_keys), "option", "");
+        r = check_keys(l, v, NULL, 0, "option", "");
         pairs = v->data.mapping.pairs.start;
         n = (size_t) (v->data.mapping.pairs.top - pairs);
         for (size_t i = 0; r == 0 && i < n; i++) {
@@ -419,8 +460,21 @@ static int parse_options(struct loader *l, struct manifest *m, const yaml_node_t
                         r = parse_priority(l, key, value, &m->priority);
                 else if (strcmp(name, "not_before") == 0)
                         r = parse_not_before(l, key, value, &m->not_before_usec);
-                else
+                else if (strcmp(name, "job_timeout") == 0)
                         r = parse_job_timeout(l, key, value, &m->job_timeout_usec);
+                else if ((strcmp(name, "thumbs") == 0 || strcmp(name, "pages") == 0) &&
+                         value->type == YAML_MAPPING_NODE) {
+                        /* thumbs: {size: 512} is thumbs.size: 512 */
+                        r = check_keys(l, value, NULL, 0, "option", "");
+                        for (yaml_node_pair_t *q = value->data.mapping.pairs.start;
+                             r == 0 && q < value->data.mapping.pairs.top; q++) {
+                                const yaml_node_t *sk = node_at(l, q->key);
+                                char *full = xasprintf("%s.%s", name, yamldoc_scalar(sk));
+                                r = add_override(l, m, full, sk, node_at(l, q->value));
+                                free(full);
+                        }
+                } else
+                        r = add_override(l, m, name, key, value);
         }
         return r;
 }
@@ -455,7 +509,19 @@ static int parse_top(struct loader *l, struct manifest *m, const yaml_node_t *ro
                         r = parse_files(l, m, k, v);
                 } else if (strcmp(name, "labels") == 0)
                         r = parse_labels(l, m, v);
-                else
+                else if (strcmp(name, "password") == 0)
+                        r = parse_password(l, k, v, &m->password);
+                else if (strcmp(name, "profile") == 0) {
+                        const char *s = yamldoc_scalar(v);
+                        if (!s || yamldoc_is_null(v) || !*s || strlen(s) > PROFILE_NAME_MAX ||
+                            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(s))
+                                r = fail_at(l, yamldoc_value_mark(k, v), "\"profile\" must be the name of a profile "
+                                            "of the configuration, got %s", got(l, v));
+                        else {
+                                free(m->profile);
+                                m->profile = xstrdup(s);
+                        }
+                } else
                         r = parse_options(l, m, v);
         }
         if (r == 0 && !have_files)
@@ -514,11 +580,28 @@ finish:
         return 0;
 }
 
+/* A password is wiped before its memory goes back. */
+static void erase_free(char *s) {
+        if (s)
+                explicit_bzero(s, strlen(s));
+        free(s);
+}
+
 void manifest_free(struct manifest *m) {
         if (!m)
                 return;
-        for (size_t i = 0; i < m->n_files; i++)
+        for (size_t i = 0; i < m->n_files; i++) {
                 free(m->files[i].path);
+                erase_free(m->files[i].password);
+        }
+        for (size_t i = 0; i < m->n_overrides; i++) {
+                free(m->override_keys[i]);
+                free(m->override_values[i]);
+        }
+        free(m->override_keys);
+        free(m->override_values);
+        free(m->profile);
+        erase_free(m->password);
         for (size_t i = 0; i < m->n_labels; i++) {
                 free(m->label_keys[i]);
                 free(m->label_values[i]);

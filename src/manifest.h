@@ -14,6 +14,11 @@
  *     job_timeout: 10m
  *     priority: 10                 # -100 .. 100; higher runs first; default 0
  *     not_before: 2026-12-07T22:00:00Z   # no job starts earlier (RFC 3339; no zone: local time)
+ *     stext: on                    # single options of the profile (profile.h: profile_set)
+ *     thumbs: {size: 512}          # or thumbs.size: 512
+ *   profile: rich                  # optional: a profile of the configuration; default: the queue's
+ *   password: s3cret               # optional: opens the batch's encrypted PDFs (a file's own
+ *                                  # "password:" in its entry wins); never echoed anywhere
  *
  * The file is untrusted: everything is checked here, and a mistake is refused
  * with "FILE:LINE:COLUMN: what was expected", as for the configuration. */
@@ -21,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define MANIFEST_PASSWORD_MAX 1024
 
 #define MANIFEST_MAX_BYTES (1024 * 1024)
 #define MANIFEST_MAX_FILES 100000
@@ -39,6 +46,7 @@ struct manifest_file {
                                      * at most MANIFEST_MAX_DEPTH components, MANIFEST_PATH_MAX bytes */
         bool has_sha256;
         unsigned char sha256[32];
+        char *password;             /* NULL = the batch's, if any */
 };
 
 struct manifest {
@@ -51,6 +59,10 @@ struct manifest {
         uint64_t job_timeout_usec;  /* 0 = not set; else up to 365 days */
         int priority;               /* 0 = default; higher runs first */
         uint64_t not_before_usec;   /* 0 = not set; else realtime usec */
+        char *profile;              /* NULL = the queue's */
+        char **override_keys, **override_values; /* profile options (profile_set), checked */
+        size_t n_overrides;
+        char *password;             /* NULL = none */
 };
 
 /* NAME ends in ".batch.yaml" or ".batch.yml" (any case) with something before it. */

@@ -24,8 +24,15 @@
 #define OUTPUT_FACTS "facts.json"
 #define OUTPUT_TABLES "tables.json"
 #define OUTPUT_TABLES_DIR "tables"
+#define OUTPUT_STEXT "stext.json"
+#define OUTPUT_THUMB_JPEG "thumb.jpg"
+#define OUTPUT_THUMBS_DIR "thumbs"
+#define OUTPUT_PAGES_DIR "pages"
+#define OUTPUT_LOG "log.txt"       /* the job's filters' output (filters.c) */
+#define OUTPUT_FILTER_RESULT "result.json" /* a filter's, merged into the status under "filter" */
 #define MODEL_JOB_OUTPUTS OUTPUT_META, OUTPUT_TEXT, OUTPUT_THUMB
-#define MODEL_JOB_OPTIONAL_OUTPUTS OUTPUT_FACTS, OUTPUT_TABLES, OUTPUT_TABLES_DIR
+#define MODEL_JOB_OPTIONAL_OUTPUTS OUTPUT_FACTS, OUTPUT_TABLES, OUTPUT_TABLES_DIR, OUTPUT_STEXT, \
+        OUTPUT_THUMB_JPEG, OUTPUT_THUMBS_DIR, OUTPUT_PAGES_DIR, OUTPUT_LOG, OUTPUT_FILTER_RESULT
 #define STATUS_FILE "status.json"
 #define SUMMARY_FILE "index.html"  /* at the top of a batch's folder (summary.c) */
 /* The batch's parts catalog, at the top of its folder (catalog.c) */
@@ -57,6 +64,10 @@ struct job {
         bool failed_at_registration; /* ended before it started (a missing file): a retry cannot help */
         bool has_record;       /* jobs/<index>.json exists (loaded or written) */
         bool stale;            /* changed by a request: its status and record are rewritten by the projection */
+        char *text_layer;      /* "none" | "partial" | "full" once its outputs are made, else NULL */
+        json_t *filter;        /* what its filters' result.json files said, merged; NULL if none */
+        char **required_outputs; /* a done job has each (its profile's); NULL: model_job_outputs */
+        struct profile *profile; /* while it runs: the profile it runs with (the pool's) */
 };
 
 struct skipped {
@@ -83,6 +94,9 @@ struct batch {
         uint64_t job_timeout_usec;
         int priority;          /* a manifest's; higher runs first, 0 by default */
         uint64_t not_before;   /* a manifest's: no job starts before (realtime usec), 0 = none */
+        json_t *processing;    /* a manifest's profile choice, NULL if none: {"profile": name,
+                                * "overrides": {option: value}, "password": text, "passwords":
+                                * {path: text}}; kept in state_dir only, never in a status file */
         struct job *jobs;
         size_t n_jobs;
         struct skipped *skipped;

@@ -5,6 +5,12 @@
 
 struct pool;
 
+/* Called when a worker has made job J's built-in outputs (J->text_layer set):
+ * the caller runs what follows (its filters) and ends J with spool_job_finish.
+ * Without a handler the pool ends J done itself. */
+typedef void (*pool_extracted_fn)(struct job *j, unsigned pages, void *userdata);
+void pool_set_extracted_handler(struct pool *p, pool_extracted_fn fn, void *userdata);
+
 /* Start config->workers workers running WORKER_PATH. */
 int pool_new(struct spool *s, const char *worker_path, struct pool **ret);
 void pool_free(struct pool *p);

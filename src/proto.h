@@ -8,11 +8,14 @@
  * daemon -> worker:                  {"v":2,"type":"job","id":"<opaque>",
  *                                     "pdf":"/abs/path/file.pdf",
  *                                     "out":"/abs/dir/for/outputs",
- *                                     "thumbnail_size":256}
+ *                                     "thumbnail_size":256,
+ *                                     "outputs":{...},       (optional)
+ *                                     "password":"..."}      (optional)
  *                                    + the PDF's descriptor (SCM_RIGHTS, exactly one)
  * worker -> daemon, one per job:     {"v":2,"type":"result","id":"<same>",
  *                                     "ok":true|false, "pages":N,
  *                                     "error":null|"reason a person understands",
+ *                                     "text_layer":"none"|"partial"|"full", (when ok)
  *                                     "resource_error":"<strerror text>",  (only then)
  *                                     "errno":N}                           (only then)
  * daemon -> worker:                  {"v":2,"type":"quit"}   (or just close the socket)
@@ -24,6 +27,12 @@
  * that comes without a descriptor (a protocol error: it exits with status 2).
  * Version 2 (was 1): a version-1 worker would open "pdf" by path, which is
  * exactly what must not happen any more, so the two refuse each other.
+ *
+ * "outputs" is the job's profile (profile_outputs_to_json: an output name ->
+ * bool, "thumbs.size" -> int, ...): the worker makes just those; without it,
+ * the default profile's (meta.json, text.txt, thumb.png, facts, tables).
+ * "password" opens an encrypted PDF: it travels only here, never in argv, a
+ * file or a log line.
  *
  * "out" is a path (the daemon made it, empty): the worker writes meta.json,
  * text.txt, thumb.png there, each fsync'ed, and nothing anywhere else.

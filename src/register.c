@@ -325,6 +325,8 @@ static int register_manifest(struct batch *b, int srcfd, json_t *mf, struct walk
         *ret_id_base = names_from_json_exact(json_object_get(mf, "batch"));
         json_t *labels = json_object_get(mf, "labels");
         b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
+        json_t *processing = json_object_get(mf, "processing");
+        b->processing = json_is_object(processing) && json_object_size(processing) ? json_incref(processing) : NULL;
         b->thumbnail_size = (unsigned) json_integer_value(json_object_get(mf, "thumbnail_size"));
         b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(mf, "job_timeout_usec"));
         b->priority = (int) json_integer_value(json_object_get(mf, "priority"));
@@ -487,7 +489,10 @@ static int register_build(struct queue *q, const char *claim) {
                 b->drop = names_from_json_exact(json_object_get(mf, "manifest"));
                 b->root = xstrdup("src");
                 struct stat mst;
-                if (b->drop) {
+                json_t *processing = json_object_get(mf, "processing");
+                /* A manifest that gives passwords is not kept in the outbox: it would show them. */
+                bool secret = json_object_get(processing, "password") || json_object_get(processing, "passwords");
+                if (b->drop && !secret) {
                         b->kept_drop = xasprintf("src/%s", b->drop);
                         b->kept_drop_as = xstrdup(b->drop);
                         if (srcfd >= 0 && fstatat(srcfd, b->drop, &mst, AT_SYMLINK_NOFOLLOW) == 0 &&

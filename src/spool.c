@@ -90,6 +90,14 @@ int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_d
         return r;
 }
 
+static void job_drop_profile(struct job *j) {
+        if (j->profile) {
+                profile_done(j->profile);
+                free(j->profile);
+                j->profile = NULL;
+        }
+}
+
 static int write_job_record(struct job *j) {
         char *dir = xasprintf("%s/jobs", j->batch->claim_path);
         char *name = xasprintf("%u.json", j->index);
@@ -101,6 +109,10 @@ static int write_job_record(struct job *j) {
                                 "started", (json_int_t) j->started,
                                 "finished", (json_int_t) j->finished,
                                 "seconds", j->seconds);
+        if (j->text_layer)
+                json_object_set_new(rec, "text_layer", json_string(j->text_layer));
+        if (j->filter)
+                json_object_set(rec, "filter", j->filter);
         int r = spool_write_record(dir, name, rec, false);
         free(name);
         free(dir);
@@ -129,6 +141,10 @@ void spool_batch_free(struct batch *b) {
                 free(b->jobs[i].name);
                 free(b->jobs[i].original);
                 free(b->jobs[i].error);
+                free(b->jobs[i].text_layer);
+                json_decref(b->jobs[i].filter);
+                strv_free(b->jobs[i].required_outputs);
+                job_drop_profile(&b->jobs[i]);
         }
         for (size_t i = 0; i < b->n_skipped; i++) {
                 free(b->skipped[i].source);
@@ -145,6 +161,7 @@ void spool_batch_free(struct batch *b) {
         free(b->kept_drop);
         free(b->kept_drop_as);
         json_decref(b->labels);
+        json_decref(b->processing);
         free(b);
 }
 
@@ -213,6 +230,8 @@ static json_t *batch_record(const struct batch *b) {
         }
         if (b->labels)
                 json_object_set(rec, "labels", b->labels);
+        if (b->processing)
+                json_object_set(rec, "processing", b->processing);
         if (b->priority)
                 json_object_set_new(rec, "priority", json_integer(b->priority));
         if (b->not_before)
@@ -700,6 +719,8 @@ static int parse_batch_record(struct queue *q, const char *claim, struct batch *
         }
         json_t *labels = json_object_get(rec, "labels");
         b->labels = json_is_object(labels) ? json_incref(labels) : NULL;
+        json_t *processing = json_object_get(rec, "processing");
+        b->processing = json_is_object(processing) ? json_incref(processing) : NULL;
         b->thumbnail_size = (unsigned) json_integer_value(json_object_get(rec, "thumbnail_size"));
         b->job_timeout_usec = (uint64_t) json_integer_value(json_object_get(rec, "job_timeout_usec"));
         b->priority = (int) json_integer_value(json_object_get(rec, "priority"));
@@ -815,6 +836,10 @@ static int load_job_states(struct batch *b) {
                 j->started = (uint64_t) json_integer_value(json_object_get(jr, "started"));
                 j->finished = (uint64_t) json_integer_value(json_object_get(jr, "finished"));
                 j->seconds = json_number_value(json_object_get(jr, "seconds"));
+                const char *tl = json_string_value(json_object_get(jr, "text_layer"));
+                j->text_layer = tl ? xstrdup(tl) : NULL;
+                if (json_object_get(jr, "filter"))
+                        j->filter = json_incref(json_object_get(jr, "filter"));
                 const char *e = json_string_value(json_object_get(jr, "error"));
                 j->error = e ? xstrdup(e) : NULL;
                 j->state = st < 0 ? JOB_QUEUED : (enum job_state) st;
@@ -1005,6 +1030,26 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         return 0;
 }
 
+int spool_job_filter_paths(struct job *j, char **ret_input, char **ret_out_dir, const char **ret_why) {
+        struct queue *q = j->batch->queue;
+        char *tmp = job_tmp_dir(j), *rel = xasprintf("%s/%s", tmp, j->original);
+        int fd = spool_job_open_source(j, ret_why), r;
+
+        /* Synced: it is the copy the job's folder keeps (prepare_outputs finds it there). */
+        r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, rel, q->cfg->file_mode, q->gid, true);
+        if (fd >= 0)
+                close(fd);
+        if (r == -EEXIST)
+                r = 0;
+        if (r == 0) {
+                *ret_input = xasprintf("%s/%s", q->cfg->outbox, rel);
+                *ret_out_dir = xasprintf("%s/%s", q->cfg->outbox, tmp);
+        }
+        free(rel);
+        free(tmp);
+        return r;
+}
+
 /* Move every file of the temp folder into the job's folder, status last; each
  * gets the queue's file mode and group on the way. Any failure leaves the job
  * not done: the next attempt starts again from an empty temp folder. */
@@ -1147,6 +1192,8 @@ static int prepare_outputs(struct job *j, enum job_state state, const char *tmp,
                 close(fd);
         free(path);
         for (size_t k = 0; state != JOB_DONE && model_job_all_outputs[k]; k++) {
+                if (strcmp(model_job_all_outputs[k], OUTPUT_LOG) == 0)
+                        continue; /* what its filters said: it tells why the job failed */
                 char *p = xasprintf("%s/%s", tmp, model_job_all_outputs[k]);
                 int e = fs_remove_tree(q->outbox_fd, p); /* the worker's own files, tables/ too */
                 if (e < 0 && e != -ENOENT && r == 0) {
@@ -1166,9 +1213,11 @@ static int prepare_outputs(struct job *j, enum job_state state, const char *tmp,
 
 /* Done needs every output a worker writes: one missing (a worker that said ok
  * without it, a hand in the temp folder) is retried, never recorded done. */
-static int check_outputs(const struct queue *q, const char *tmp) {
-        for (size_t k = 0; model_job_outputs[k]; k++) {
-                char *p = xasprintf("%s/%s", tmp, model_job_outputs[k]);
+static int check_outputs(const struct queue *q, const struct job *j, const char *tmp) {
+        const char *const *required = j->required_outputs ? (const char *const *) j->required_outputs
+                                                          : model_job_outputs;
+        for (size_t k = 0; required[k]; k++) {
+                char *p = xasprintf("%s/%s", tmp, required[k]);
                 int r = faccessat(q->outbox_fd, p, F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
                 free(p);
                 if (r < 0)
@@ -1221,7 +1270,7 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
          * were moved (a person removed the batch's folder in the outbox while the
          * job ran) send the job back to run again, never done without them. */
         what = "an output of the worker is missing from the job's temp folder";
-        r = state == JOB_DONE ? check_outputs(q, tmp) : 0;
+        r = state == JOB_DONE ? check_outputs(q, j, tmp) : 0;
         if (r == 0) {
                 what = "cannot write the job's status file";
                 r = status_write_job(j, tmp);
@@ -1257,6 +1306,7 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         } else if (state == JOB_FAILED)
                 s->jobs_failed++;
         spool_queue_succeeded(q);
+        job_drop_profile(j); /* it ran with it; the next attempt chooses again */
 
         ctx.state = job_state_to_string(state);
         if (state == JOB_FAILED)

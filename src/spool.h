@@ -102,6 +102,11 @@ void spool_batch_free(struct batch *b);
 
 /* Transitions, each persisted before it returns. */
 int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir);
+/* For a running job's filters: the absolute path of its temp output folder
+ * (*RET_OUT_DIR), and of a copy the daemon makes there of its original, the
+ * one its folder keeps (*RET_INPUT). Returns 0 or -errno (*ret_why as
+ * spool_job_open_source's). */
+int spool_job_filter_paths(struct job *j, char **ret_input, char **ret_out_dir, const char **ret_why);
 /* Open the job's PDF for reading, beneath its claim, never through a link, and
  * checked against what registration took. Returns an fd, -ESTALE with *ret_why
  * ("changed after it was taken: ..."), or another -errno (could not look). */

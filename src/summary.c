@@ -176,8 +176,16 @@ static void job_links(FILE *f, int batch_fd, const char *job) {
 
 static void job_row(FILE *f, int batch_fd, const json_t *j) {
         const char *name = str(j, "job"), *state = str(j, "state"), *error = str(j, "error");
-        char *thumb = xasprintf("%s/" OUTPUT_THUMB, name ? name : "");
-        bool has_thumb = faccessat(batch_fd, thumb, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        /* A profile may make thumb.jpg, or thumbs of several pages (profile.h). */
+        static const char *const thumbs[] = { OUTPUT_THUMB, OUTPUT_THUMB_JPEG, OUTPUT_THUMBS_DIR "/0001.png",
+                                              OUTPUT_THUMBS_DIR "/0001.jpg" };
+        char *thumb = NULL;
+        bool has_thumb = false;
+        for (size_t k = 0; !has_thumb && k < ELEMENTSOF(thumbs); k++) {
+                free(thumb);
+                thumb = xasprintf("%s/%s", name ? name : "", thumbs[k]);
+                has_thumb = faccessat(batch_fd, thumb, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        }
         char *facts_path = xasprintf("%s/facts.json", name ? name : "");
         json_t *facts = status_load(batch_fd, facts_path);
 

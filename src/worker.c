@@ -181,11 +181,17 @@ static char *job_path(json_t *msg, const char *key) {
  * cannot be sent. */
 static int handle_job(int fd, fz_context *ctx, json_t *msg, int pdf_fd) {
         json_t *id = json_object_get(msg, "id"), *size_json = json_object_get(msg, "thumbnail_size");
+        json_t *outputs = json_object_get(msg, "outputs"), *password = json_object_get(msg, "password");
         json_int_t size = EXTRACT_THUMBNAIL_SIZE_DEFAULT;
         char *pdf = job_path(msg, "pdf"), *out = job_path(msg, "out");
         char *error = NULL;
+        const char *text_layer = NULL, *why = NULL;
+        struct profile profile;
         json_t *result;
         int pages = 0, write_errno = 0, r;
+
+        /* Without "outputs": what a job made before profiles (the default profile). */
+        profile_init_default(&profile, NULL);
 
         r = 0;
         if (!json_is_string(id) || json_string_length(id) > JOB_ID_MAX) {
@@ -206,13 +212,26 @@ static int handle_job(int fd, fz_context *ctx, json_t *msg, int pdf_fd) {
                         r = -EBADMSG;
                 }
         }
+        profile.thumb_size = (unsigned) size;
+        if (r == 0 && outputs && profile_outputs_from_json(outputs, &profile, &why) < 0) {
+                log_error("malformed job %s: \"outputs\": %s", json_string_value(id), why);
+                r = -EBADMSG;
+        }
+        if (r == 0 && password && (!json_is_string(password) ||
+                                   strlen(json_string_value(password)) != json_string_length(password))) {
+                log_error("malformed job %s: \"password\" must be a string", json_string_value(id));
+                r = -EBADMSG;
+        }
         if (r < 0) {
+                profile_done(&profile);
                 free(pdf);
                 free(out);
                 return r;
         }
 
-        r = extract_pdf(ctx, pdf_fd, pdf, out, (unsigned) size, &pages, &error, &write_errno);
+        r = extract_pdf(ctx, pdf_fd, pdf, out, &profile, password ? json_string_value(password) : NULL, &pages,
+                        &text_layer, &error, &write_errno);
+        profile_done(&profile);
         free(pdf);
         free(out);
         /* Give back what the job's allocations left in malloc's free lists, so a
@@ -229,6 +248,10 @@ static int handle_job(int fd, fz_context *ctx, json_t *msg, int pdf_fd) {
         free(error);
         if (!result)
                 return -ENOMEM;
+        if (r >= 0 && json_object_set_new(result, "text_layer", json_string(text_layer)) < 0) {
+                json_decref(result);
+                return -ENOMEM;
+        }
         if (r < 0 && write_errno > 0 &&
             (json_object_set_new(result, "resource_error", json_string(strerror(write_errno))) < 0 ||
              json_object_set_new(result, "errno", json_integer(write_errno)) < 0)) {

@@ -256,14 +256,14 @@ static void test_key_errors(void) {
                     "    setle: 1s\n",
                     "7:5: unknown key \"setle\" in queue \"datasheets\" (expected one of: inbox, outbox, settle, "
                     "watch, poll_interval, ready_marker, ignore, manifest_timeout, incomplete_wait, group, file_mode, "
-                    "dir_mode, hours, max_files, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout)",
+                    "dir_mode, hours, max_files, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout, profile)",
                     "unknown queue key at its position");
         check_error("# spool\nstate_dir: /var/lib/pdfspool\nworkers: four\n" MINIMAL_QUEUE,
                     "3:10: \"workers\" must be a positive integer, got \"four\"", "workers: four");
         check_error("wrokers: 2\n" MINIMAL_QUEUE,
                     "1:1: unknown key \"wrokers\" (expected one of: state_dir, workers, job_timeout, worker_memory, "
                     "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, log, archive_max_entries, "
-                    "archive_max_bytes, archive_max_ratio, metrics_file, queues)", "unknown top-level key");
+                    "archive_max_bytes, archive_max_ratio, metrics_file, queues, profiles)", "unknown top-level key");
         check_error("queues:\n  q:\n    inbox: /srv/in\n    outbox: /srv/out\n    hooks:\n      batch_finished: [mail, x]\n",
                     "6:24: hook \"batch_finished\" in queue \"q\" must start with the program's absolute path, got \"mail\"",
                     "hook: program must be an absolute path");
@@ -343,7 +343,7 @@ static void test_key_errors(void) {
         check_error("- a\n- b\n",
                     "1:1: the top level must be a mapping of keys (state_dir, workers, job_timeout, worker_memory, "
                     "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, log, archive_max_entries, "
-                    "archive_max_bytes, archive_max_ratio, metrics_file, queues), got a list", "top level is a list");
+                    "archive_max_bytes, archive_max_ratio, metrics_file, queues, profiles), got a list", "top level is a list");
         check_error("workers: 2\nlog: auto\nworkers: 3\n" MINIMAL_QUEUE,
                     "3:1: duplicate key \"workers\" (already given at line 1)", "duplicate top-level key");
         check_error(MINIMAL_QUEUE "    settle: 1s\n    settle: 2s\n",
@@ -695,6 +695,48 @@ static void test_hours(void) {
            parse_rfc3339("2026-12-07T22:00:00Zjunk", &t0) < 0, "parse_rfc3339: refuses a date alone and junk");
 }
 
+/* Profiles: read, the built-in default kept, and each mistake at its place. */
+static void test_profiles(void) {
+        static const char *const head = "profiles:\n  p:\n";
+        static const char *const tail = "queues:\n  q:\n    inbox: @/in\n    outbox: @/out\n    profile: p\n";
+        struct config *c = NULL;
+        char *error = NULL, *text;
+        int r;
+
+        text = xasprintf("%s    outputs: [meta, stext]\n    thumbs: {size: 99}\n    filters:\n"
+                         "      - command: [/bin/true, x]\n        when: text_layer != full\n        timeout: 5s\n%s",
+                         head, tail);
+        r = load_text(text, &c, &error);
+        free(text);
+        const struct profile *p = r == 0 ? config_find_profile(c, "p") : NULL;
+        ok(p && p->on[PROFILE_META] && p->on[PROFILE_STEXT] && !p->on[PROFILE_TEXT] && p->thumb_size == 99 &&
+           p->n_filters == 1 && strcmp(p->filters[0].name, "true") == 0 &&
+           p->filters[0].when == PROFILE_WHEN_NOT_FULL && p->filters[0].timeout_usec == 5 * USEC_PER_SEC,
+           "a profile is read: outputs, thumbs, a filter named after its program");
+        ok(r == 0 && config_find_profile(c, NULL) && config_find_profile(c, NULL)->on[PROFILE_TEXT],
+           "the built-in default stays");
+        ok(r == 0 && strcmp(c->queues[0].profile, "p") == 0, "the queue's profile");
+        config_free(c);
+        free(error);
+
+        text = xasprintf("%s    outputs: [outline]\n%s", head, tail);
+        check_error(text, "3:14: output \"outline\" in profile \"p\" is part of meta.json: list \"meta\" too",
+                    "outline without meta");
+        free(text);
+        text = xasprintf("%s    filters:\n      - name: x\n%s", head, tail);
+        check_error(text, "4:9: a filter in profile \"p\" has no \"command\" (required: the program's absolute "
+                    "path and its arguments, as a list)", "a filter without a command");
+        free(text);
+        text = xasprintf("%s    filters:\n      - command: [/bin/true]\n        when: pages > 2\n%s", head, tail);
+        check_error(text, "5:15: \"when\" of a filter in profile \"p\" must be text_layer != full, "
+                    "text_layer == none, text_layer == full or always, got \"pages > 2\"", "a filter's unknown condition");
+        free(text);
+        text = xasprintf("%s    pages: {pages: \"3-1\"}\n%s", head, tail);
+        check_error(text, "3:20: \"pages.pages\" in profile \"p\" must be a list of pages like 1, 1-3, 2,5-7, 3- "
+                    "or all, got \"3-1\"", "a page list backwards");
+        free(text);
+}
+
 int main(void) {
         const char *tmpdir = getenv("TMPDIR");
 
@@ -712,6 +754,7 @@ int main(void) {
         test_sizes();
         test_example();
         test_hours();
+        test_profiles();
 
         cleanup();
         free(conf_path);

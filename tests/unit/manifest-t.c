@@ -139,12 +139,12 @@ static void test_valid(void) {
 
 static void test_key_errors(void) {
         check_error("files: [a.pdf]\nfils: [b.pdf]\n",
-                    "2:1: unknown key \"fils\" (expected one of: batch, files, labels, options)", "unknown top-level key");
+                    "2:1: unknown key \"fils\" (expected one of: batch, files, labels, options, profile, password)", "unknown top-level key");
         check_error("files:\n  - path: a.pdf\n    sha: " SHA_ABC "\n",
-                    "3:5: unknown key \"sha\" in a file entry (expected one of: path, sha256)",
+                    "3:5: unknown key \"sha\" in a file entry (expected one of: path, sha256, password)",
                     "unknown key in a file entry");
         check_error("files: [a.pdf]\noptions:\n  dpi: 300\n",
-                    "3:3: unknown option \"dpi\" (expected one of: thumbnail_size, job_timeout, priority, not_before)", "unknown option");
+                    "3:3: unknown option \"dpi\" (expected one of: thumbnail_size, job_timeout, priority, not_before, meta, text, stext, outline, thumbs, pages, facts, tables, filters, thumbs.pages, thumbs.size, thumbs.format, pages.pages, pages.dpi, pages.format)", "unknown option");
         check_error("files: [a.pdf]\nbatch: x\nfiles: [b.pdf]\n",
                     "3:1: duplicate key \"files\" (already given at line 1)", "duplicate key");
         check_error("files: [a.pdf]\nlabels:\n  a: 1\n  a: 2\n",
@@ -152,7 +152,7 @@ static void test_key_errors(void) {
         check_error("# nothing but\nbatch: x\n",
                     "2:1: no \"files\" key; expected the list of files and folders of the batch", "no files");
         check_error("- a.pdf\n",
-                    "1:1: the top level must be a mapping of keys (batch, files, labels, options), got a list",
+                    "1:1: the top level must be a mapping of keys (batch, files, labels, options, profile, password), got a list",
                     "top level is a list");
         check_error("# only a comment\n", "1:1: the file is empty; expected a mapping with at least \"files\"",
                     "empty");
@@ -238,7 +238,7 @@ static void test_value_errors(void) {
         check_error("files: [a.pdf]\noptions:\n  job_timeout: 400d\n",
                     "3:16: \"job_timeout\" must be at most 365d, got \"400d\"", "job_timeout too long");
         check_error("files: [a.pdf]\noptions: 5\n",
-                    "2:10: \"options\" must be a mapping (thumbnail_size, job_timeout, priority, not_before), got \"5\"", "options not a mapping");
+                    "2:10: \"options\" must be a mapping (thumbnail_size, job_timeout, priority, not_before, or a profile's options like stext or thumbs.size), got \"5\"", "options not a mapping");
         free(long_name);
 }
 

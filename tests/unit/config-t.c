@@ -262,7 +262,7 @@ static void test_key_errors(void) {
                     "3:10: \"workers\" must be a positive integer, got \"four\"", "workers: four");
         check_error("wrokers: 2\n" MINIMAL_QUEUE,
                     "1:1: unknown key \"wrokers\" (expected one of: state_dir, workers, job_timeout, worker_memory, "
-                    "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, log, archive_max_entries, "
+                    "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, min_free, log, archive_max_entries, "
                     "archive_max_bytes, archive_max_ratio, metrics_file, queues, profiles)", "unknown top-level key");
         check_error("queues:\n  q:\n    inbox: /srv/in\n    outbox: /srv/out\n    hooks:\n      batch_finished: [mail, x]\n",
                     "6:24: hook \"batch_finished\" in queue \"q\" must start with the program's absolute path, got \"mail\"",
@@ -342,7 +342,7 @@ static void test_key_errors(void) {
                     "only comments");
         check_error("- a\n- b\n",
                     "1:1: the top level must be a mapping of keys (state_dir, workers, job_timeout, worker_memory, "
-                    "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, log, archive_max_entries, "
+                    "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, min_free, log, archive_max_entries, "
                     "archive_max_bytes, archive_max_ratio, metrics_file, queues, profiles), got a list", "top level is a list");
         check_error("workers: 2\nlog: auto\nworkers: 3\n" MINIMAL_QUEUE,
                     "3:1: duplicate key \"workers\" (already given at line 1)", "duplicate top-level key");

@@ -262,6 +262,7 @@ static const struct key queue_keys[] = {
         { "dir_mode", KIND_MODE, offsetof(struct queue_config, dir_mode), 0, 0 },
         { "hours", KIND_HOURS, offsetof(struct queue_config, hours), 0, 0 },
         { "max_files", KIND_UINT64, offsetof(struct queue_config, max_files), 0, UINT64_MAX },
+        { "max_pages", KIND_UINT64, offsetof(struct queue_config, max_pages), 0, UINT64_MAX },
         { "max_bytes", KIND_SIZE, offsetof(struct queue_config, max_bytes), 0, UINT64_MAX },
         { "max_batches", KIND_UINT, offsetof(struct queue_config, max_batches), 0, UINT_MAX },
         { "keep_finished", KIND_DURATION, offsetof(struct queue_config, keep_finished_usec), 0, DURATION_MAX },

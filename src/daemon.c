@@ -215,11 +215,30 @@ static void on_registered(struct queue *q, const char *claim, void *userdata) {
 
 /* ---- after a job or a batch ended: metrics, then what is published (publish.c) ---- */
 
+/* A batch past its queue's max_pages (pages are known only once its PDFs are
+ * read: the limit cannot reject a drop before) is held before more of its jobs
+ * start: nothing is lost, and a person decides (release: go on; cancel, delete). */
+static void check_max_pages(struct batch *b) {
+        const struct queue_config *qc = b->queue->cfg;
+
+        if (!qc->max_pages || b->pages_done <= qc->max_pages || b->pages_allowed || b->held || b->canceled ||
+            b->counts[JOB_QUEUED] == 0)
+                return;
+        char *why = xasprintf("%" PRIu64 " pages done, more than this queue's max_pages (%" PRIu64 "); %zu jobs not "
+                              "started: pdfspoolctl release %s goes on, cancel or delete ends it",
+                              b->pages_done, qc->max_pages, b->counts[JOB_QUEUED], b->id);
+        int r = spool_batch_set_held(b, true, why);
+        log_full(r < 0 ? LOG_ERR : LOG_WARNING, &(struct log_ctx) { .queue = b->queue->name, .batch = b->id }, -r,
+                 NULL, r < 0 ? "cannot hold the batch (%s): %s" : "batch held: %s", why, r < 0 ? strerror(-r) : "");
+        free(why);
+}
+
 static void on_job_ended(struct job *j, void *userdata) {
         struct daemon *d = userdata;
 
         metrics_job_ended(d->metrics, j);
         publish_job_ended(d->publisher, j);
+        check_max_pages(j->batch);
 }
 
 /* ---- a job's filters, between its worker and its end ---- */
@@ -439,7 +458,7 @@ static void do_hold(struct daemon *d, const struct control_request *rq, bool hol
         struct batch *b = request_batch(d, rq, o);
         if (!b)
                 return;
-        int r = spool_batch_set_held(b, hold);
+        int r = spool_batch_set_held(b, hold, NULL);
         if (r < 0)
                 refuse(o, xasprintf("batch %s: cannot record the %s: %s", b->id, rq->action, strerror(-r)));
         else

@@ -109,6 +109,8 @@ struct batch {
         bool status_dirty;
         /* Set by requests (pdfspoolctl, share-side files), kept in <claim>/control.json: */
         bool held;             /* starts no new jobs; running ones finish */
+        char *held_why;        /* held by the daemon (max_pages), not by a person: why; else NULL */
+        bool pages_allowed;    /* released after a max_pages hold: the limit is lifted for it */
         bool canceled;         /* canceled as a whole: ends "canceled" whatever ended before */
         bool keep_open;        /* a request works on it: not put away before it is done */
         bool projection_pending; /* its outbox folder is not written in full yet (slices, or a deferral) */

@@ -494,6 +494,8 @@ static int cmd_status(struct ctl *c, int argc, char **argv) {
                 printf("Batch:    %s\nQueue:    %s\nState:    %s", str(batch, "batch"), str(batch, "queue"), shown);
                 if (strcmp(shown, str(batch, "state")) != 0)
                         printf(" (its status says %s)", str(batch, "state"));
+                if (json_string_value(json_object_get(batch, "held_why")))
+                        printf("\nHeld:     %s", str(batch, "held_why"));
                 printf("\nJobs:     %lld total: %lld done, %lld failed, %lld queued, %lld processing, "
                        "%lld canceled, %lld skipped\n",
                        num(counts, "total"), num(counts, "done"), num(counts, "failed"), num(counts, "queued"),

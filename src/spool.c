@@ -161,6 +161,7 @@ void spool_batch_free(struct batch *b) {
         free(b->kept_drop);
         free(b->kept_drop_as);
         json_decref(b->labels);
+        free(b->held_why);
         json_decref(b->processing);
         free(b);
 }
@@ -664,6 +665,8 @@ static int read_batch_control(struct batch *b) {
                 return -EBADMSG;
         }
         b->held = json_is_true(json_object_get(j, "held"));
+        b->held_why = json_is_string(json_object_get(j, "held_why")) ? xstrdup(json_string_value(json_object_get(j, "held_why"))) : NULL;
+        b->pages_allowed = json_is_true(json_object_get(j, "pages_allowed"));
         b->canceled = json_is_true(json_object_get(j, "canceled"));
         if (json_is_integer(json_object_get(j, "priority"))) /* set by a request: over the manifest's */
                 b->priority = (int) json_integer_value(json_object_get(j, "priority"));
@@ -673,7 +676,8 @@ static int read_batch_control(struct batch *b) {
 
 static int write_batch_control(const struct batch *b) {
         return spool_write_record(b->claim_path, "control.json",
-                                  json_pack("{s:b,s:b,s:i}", "held", b->held, "canceled", b->canceled, "priority",
+                                  json_pack("{s:b,s:s?,s:b,s:b,s:i}", "held", b->held, "held_why", b->held_why,
+                                            "pages_allowed", b->pages_allowed, "canceled", b->canceled, "priority",
                                             b->priority), true);
 }
 
@@ -2055,18 +2059,27 @@ int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret
         return r;
 }
 
-int spool_batch_set_held(struct batch *b, bool held) {
-        bool old = b->held;
+int spool_batch_set_held(struct batch *b, bool held, const char *why) {
+        bool old = b->held, old_allowed = b->pages_allowed;
+        char *old_why = b->held_why;
         int r;
 
         if (old == held)
                 return 0;
         b->held = held;
+        b->held_why = held && why ? xstrdup(why) : NULL;
+        if (!held && old_why)
+                b->pages_allowed = true; /* a person saw why and let it go on */
         r = write_batch_control(b);
-        if (r < 0)
+        if (r < 0) {
+                free(b->held_why);
                 b->held = old;
-        else
+                b->held_why = old_why;
+                b->pages_allowed = old_allowed;
+        } else {
+                free(old_why);
                 mark_dirty(b);
+        }
         return r;
 }
 

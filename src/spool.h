@@ -151,8 +151,10 @@ int spool_batch_cancel(struct batch *b, char *const *names, size_t n, struct spo
  * *RET_N_UNRETRYABLE and left. B stays open until spool_batch_done_with. */
 int spool_batch_retry(struct batch *b, char *const *names, size_t n, size_t *ret_n, size_t *ret_n_unretryable,
                       const char **ret_unknown);
-/* Hold (no new jobs start) or release B, persisted. */
-int spool_batch_set_held(struct batch *b, bool held);
+/* Hold (no new jobs start) or release B, persisted. WHY: the daemon's reason
+ * (max_pages), NULL for a person's hold; releasing a batch held for max_pages
+ * lifts that limit for it. */
+int spool_batch_set_held(struct batch *b, bool held, const char *why);
 /* B's priority (higher starts its jobs first), persisted over its manifest's. */
 int spool_batch_set_priority(struct batch *b, int priority);
 /* A request is done with B: it may finish now (and be freed). */

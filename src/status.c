@@ -73,6 +73,8 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
                          "failures", failures,
                          "skipped", skipped_list);
         json_object_set_new(j, "held", json_boolean(b->held));
+        if (b->held && b->held_why)
+                json_object_set_new(j, "held_why", json_string(b->held_why));
         json_object_set_new(j, "labels", b->labels ? json_incref(b->labels) : json_object());
         if (unlisted > 0)
                 json_object_set_new(j, "failures_not_listed", json_integer((json_int_t) unlisted));

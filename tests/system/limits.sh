@@ -2,7 +2,9 @@
 # A queue's limits: a drop over max_files or max_bytes is rejected as a whole,
 # with a status in outbox/rejected/ that names the limit, and its files are
 # kept untouched in the state directory; beyond max_batches unfinished
-# batches, drops wait in the inbox until one finishes.
+# batches, drops wait in the inbox until one finishes; a batch past max_pages
+# (pages are known only as its PDFs are read) is held, saying why, and goes on
+# when a person releases it.
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -55,4 +57,26 @@ touch "$FAKE_WORKER_GATE"
 check "the first batch finishes" wait_batch_done first 30
 check "then the second drop is taken and done" wait_batch_done second 60
 check "the daemon still runs" kill -0 "$DAEMON_PID"
+stop_daemon
+
+# max_pages 3, the real worker, one at a time: 4 PDFs of 2 pages.
+unset PDFSPOOL_WORKER
+WORKERS=1 write_config 0.3s "" "    max_pages: 3"
+start_daemon || bail "daemon did not start with max_pages"
+mkdir -p "$T/src/pages"
+for i in 1 2 3 4; do mkpdf "$T/src/pages/p$i.pdf" 2 "two pages $i"; done
+mv "$T/src/pages" "$INBOX/"
+st=$OUTBOX/pages/status.json
+check "a batch past max_pages is held, its status says why" \
+        wait_for 60 jq -e '.held == true and (.held_why | test("pages done, more than this queue.s max_pages \\(3\\)"))' "$st"
+check "... jobs still queued wait, none failed" jq -e '.jobs.queued >= 1 and .jobs.failed == 0' "$st"
+check "... pdfspoolctl status shows the reason" sh -c "'$PDFSPOOLCTL' -c '$CFG' status pages | grep -q '^Held: .*max_pages (3)'"
+check "... and the log" grep -q "batch=pages: batch held: .*max_pages (3)" "$LOG"
+queued=$(jq -r .jobs.queued "$st")
+starts_none() { ! wait_for 2 jq -e ".jobs.queued < $queued" "$st"; }
+check "... no job of it starts while it is held ($queued queued, 2 s)" starts_none
+"$PDFSPOOLCTL" -c "$CFG" release pages >/dev/null
+check "released: the limit is lifted for it, every job done" wait_batch_done pages 60
+check "... all 4 jobs, 8 pages" jq -e '.jobs.done == 4 and .pages_done == 8 and .held == false' "$st"
+stop_daemon
 done_testing

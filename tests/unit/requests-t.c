@@ -115,13 +115,13 @@ int main(void) {
         ok(spool_batch_find(s, "other", "drop") == NULL, "... not in another queue");
 
         /* hold / release */
-        is_int(spool_batch_set_held(b, true), 0, "hold");
+        is_int(spool_batch_set_held(b, true, NULL), 0, "hold");
         ok(sched_next(s) == NULL, "a held batch starts nothing");
         char *control_json = xasprintf("%s/control.json", claim_path);
         char *text = read_text(control_json);
         ok(text && strstr(text, "\"held\":true"), "the hold is recorded in control.json");
         free(text);
-        is_int(spool_batch_set_held(b, false), 0, "release");
+        is_int(spool_batch_set_held(b, false, NULL), 0, "release");
         struct job *first = sched_next(s);
         ok(first == &b->jobs[0], "a released batch's first job is next");
 
@@ -167,7 +167,7 @@ int main(void) {
         ok(!b->canceled, "the batch is no longer canceled");
         spool_batch_done_with(b);
         ok(spool_batch_find(s, NULL, "drop") == b, "it stays active with queued jobs");
-        is_int(spool_batch_set_held(b, true), 0, "held again");
+        is_int(spool_batch_set_held(b, true, NULL), 0, "held again");
         close_spool(s);
 
         /* what a new start sees */

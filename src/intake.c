@@ -1414,6 +1414,9 @@ int intake_write_queues(struct spool *s, char **last) {
                 if (q->drops_wait)
                         json_object_set_new(json_array_get(queues, json_array_size(queues) - 1), "drops_wait",
                                             json_string(q->drops_wait));
+                if (queue_deferred(q) && q->defer_reason)
+                        json_object_set_new(json_array_get(queues, json_array_size(queues) - 1), "deferred",
+                                            json_string(q->defer_reason));
                 free(sees);
         }
         json_t *doc = json_pack("{s:o}", "queues", queues);

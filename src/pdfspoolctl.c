@@ -948,6 +948,8 @@ static int cmd_health(struct ctl *c, int argc, char **argv) {
                         printf("Queue %s: sees   %s\n", str(q, "queue"), str(v, "sees"));
                 if (json_string_value(json_object_get(v, "hold")))
                         printf("Queue %s: on hold: %s\n", str(q, "queue"), str(v, "hold"));
+                if (json_string_value(json_object_get(v, "deferred")))
+                        printf("Queue %s: work waits: %s\n", str(q, "queue"), str(v, "deferred"));
                 if (json_string_value(json_object_get(v, "drops_wait")))
                         printf("Queue %s: new drops wait: %s\n", str(q, "queue"), str(v, "drops_wait"));
         }

@@ -4,7 +4,8 @@
 #   ./dev.sh demo    install build dependencies (Debian 12, as root), build, and run
 #                    pdfspoold in the foreground on a demo spool under ./demo/
 #   ./dev.sh test    install build and test dependencies, build, run the whole test suite
-#                    (make check), then make distcheck
+#                    (make check), then make distcheck, then the fuzzers (as ./dev.sh fuzz;
+#                    FUZZ_SECONDS=0 leaves them out)
 #   ./dev.sh sanitize  the suite (but three load tests) built with --enable-sanitizers,
 #                    in build-asan/
 #   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
@@ -116,6 +117,8 @@ test)  deps "$TEST_DEPS"; build
        # packaging: a tarball that builds out of tree, installs and uninstalls
        # under its own prefix (the tests ran above, so not again)
        make distcheck TESTS=
+       # the fuzzers, a bounded time each (FUZZ_SECONDS, 60 by default; 0: none)
+       [ "${FUZZ_SECONDS:-60}" = 0 ] || fuzz
        # the suite's result, on one line
        awk '/^# (PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):/ { n[$2] = $3 }
             END { printf "%d passed, %d failed, %d skipped\n", n["PASS:"] + n["XFAIL:"],

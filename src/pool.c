@@ -3,7 +3,9 @@
  * A worker that crashes, hangs past the job timeout, or is killed for memory
  * fails only its own job, with the reason in words; it is replaced. A worker
  * that dies before it even says hello is replaced after a growing delay, so a
- * broken installation cannot make a fork storm. */
+ * broken installation cannot make a fork storm. A job that reaches one of its
+ * queue's limits (config.h: struct job_limits) fails with a reason that names
+ * the limit; so does one whose worker made a forbidden system call. */
 #include "pool.h"
 #include "log.h"
 #include "names.h"
@@ -34,7 +36,8 @@ struct worker {
         struct job *job;
         uint64_t job_serial;
         uint64_t timeout_usec;  /* of the job it runs */
-        char *kill_reason;      /* why we killed it, for the job's status */
+        char *kill_reason;      /* why we killed it (or it told us, "fatal"), for the job's status */
+        struct job_limits limits; /* of the job it runs */
         unsigned jobs_done;
         bool hello;
         bool retiring;          /* asked to quit after max jobs, or removed by a resize */
@@ -136,6 +139,49 @@ static void job_done(struct worker *w, enum job_state state, unsigned pages, con
                 (void) spool_job_finish(j, state, pages, error);
 }
 
+/* RLIMIT_CPU counts whole seconds. */
+static uint64_t cpu_seconds(const struct job_limits *l) {
+        return (l->cpu_usec + USEC_PER_SEC - 1) / USEC_PER_SEC;
+}
+
+/* The reason for a job whose outputs could not be written with ERR, when that
+ * was one of its limits; NULL otherwise. */
+static char *limit_hit(const struct job_limits *l, int err) {
+        if (err == EFBIG && l->file_size > 0)
+                return xasprintf("output larger than the file size limit of %" PRIu64 " bytes", l->file_size);
+        /* EMFILE is the worker's own RLIMIT_NOFILE, which is this limit. */
+        if (err == EMFILE && l->open_files > 0)
+                return xasprintf("too many open files: the limit of %u open files was reached", l->open_files);
+        return NULL;
+}
+
+/* A worker's "fatal" message: why it is about to exit, for its job. */
+static void take_last_words(struct worker *w, json_t *msg) {
+        const char *reason = json_string_value(json_object_get(msg, "reason"));
+
+        if (reason && !w->kill_reason)
+                w->kill_reason = xstrdup(reason);
+}
+
+/* A worker that exits right after its "fatal" message may be reaped before that
+ * message was read: read what it left in the socket (it is gone, so this never
+ * blocks: the queue ends in end-of-file). */
+static void read_last_words(struct worker *w) {
+        json_t *msg;
+
+        if (!w->io || w->fd < 0)
+                return;
+        for (int i = 0; i < 4; i++) {
+                struct pollfd p = { .fd = w->fd, .events = POLLIN };
+                if (poll(&p, 1, 0) <= 0 || proto_recv(w->fd, &msg) < 0)
+                        return;
+                const char *type = json_string_value(json_object_get(msg, "type"));
+                if (type && strcmp(type, "fatal") == 0)
+                        take_last_words(w, msg);
+                json_decref(msg);
+        }
+}
+
 static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct worker *w = userdata;
         struct pool *p = w->pool;
@@ -152,7 +198,10 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                 return 0;
         }
         const char *type = json_string_value(json_object_get(msg, "type"));
-        if (type && strcmp(type, "hello") == 0) {
+        if (type && strcmp(type, "fatal") == 0) {
+                /* Its last words (sandbox.c); it exits right after. */
+                take_last_words(w, msg);
+        } else if (type && strcmp(type, "hello") == 0) {
                 w->hello = true;
                 p->quick_deaths = 0;
         } else if (type && strcmp(type, "result") == 0 && w->canceling) {
@@ -169,7 +218,12 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                         const char *resource = json_string_value(json_object_get(msg, "resource_error"));
                         int err = (int) json_integer_value(json_object_get(msg, "errno"));
                         unsigned pages = (unsigned) json_integer_value(json_object_get(msg, "pages"));
-                        if (!ok && resource && (errno_is_transient(err) || err == ENOENT)) {
+                        char *limit_reason = !ok && resource ? limit_hit(&w->limits, err) : NULL;
+                        if (limit_reason) {
+                                /* The job's own limit: the PDF's fault, unlike a full disk. */
+                                job_done(w, JOB_FAILED, 0, limit_reason);
+                                free(limit_reason);
+                        } else if (!ok && resource && (errno_is_transient(err) || err == ENOENT)) {
                                 /* The worker could not write its outputs (disk full, I/O
                                  * error, its folder removed from the outbox while it ran):
                                  * not the PDF's fault, so the job waits and runs again. */
@@ -195,9 +249,14 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
-static char *death_reason(const siginfo_t *si) {
+static char *death_reason(const struct worker *w, const siginfo_t *si) {
+        if (si->si_code == CLD_EXITED && si->si_status == PROTO_EXIT_FORBIDDEN_CALL)
+                /* Its report of which call did not arrive. */
+                return xstrdup("worker made a forbidden system call");
         if (si->si_code == CLD_EXITED)
                 return xasprintf("the worker exited unexpectedly with status %d", si->si_status);
+        if (si->si_status == SIGXCPU && w->limits.cpu_usec > 0)
+                return xasprintf("CPU time limit of %" PRIu64 " s reached", cpu_seconds(&w->limits));
         const char *name = sigabbrev_np(si->si_status);
         if (si->si_status == SIGKILL)
                 return xstrdup("worker killed by SIGKILL (probably out of memory)");
@@ -222,13 +281,14 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         if (w->job && w->canceling)
                 job_done(w, JOB_CANCELED, 0, "canceled by request while it ran");
         else if (w->job) {
-                char *reason = w->kill_reason ? xstrdup(w->kill_reason) : death_reason(si);
+                read_last_words(w);
+                char *reason = w->kill_reason ? xstrdup(w->kill_reason) : death_reason(w, si);
                 struct log_ctx ctx = job_ctx(w->job);
                 log_full(LOG_WARNING, &ctx, 0, NULL, "worker %d ended: %s", (int) si->si_pid, reason);
                 job_done(w, JOB_FAILED, 0, reason);
                 free(reason);
         } else if (!w->retiring && !p->stopping) {
-                char *reason = death_reason(si);
+                char *reason = death_reason(w, si);
                 log_warning("worker %d ended while idle: %s", (int) si->si_pid, reason);
                 free(reason);
         }
@@ -349,6 +409,11 @@ static void arm_wake(struct pool *p) {
                 log_error("cannot arm the timer for batches that wait for their time: %s", strerror(-r));
 }
 
+static json_t *job_limits_json(const struct job_limits *l) {
+        return json_pack("{s:I, s:I, s:I}", "cpu_seconds", (json_int_t) cpu_seconds(l), "file_size",
+                         (json_int_t) l->file_size, "open_files", (json_int_t) l->open_files);
+}
+
 static void dispatch(struct pool *p) {
         if (p->stopping || p->spool->stopping)
                 return;
@@ -411,6 +476,11 @@ static void dispatch(struct pool *p) {
                                         "thumbnail_size",
                                         (int) (j->batch->thumbnail_size ? j->batch->thumbnail_size
                                                                         : p->spool->config->thumbnail_size));
+                w->limits = j->batch->queue->cfg->limits;
+                if (msg && json_object_set_new(msg, "limits", job_limits_json(&w->limits)) < 0) {
+                        json_decref(msg);
+                        msg = NULL;
+                }
                 free(pdf);
                 free(out);
                 r = msg ? proto_send_fd(w->fd, msg, pdf_fd) : -EINVAL;

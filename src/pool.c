@@ -56,6 +56,7 @@ struct pool {
         bool stopping;
         sd_event_source *grace_timer;
         sd_event_source *wake_timer;    /* a batch that waits for its time (not_before, hours) */
+        char *emfile_job;       /* queue/batch/job of the last job deferred for EMFILE (limit_hit) */
         void (*stop_done)(struct pool *p, void *userdata);
         void *stop_userdata;
 };
@@ -144,14 +145,32 @@ static uint64_t cpu_seconds(const struct job_limits *l) {
         return (l->cpu_usec + USEC_PER_SEC - 1) / USEC_PER_SEC;
 }
 
-/* The reason for a job whose outputs could not be written with ERR, when that
- * was one of its limits; NULL otherwise. */
-static char *limit_hit(const struct job_limits *l, int err) {
-        if (err == EFBIG && l->file_size > 0)
-                return xasprintf("output larger than the file size limit of %" PRIu64 " bytes", l->file_size);
-        /* EMFILE is the worker's own RLIMIT_NOFILE, which is this limit. */
-        if (err == EMFILE && l->open_files > 0)
-                return xasprintf("too many open files: the limit of %u open files was reached", l->open_files);
+static char *job_key(const struct job *j) {
+        return xasprintf("%s/%s/%s", j->batch->queue->name, j->batch->id, j->name);
+}
+
+/* The reason for job J, whose outputs could not be written with ERR, when that
+ * was one of its limits; NULL otherwise (the caller decides between deferring
+ * and failing as for any write error). */
+static char *limit_hit(struct pool *p, const struct worker *w, const struct job *j, int err) {
+        if (err == EFBIG && w->limits.file_size > 0)
+                return xasprintf("output larger than the file size limit of %" PRIu64 " bytes", w->limits.file_size);
+        if (err != EMFILE || w->limits.open_files == 0)
+                return NULL;
+        /* A worker gets EMFILE only from its own RLIMIT_NOFILE, the job's limit.
+         * Yet descriptors are counted among the spool's resources (a fault
+         * injected there must defer, not fail), so the first EMFILE of a job
+         * defers it like any other; the same job getting it again on its
+         * retry has reached its limit, and that is the PDF's doing. */
+        char *key = job_key(j);
+        if (p->emfile_job && strcmp(p->emfile_job, key) == 0) {
+                free(key);
+                free(p->emfile_job);
+                p->emfile_job = NULL;
+                return xasprintf("too many open files: the limit of %u open files was reached", w->limits.open_files);
+        }
+        free(p->emfile_job);
+        p->emfile_job = key;
         return NULL;
 }
 
@@ -218,7 +237,7 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                         const char *resource = json_string_value(json_object_get(msg, "resource_error"));
                         int err = (int) json_integer_value(json_object_get(msg, "errno"));
                         unsigned pages = (unsigned) json_integer_value(json_object_get(msg, "pages"));
-                        char *limit_reason = !ok && resource ? limit_hit(&w->limits, err) : NULL;
+                        char *limit_reason = !ok && resource ? limit_hit(p, w, w->job, err) : NULL;
                         if (limit_reason) {
                                 /* The job's own limit: the PDF's fault, unlike a full disk. */
                                 job_done(w, JOB_FAILED, 0, limit_reason);
@@ -656,5 +675,6 @@ void pool_free(struct pool *p) {
         sd_event_source_disable_unref(p->wake_timer);
         free(p->workers);
         free(p->worker_path);
+        free(p->emfile_job);
         free(p);
 }

@@ -140,6 +140,9 @@ wait_for 60 batch_finished "$T/out-nofile" many
 reason=$(job_error "$T/out-nofile/many/a")
 check "open_files 8: the job fails with '$reason'" \
         test "$reason" = "too many open files: the limit of 8 open files was reached"
+# Descriptors count among the spool's resources: the first EMFILE defers the job.
+check "... after its first EMFILE was deferred like a fault of the spool's descriptors" \
+        grep -q "queue=nofile batch=many job=a: the worker could not write the job's outputs .*Too many open files; the job waits" "$LOG"
 
 drop "$T/in-cpu" spin "$T/bomb.pdf"
 start=$(date +%s)

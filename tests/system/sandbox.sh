@@ -54,33 +54,40 @@ drop() {
 job_error() { jq -r '.error // empty' "$1/status.json" 2>/dev/null; }
 # batch_finished OUTBOX NAME: every job of it ended (done or failed)
 batch_finished() { [ "$(jq -r .state "$1/$2/status.json" 2>/dev/null)" = done ]; }
-workers_of() { pgrep -P "$DAEMON_PID" -x pdfspool-worker; }
+# by argv[0], not by name: under ASan a worker runs again as /proc/self/exe
+workers_of() { pgrep -P "$DAEMON_PID" -f '^pdfspool-worker'; }
 worker_count_is() { [ "$(workers_of | wc -l)" -eq "$1" ]; }
+# stop: once a finished batch's summary page (written by a child) is done: a
+# daemon stopped with one in flight leaks its record (LeakSanitizer would say so)
+only_workers_left() { [ "$(pgrep -P "$DAEMON_PID" | wc -l)" -eq "$(workers_of | wc -l)" ]; }
+stop() { wait_for 20 only_workers_left; stop_daemon; }
 
 # ---- seccomp ----
 WORKERS=1 write_config 0.3s
 start_daemon || bail "daemon did not start"
+drop "$INBOX" plain "$T/a.pdf"
+check "a PDF is processed (under the filter)" wait_batch_done plain 60
+check "... with all its outputs" sh -c "test -s '$OUTBOX/plain/a/meta.json' && test -s '$OUTBOX/plain/a/thumb.png' && test -s '$OUTBOX/plain/a/text.txt'"
 check "a worker runs" wait_for 20 worker_count_is 1
 wpid=$(workers_of | head -1)
+# it has served a job: it is past its start-up and has said whether the filter is on
 if grep -q "seccomp filter off" "$LOG"; then
-        seccomp=off
-        diag "this build uses AddressSanitizer: the worker runs without its seccomp filter ($(grep -m1 'seccomp filter off' "$LOG"))"
+        asan=yes
+        diag "$(grep -m1 'seccomp filter off' "$LOG")"
+        ok 0 "the worker runs under a seccomp filter # SKIP not under AddressSanitizer"
 else
-        seccomp=on
+        asan=no
         check "the worker runs under a seccomp filter (/proc/$wpid/status: Seccomp: 2)" \
                 grep -Eq '^Seccomp:[[:space:]]+2$' "/proc/$wpid/status"
 fi
 check "the worker has no_new_privs" grep -Eq '^NoNewPrivs:[[:space:]]+1$' "/proc/$wpid/status"
 check "the worker dumps no core (RLIMIT_CORE 0)" grep -Eq '^Max core file size +0 +0 ' "/proc/$wpid/limits"
-drop "$INBOX" plain "$T/a.pdf"
-check "a PDF is processed under the filter" wait_batch_done plain 60
-check "... with all its outputs" sh -c "test -s '$OUTBOX/plain/a/meta.json' && test -s '$OUTBOX/plain/a/thumb.png' && test -s '$OUTBOX/plain/a/text.txt'"
-stop_daemon
+stop
 
 # fork() is the clone system call
 for call_seen in socket:socket execve:execve fork:clone ptrace:ptrace; do
         call=${call_seen%%:*} seen=${call_seen#*:}
-        if [ $seccomp = off ]; then
+        if [ $asan = yes ]; then
                 ok 0 "a worker that tries $call() fails its job with that reason # SKIP no seccomp filter under AddressSanitizer"
                 continue
         fi
@@ -98,7 +105,7 @@ for call_seen in socket:socket execve:execve fork:clone ptrace:ptrace; do
                 check "... and replaced the worker" wait_for 20 worker_count_is 1
                 check "... the daemon still runs" kill -0 "$DAEMON_PID"
         fi
-        stop_daemon
+        stop
 done
 
 # ---- limits per queue ----
@@ -154,7 +161,7 @@ diag "the CPU-bound job ended after $(( $(date +%s) - start )) s (job_timeout ${
 check "... the worker was replaced" wait_for 20 worker_count_is 1
 drop "$INBOX" after-cpu "$T/a.pdf"
 check "a later job is done" wait_batch_done after-cpu 60
-stop_daemon
+stop
 
 # ---- wall clock and address space (top-level: job_timeout, worker_memory) ----
 WORKERS=1 JOB_TIMEOUT=1s write_config 0.3s
@@ -164,16 +171,22 @@ wait_for 60 batch_finished "$OUTBOX" slow
 reason=$(job_error "$OUTBOX/slow/bomb")
 check "job_timeout 1s: the same PDF fails with '$reason'" \
         sh -c "echo '$reason' | grep -q '^timed out: still running after 1 s (job_timeout)'"
-stop_daemon
+stop
 
-WORKERS=1 write_config 0.3s "worker_memory: 128M"
-start_daemon || bail "daemon did not start"
-drop "$INBOX" huge "$T/text.pdf"
-wait_for 60 batch_finished "$OUTBOX" huge
-reason=$(job_error "$OUTBOX/huge/text")
-check "worker_memory 128M: a page of 2 million characters fails with '$reason'" \
-        test "$reason" = "out of memory (the worker memory limit is 128 MiB)"
-stop_daemon
+if [ $asan = yes ]; then
+        # RLIMIT_AS cannot be used under ASan (util.h); its soft RSS limit stands
+        # in, and its strdup() interceptor then crashes on the NULL it gets
+        ok 0 "worker_memory 128M: a page of 2 million characters fails, naming the limit # SKIP no RLIMIT_AS under AddressSanitizer"
+else
+        WORKERS=1 write_config 0.3s "worker_memory: 128M"
+        start_daemon || bail "daemon did not start"
+        drop "$INBOX" huge "$T/text.pdf"
+        wait_for 60 batch_finished "$OUTBOX" huge
+        reason=$(job_error "$OUTBOX/huge/text")
+        check "worker_memory 128M: a page of 2 million characters fails with '$reason'" \
+                test "$reason" = "out of memory (the worker memory limit is 128 MiB)"
+        stop
+fi
 
 # ---- configuration ----
 WORKERS=1 write_config 0.3s "" "    limits:

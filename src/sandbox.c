@@ -32,6 +32,7 @@
  * SIGSYS handler may not allocate, and libseccomp's resolver does. */
 #define NAMES_MAX 512
 static char *syscall_names[NAMES_MAX];
+static uint32_t native_arch;
 static int report_fd = -1;
 static char report_prefix[96];
 static size_t report_prefix_len;
@@ -76,9 +77,15 @@ static void on_sigsys(int sig, siginfo_t *si, void *context) {
 
         (void) sig;
         (void) context;
+        /* Number -1 is no call: a tracer (strace -e inject, the fault sweeps)
+         * made the kernel skip the real one, and gives it its result when it
+         * returns. The kernel does nothing for it, so let it pass: returning
+         * from here leaves the tracer's result in place. */
+        if (nr == -1)
+                return;
         memcpy(msg, report_prefix, report_prefix_len + 1);
         n = report_prefix_len;
-        if (si->si_arch == (unsigned) seccomp_arch_native() && nr >= 0 && nr < NAMES_MAX && syscall_names[nr])
+        if (si->si_arch == native_arch && nr >= 0 && nr < NAMES_MAX && syscall_names[nr])
                 n = append(msg, n, sizeof(msg), syscall_names[nr]);
         else
                 append_number(msg, &n, sizeof(msg), (unsigned long) (unsigned) nr);
@@ -186,8 +193,9 @@ int sandbox_seccomp_install(int fd) {
         if (UTIL_ASAN)
                 return 1;
 
+        native_arch = seccomp_arch_native();
         for (int nr = 0; nr < NAMES_MAX; nr++)
-                syscall_names[nr] = seccomp_syscall_resolve_num_arch(seccomp_arch_native(), nr);
+                syscall_names[nr] = seccomp_syscall_resolve_num_arch(native_arch, nr);
         report_fd = fd;
         r = snprintf(report_prefix, sizeof(report_prefix), "{\"v\":%d,\"type\":\"fatal\",\"reason\":\"" REASON,
                      PROTO_VERSION);

@@ -193,7 +193,7 @@ fi
 # sees) and sets its result: the worker must get that result, not die.
 if command -v strace >/dev/null; then
         # LeakSanitizer cannot run under ptrace
-        printf '#!/bin/sh\nASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" exec strace -f -qq -o "%s" -e trace=openat -e inject=openat:error=EMFILE:when=26 "%s" "$@"\n' \
+        printf '#!/bin/sh\nASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" exec strace -f -qq -o "%s" -e trace=renameat,renameat2 -e inject=renameat,renameat2:error=EIO:when=2 "%s" "$@"\n' \
                 "$T/worker.trace" "$PDFSPOOL_WORKER" > "$T/traced-worker"
         chmod +x "$T/traced-worker"
         WORKERS=1 write_config 0.3s
@@ -202,11 +202,11 @@ if command -v strace >/dev/null; then
         mkdir -p "$T/src/traced"
         for i in 1 2 3 4; do cp "$T/a.pdf" "$T/src/traced/p$i.pdf"; done
         mv "$T/src/traced" "$INBOX/"
-        check "an EMFILE injected into a worker's openat by strace: the batch still ends" wait_batch_done traced 60
-        check "... the fault was reached" grep -q "EMFILE (Too many open files) (INJECTED)" "$T/worker.trace"
+        check "an EIO injected by strace into a worker's 2nd rename (an output of its first job): the batch still ends" wait_batch_done traced 60
+        check "... the fault was reached" grep -q "EIO (Input/output error) (INJECTED)" "$T/worker.trace"
         tail -n +"$from" "$LOG" > "$T/traced.log"
-        check "... that job was deferred once (a descriptor shortage), not failed" \
-                grep -q "the worker could not write the job's outputs .*Too many open files; the job waits" "$T/traced.log"
+        check "... that job was deferred once (an I/O error of the spool), not failed" \
+                grep -q "the worker could not write the job's outputs .*Input/output error; the job waits" "$T/traced.log"
         check "... and every job is done ($(jq -c .jobs "$OUTBOX/traced/status.json" 2>/dev/null))" \
                 jq -e '.jobs.done == 4' "$OUTBOX/traced/status.json"
         check "... no forbidden system call was reported" sh -c "! grep -q 'forbidden system call' '$T/traced.log'"

@@ -18,7 +18,7 @@ top=$(pwd)
 BUILD_DEPS="build-essential autoconf automake pkg-config
         libsystemd-dev libyaml-dev libarchive-dev libjansson-dev libssl-dev libsqlite3-dev
         libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev
-        libjpeg-dev libfreetype-dev libharfbuzz-dev mupdf-tools"
+        libjpeg-dev libfreetype-dev libharfbuzz-dev mupdf-tools libseccomp-dev"
 TEST_DEPS="jq procps psmisc systemd samba smbclient smbnetfs bindfs fuse3 mandoc zip unzip
         libarchive-tools xz-utils zstd p7zip-full python3 python3-yaml inotify-tools strace chromium python3-pil
         clang valgrind xfsprogs"

@@ -218,7 +218,7 @@ static char *key_label(const char *key, const char *queue) {
 enum key_kind {
         KIND_PATH, KIND_DURATION, KIND_SIZE, KIND_UINT, KIND_UINT64, KIND_LOG,
         KIND_WATCH, KIND_FILE_NAME, KIND_PATTERNS, KIND_GROUP, KIND_MODE, KIND_QUEUES, KIND_HOURS,
-        KIND_BOOL, KIND_HOOKS, KIND_FILE_PATH, KIND_PROFILES, KIND_PROFILE_NAME,
+        KIND_BOOL, KIND_HOOKS, KIND_FILE_PATH, KIND_PROFILES, KIND_PROFILE_NAME, KIND_LIMITS,
 };
 
 struct key {
@@ -270,6 +270,14 @@ static const struct key queue_keys[] = {
         { "hooks", KIND_HOOKS, 0, 0, 0 },
         { "hook_timeout", KIND_DURATION, offsetof(struct queue_config, hook_timeout_usec), 1, DURATION_MAX },
         { "profile", KIND_PROFILE_NAME, offsetof(struct queue_config, profile), 0, 0 },
+        { "limits", KIND_LIMITS, offsetof(struct queue_config, limits), 0, 0 },
+};
+
+/* A queue's "limits" block: what one job may use in its worker (worker.c sets them). */
+static const struct key limit_keys[] = {
+        { "cpu_time", KIND_DURATION, offsetof(struct job_limits, cpu_usec), 0, DURATION_MAX },
+        { "file_size", KIND_SIZE, offsetof(struct job_limits, file_size), 0, UINT64_MAX },
+        { "open_files", KIND_UINT, offsetof(struct job_limits, open_files), CONFIG_OPEN_FILES_MIN, 1 << 20 },
 };
 
 static const char *const log_names[] = {
@@ -976,6 +984,7 @@ static void queue_set_defaults(struct queue_config *q, const char *name) {
                 .file_mode = 0644,
                 .dir_mode = 0755,
                 .hook_timeout_usec = 60 * USEC_PER_SEC,
+                .limits = { .file_size = 1ULL << 30, .open_files = 64 },
         };
 }
 
@@ -1032,6 +1041,14 @@ static int parse_queues(struct loader *l, struct config *c, const yaml_node_t *k
                 }
         }
         return 0;
+}
+
+static int parse_limits(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                        const char *queue, struct job_limits *ret) {
+        if (v->type != YAML_MAPPING_NODE)
+                return fail_at(l, yamldoc_value_mark(k, v), "%s must be a mapping (cpu_time, file_size, open_files), got %s",
+                               label, got(l, v));
+        return parse_mapping(l, v, limit_keys, ELEMENTSOF(limit_keys), ret, queue);
 }
 
 static int parse_value(struct loader *l, const struct key *key, void *base, const char *queue,
@@ -1116,6 +1133,9 @@ static int parse_value(struct loader *l, const struct key *key, void *base, cons
                         l->profile_refs[l->n_profile_refs++] = (struct profile_ref) {
                                 .queue = queue, .name = *(char **) field, .mark = v->start_mark };
                 }
+                break;
+        case KIND_LIMITS:
+                r = parse_limits(l, k, v, label, queue, (struct job_limits *) field);
                 break;
         default:
                 r = -EINVAL;

@@ -15,6 +15,16 @@ struct hours {
         unsigned start, end;
 };
 
+/* What one job of a queue may use in its worker (the "limits" block of a queue);
+ * a limit reached fails the job with a reason that names it. */
+struct job_limits {
+        uint64_t cpu_usec;         /* CPU time (RLIMIT_CPU, whole seconds), 0 = none (default) */
+        uint64_t file_size;        /* bytes any one output file may reach (RLIMIT_FSIZE), 0 = none;
+                                    * default 1 GiB */
+        unsigned open_files;       /* descriptors (RLIMIT_NOFILE), default 64 */
+};
+#define CONFIG_OPEN_FILES_MIN 8    /* below it a worker cannot even open the PDF and its output folder */
+
 struct queue_config {
         char *name;
         char *inbox;               /* absolute path */
@@ -44,6 +54,7 @@ struct queue_config {
         char **hook_job_failed;    /* argv run when a job fails, NULL = none */
         uint64_t hook_timeout_usec; /* a hook still running after this is killed, default 60 s */
         char *profile;             /* the processing profile of its jobs, default "default" */
+        struct job_limits limits;
 };
 
 struct config {

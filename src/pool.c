@@ -3,7 +3,9 @@
  * A worker that crashes, hangs past the job timeout, or is killed for memory
  * fails only its own job, with the reason in words; it is replaced. A worker
  * that dies before it even says hello is replaced after a growing delay, so a
- * broken installation cannot make a fork storm. */
+ * broken installation cannot make a fork storm. A job that reaches one of its
+ * queue's limits (config.h: struct job_limits) fails with a reason that names
+ * the limit; so does one whose worker made a forbidden system call. */
 #include "pool.h"
 #include "log.h"
 #include "names.h"
@@ -34,7 +36,8 @@ struct worker {
         struct job *job;
         uint64_t job_serial;
         uint64_t timeout_usec;  /* of the job it runs */
-        char *kill_reason;      /* why we killed it, for the job's status */
+        char *kill_reason;      /* why we killed it (or it told us, "fatal"), for the job's status */
+        struct job_limits limits; /* of the job it runs */
         unsigned jobs_done;
         bool hello;
         bool retiring;          /* asked to quit after max jobs, or removed by a resize */
@@ -53,6 +56,7 @@ struct pool {
         bool stopping;
         sd_event_source *grace_timer;
         sd_event_source *wake_timer;    /* a batch that waits for its time (not_before, hours) */
+        char *emfile_job;       /* queue/batch/job of the last job deferred for EMFILE (limit_hit) */
         void (*stop_done)(struct pool *p, void *userdata);
         void *stop_userdata;
         pool_extracted_fn on_extracted;
@@ -222,6 +226,67 @@ static void job_done(struct worker *w, enum job_state state, unsigned pages, con
                 (void) spool_job_finish(j, state, pages, error);
 }
 
+/* RLIMIT_CPU counts whole seconds. */
+static uint64_t cpu_seconds(const struct job_limits *l) {
+        return (l->cpu_usec + USEC_PER_SEC - 1) / USEC_PER_SEC;
+}
+
+static char *job_key(const struct job *j) {
+        return xasprintf("%s/%s/%s", j->batch->queue->name, j->batch->id, j->name);
+}
+
+/* The reason for job J, whose outputs could not be written with ERR, when that
+ * was one of its limits; NULL otherwise (the caller decides between deferring
+ * and failing as for any write error). */
+static char *limit_hit(struct pool *p, const struct worker *w, const struct job *j, int err) {
+        if (err == EFBIG && w->limits.file_size > 0)
+                return xasprintf("output larger than the file size limit of %" PRIu64 " bytes", w->limits.file_size);
+        if (err != EMFILE || w->limits.open_files == 0)
+                return NULL;
+        /* A worker gets EMFILE only from its own RLIMIT_NOFILE, the job's limit.
+         * Yet descriptors are counted among the spool's resources (a fault
+         * injected there must defer, not fail), so the first EMFILE of a job
+         * defers it like any other; the same job getting it again on its
+         * retry has reached its limit, and that is the PDF's doing. */
+        char *key = job_key(j);
+        if (p->emfile_job && strcmp(p->emfile_job, key) == 0) {
+                free(key);
+                free(p->emfile_job);
+                p->emfile_job = NULL;
+                return xasprintf("too many open files: the limit of %u open files was reached", w->limits.open_files);
+        }
+        free(p->emfile_job);
+        p->emfile_job = key;
+        return NULL;
+}
+
+/* A worker's "fatal" message: why it is about to exit, for its job. */
+static void take_last_words(struct worker *w, json_t *msg) {
+        const char *reason = json_string_value(json_object_get(msg, "reason"));
+
+        if (reason && !w->kill_reason)
+                w->kill_reason = xstrdup(reason);
+}
+
+/* A worker that exits right after its "fatal" message may be reaped before that
+ * message was read: read what it left in the socket (it is gone, so this never
+ * blocks: the queue ends in end-of-file). */
+static void read_last_words(struct worker *w) {
+        json_t *msg;
+
+        if (!w->io || w->fd < 0)
+                return;
+        for (int i = 0; i < 4; i++) {
+                struct pollfd p = { .fd = w->fd, .events = POLLIN };
+                if (poll(&p, 1, 0) <= 0 || proto_recv(w->fd, &msg) < 0)
+                        return;
+                const char *type = json_string_value(json_object_get(msg, "type"));
+                if (type && strcmp(type, "fatal") == 0)
+                        take_last_words(w, msg);
+                json_decref(msg);
+        }
+}
+
 static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct worker *w = userdata;
         struct pool *p = w->pool;
@@ -238,7 +303,10 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                 return 0;
         }
         const char *type = json_string_value(json_object_get(msg, "type"));
-        if (type && strcmp(type, "hello") == 0) {
+        if (type && strcmp(type, "fatal") == 0) {
+                /* Its last words (sandbox.c); it exits right after. */
+                take_last_words(w, msg);
+        } else if (type && strcmp(type, "hello") == 0) {
                 w->hello = true;
                 p->quick_deaths = 0;
         } else if (type && strcmp(type, "result") == 0 && w->canceling) {
@@ -255,7 +323,12 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                         const char *resource = json_string_value(json_object_get(msg, "resource_error"));
                         int err = (int) json_integer_value(json_object_get(msg, "errno"));
                         unsigned pages = (unsigned) json_integer_value(json_object_get(msg, "pages"));
-                        if (!ok && resource && (errno_is_transient(err) || err == ENOENT)) {
+                        char *limit_reason = !ok && resource ? limit_hit(p, w, w->job, err) : NULL;
+                        if (limit_reason) {
+                                /* The job's own limit: the PDF's fault, unlike a full disk. */
+                                job_done(w, JOB_FAILED, 0, limit_reason);
+                                free(limit_reason);
+                        } else if (!ok && resource && (errno_is_transient(err) || err == ENOENT)) {
                                 /* The worker could not write its outputs (disk full, I/O
                                  * error, its folder removed from the outbox while it ran):
                                  * not the PDF's fault, so the job waits and runs again. */
@@ -291,9 +364,14 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
-static char *death_reason(const siginfo_t *si) {
+static char *death_reason(const struct worker *w, const siginfo_t *si) {
+        if (si->si_code == CLD_EXITED && si->si_status == PROTO_EXIT_FORBIDDEN_CALL)
+                /* Its report of which call did not arrive. */
+                return xstrdup("worker made a forbidden system call");
         if (si->si_code == CLD_EXITED)
                 return xasprintf("the worker exited unexpectedly with status %d", si->si_status);
+        if (si->si_status == SIGXCPU && w->limits.cpu_usec > 0)
+                return xasprintf("CPU time limit of %" PRIu64 " s reached", cpu_seconds(&w->limits));
         const char *name = sigabbrev_np(si->si_status);
         if (si->si_status == SIGKILL)
                 return xstrdup("worker killed by SIGKILL (probably out of memory)");
@@ -318,13 +396,14 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         if (w->job && w->canceling)
                 job_done(w, JOB_CANCELED, 0, "canceled by request while it ran");
         else if (w->job) {
-                char *reason = w->kill_reason ? xstrdup(w->kill_reason) : death_reason(si);
+                read_last_words(w);
+                char *reason = w->kill_reason ? xstrdup(w->kill_reason) : death_reason(w, si);
                 struct log_ctx ctx = job_ctx(w->job);
                 log_full(LOG_WARNING, &ctx, 0, NULL, "worker %d ended: %s", (int) si->si_pid, reason);
                 job_done(w, JOB_FAILED, 0, reason);
                 free(reason);
         } else if (!w->retiring && !p->stopping) {
-                char *reason = death_reason(si);
+                char *reason = death_reason(w, si);
                 log_warning("worker %d ended while idle: %s", (int) si->si_pid, reason);
                 free(reason);
         }
@@ -445,6 +524,11 @@ static void arm_wake(struct pool *p) {
                 log_error("cannot arm the timer for batches that wait for their time: %s", strerror(-r));
 }
 
+static json_t *job_limits_json(const struct job_limits *l) {
+        return json_pack("{s:I, s:I, s:I}", "cpu_seconds", (json_int_t) cpu_seconds(l), "file_size",
+                         (json_int_t) l->file_size, "open_files", (json_int_t) l->open_files);
+}
+
 static void dispatch(struct pool *p) {
         if (p->stopping || p->spool->stopping)
                 return;
@@ -530,7 +614,9 @@ static void dispatch(struct pool *p) {
                                         "thumbnail_size", (int) pr->thumb_size);
                 /* The password travels in the message only: never argv, never a file. */
                 const char *password = job_password(j);
+                w->limits = j->batch->queue->cfg->limits;
                 if (msg && (json_object_set_new(msg, "outputs", profile_outputs_to_json(pr)) < 0 ||
+                            json_object_set_new(msg, "limits", job_limits_json(&w->limits)) < 0 ||
                             (password && json_object_set_new(msg, "password", json_string(password)) < 0))) {
                         json_decref(msg);
                         msg = NULL;
@@ -710,5 +796,6 @@ void pool_free(struct pool *p) {
         sd_event_source_disable_unref(p->wake_timer);
         free(p->workers);
         free(p->worker_path);
+        free(p->emfile_job);
         free(p);
 }

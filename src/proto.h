@@ -10,7 +10,9 @@
  *                                     "out":"/abs/dir/for/outputs",
  *                                     "thumbnail_size":256,
  *                                     "outputs":{...},       (optional)
- *                                     "password":"..."}      (optional)
+ *                                     "password":"...",      (optional)
+ *                                     "limits":{"cpu_seconds":N,"file_size":N,
+ *                                               "open_files":N}}   (0: none)
  *                                    + the PDF's descriptor (SCM_RIGHTS, exactly one)
  * worker -> daemon, one per job:     {"v":2,"type":"result","id":"<same>",
  *                                     "ok":true|false, "pages":N,
@@ -18,6 +20,9 @@
  *                                     "text_layer":"none"|"partial"|"full", (when ok)
  *                                     "resource_error":"<strerror text>",  (only then)
  *                                     "errno":N}                           (only then)
+ * worker -> daemon, when it must die: {"v":2,"type":"fatal","reason":"..."}, then it
+ *                                    exits (PROTO_EXIT_FORBIDDEN_CALL after a
+ *                                    forbidden system call); the reason is its job's
  * daemon -> worker:                  {"v":2,"type":"quit"}   (or just close the socket)
  *
  * "pdf" is only the name mupdf's diagnostics show: the worker reads the PDF from
@@ -55,6 +60,8 @@
 #define PROTO_VERSION 2
 #define PROTO_MAX_PACKET (64 * 1024)
 #define PROTO_WORKER_FD 3
+/* A worker's exit status after a forbidden system call (sandbox.c). */
+#define PROTO_EXIT_FORBIDDEN_CALL 3
 #define PROTO_MAX_FDS 4        /* room to notice a packet that brings more than one */
 
 /* Send one JSON object as one packet. Returns 0 or -errno. */

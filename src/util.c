@@ -9,9 +9,13 @@
 #include <strings.h>
 #include <unistd.h>
 
+void (*util_out_of_memory_hook)(void);
+
 static void out_of_memory(void) {
         static const char msg[] = "pdfspool: out of memory\n";
         (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        if (util_out_of_memory_hook)
+                util_out_of_memory_hook();
         abort();
 }
 

@@ -12,6 +12,9 @@
 
 /* Allocation failure is fatal (logged, exit 1), so callers stay short. */
 void *xmalloc(size_t n);
+/* Called (when set) by the x* allocators before they abort for want of memory:
+ * a worker says why it dies (sandbox.c). Must be async-signal-safe and not allocate. */
+extern void (*util_out_of_memory_hook)(void);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);

@@ -2,11 +2,15 @@
  * has to. pdfspoold fork+execs it with its end of a SOCK_SEQPACKET socketpair on
  * fd 3. It first shuts itself in (no core dumps, a memory limit, no new
  * privileges, killed with its parent), then answers one job at a time (proto.h),
- * handing each PDF to extract.c. A hostile PDF can at worst crash this process;
- * the daemon notices, fails that job and starts another worker.
+ * handing each PDF to extract.c. Once mupdf is set up and before the first job
+ * is read, it installs its seccomp filter (sandbox.c); before each job it sets
+ * that job's limits. A hostile PDF can at worst crash this process; the daemon
+ * notices, fails that job with the reason and starts another worker.
  *
  * Exit status: 0 on "quit" or when the daemon closes the socket, 2 on a message
- * that breaks the protocol, 1 on any other failure. */
+ * that breaks the protocol, 3 after a forbidden system call (proto.h), 1 on
+ * any other failure. A limit reached ends it by SIGXCPU (CPU time), or fails
+ * only the job (file size: EFBIG, open files: EMFILE). */
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -23,6 +27,7 @@
 #include "extract.h"
 #include "names.h"
 #include "proto.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define EXIT_PROTOCOL 2
@@ -99,6 +104,14 @@ static int sandbox_setup(pid_t parent, uint64_t *ret_memory_limit) {
                         log_error("cannot set the memory limit: %s", strerror(-r));
                         return r;
                 }
+        }
+
+        /* A job over its file size limit gets EFBIG from write() and fails with
+         * that reason; the default action would kill the worker instead. */
+        if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR) {
+                r = -errno;
+                log_error("cannot ignore SIGXFSZ: %s", strerror(-r));
+                return r;
         }
 
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
@@ -296,7 +309,20 @@ static int serve(int fd, fz_context *ctx) {
                         return EXIT_PROTOCOL;
                 }
 
-                r = handle_job(fd, ctx, msg, pdf_fd);
+                r = sandbox_job_limits(json_object_get(msg, "limits"));
+                if (r < 0 && r != -EBADMSG) {
+                        log_error("cannot set the job's limits: %s", strerror(-r));
+                        json_decref(msg);
+                        if (pdf_fd >= 0)
+                                close(pdf_fd);
+                        return EXIT_FAILURE;
+                }
+                if (r == -EBADMSG)
+                        log_error("malformed job: \"limits\" must be an object of non-negative integers");
+                else {
+                        sandbox_debug_forbidden_call();
+                        r = handle_job(fd, ctx, msg, pdf_fd);
+                }
                 json_decref(msg);
                 if (pdf_fd >= 0)
                         close(pdf_fd);
@@ -350,6 +376,12 @@ int main(int argc, char *argv[]) {
                 return EXIT_PROTOCOL;
         }
 
+        r = sandbox_report_out_of_memory(PROTO_WORKER_FD, memory_limit);
+        if (r < 0) {
+                log_error("cannot prepare the out-of-memory report: %s", strerror(-r));
+                return EXIT_FAILURE;
+        }
+
         ctx = extract_context_new(store_size(memory_limit));
         if (!ctx) {
                 /* The worker maps about 55 MiB before it reads anything (most of
@@ -362,6 +394,16 @@ int main(int argc, char *argv[]) {
                         log_error("cannot create the mupdf context: out of memory");
                 return EXIT_FAILURE;
         }
+
+        /* After mupdf's context (it loads nothing later) and before the first job. */
+        r = sandbox_seccomp_install(PROTO_WORKER_FD);
+        if (r < 0) {
+                log_error("cannot install the seccomp filter: %s", strerror(-r));
+                extract_context_free(ctx);
+                return EXIT_FAILURE;
+        }
+        if (r > 0)
+                log_error("seccomp filter off: this build uses AddressSanitizer");
 
         r = send_hello(PROTO_WORKER_FD);
         if (r == -EPIPE || r == -ECONNRESET)

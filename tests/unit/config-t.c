@@ -169,6 +169,10 @@ static void test_every_key(void) {
                 "      batch_finished: [/usr/sbin/sendmail, -t]\n"
                 "      job_failed: [\"/usr/bin/logger\", \"job failed\"]\n"
                 "    hook_timeout: 10s\n"
+                "    limits:\n"
+                "      cpu_time: 90s\n"
+                "      file_size: 10M\n"
+                "      open_files: 32\n"
                 "  second:\n"
                 "    inbox: @/b/in\n"
                 "    outbox: @/b/out\n"
@@ -230,7 +234,11 @@ static void test_every_key(void) {
         ok(q->hook_job_failed && strcmp(q->hook_job_failed[1], "job failed") == 0 && !q->hook_job_failed[2],
            "hooks: job_failed argv, an argument with a space kept whole");
         is_int(q->hook_timeout_usec, 10 * USEC_PER_SEC, "hook_timeout 10s");
+        ok(q->limits.cpu_usec == 90 * USEC_PER_SEC && q->limits.file_size == 10 << 20 && q->limits.open_files == 32,
+           "limits: cpu_time 90s, file_size 10M, open_files 32");
         q = config_find_queue(c, "second");
+        ok(q && q->limits.cpu_usec == 0 && q->limits.file_size == 1 << 30 && q->limits.open_files == 64,
+           "limits by default: no CPU time limit, file_size 1G, open_files 64");
         ok(q && q->watch == WATCH_INOTIFY, "watch inotify");
         ok(q && q->n_ignore == 0 && q->ignore && q->ignore[0] == NULL, "ignore: [] means no patterns");
         ok(q && !q->zip && !q->hook_batch_finished && !q->hook_job_failed && q->hook_timeout_usec == 60 * USEC_PER_SEC,
@@ -256,8 +264,16 @@ static void test_key_errors(void) {
                     "    setle: 1s\n",
                     "7:5: unknown key \"setle\" in queue \"datasheets\" (expected one of: inbox, outbox, settle, "
                     "watch, poll_interval, ready_marker, ignore, manifest_timeout, incomplete_wait, group, file_mode, "
-                    "dir_mode, hours, max_files, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout, profile)",
+                    "dir_mode, hours, max_files, max_pages, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout, profile, limits)",
                     "unknown queue key at its position");
+        check_error(MINIMAL_QUEUE "    limits:\n      open_files: 4\n",
+                    "6:19: \"open_files\" in queue \"q\" must be at least 8, got \"4\"", "limits: open_files below 8");
+        check_error(MINIMAL_QUEUE "    limits:\n      cpu: 1s\n",
+                    "6:7: unknown key \"cpu\" in queue \"q\" (expected one of: cpu_time, file_size, open_files)",
+                    "limits: unknown key");
+        check_error(MINIMAL_QUEUE "    limits: 5\n",
+                    "5:13: \"limits\" in queue \"q\" must be a mapping (cpu_time, file_size, open_files), got \"5\"",
+                    "limits: not a mapping");
         check_error("# spool\nstate_dir: /var/lib/pdfspool\nworkers: four\n" MINIMAL_QUEUE,
                     "3:10: \"workers\" must be a positive integer, got \"four\"", "workers: four");
         check_error("wrokers: 2\n" MINIMAL_QUEUE,

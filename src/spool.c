@@ -1318,6 +1318,47 @@ int spool_job_requeue(struct job *j) {
         return 0;
 }
 
+int spool_job_adopt(struct job *j) {
+        struct batch *b = j->batch;
+
+        if (j->state != JOB_QUEUED)
+                return -EBUSY;
+        b->counts[j->state]--;
+        j->state = JOB_PROCESSING;
+        b->counts[j->state]++;
+        if (!j->started)
+                j->started = now_usec(CLOCK_REALTIME);
+        int r = write_job_record(j);
+        char *dir = job_dir(j);
+        (void) status_write_job(j, dir);
+        free(dir);
+        mark_dirty(b);
+        return r;
+}
+
+int spool_job_retry(struct job *j, const char *reason) {
+        struct batch *b = j->batch;
+
+        if (j->attempts >= MAX_INTERRUPTED_ATTEMPTS) {
+                char *why = xasprintf("%s, %u times; not retried", reason, j->attempts);
+                int r = spool_job_finish(j, JOB_FAILED, 0, why);
+                free(why);
+                return r;
+        }
+        unsigned attempts = j->attempts;
+        (void) spool_job_requeue(j);
+        j->attempts = attempts; /* counted: not a stop of the daemon's */
+        free(j->error);
+        j->error = xasprintf("retried: %s", reason);
+        log_full(LOG_WARNING, &(struct log_ctx) { .queue = b->queue->name, .batch = b->id, .job = j->name }, 0,
+                 NULL, "run %u ended without a result: %s; the job runs again", attempts, reason);
+        char *dir = job_dir(j);
+        int r = write_job_record(j);
+        (void) status_write_job(j, dir);
+        free(dir);
+        return r;
+}
+
 void spool_job_defer(struct job *j, const char *what, int err) {
         struct queue *q = j->batch->queue;
 

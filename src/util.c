@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void out_of_memory(void) {
@@ -193,4 +194,17 @@ void strv_free(char **v) {
         for (size_t i = 0; v && v[i]; i++)
                 free(v[i]);
         free(v);
+}
+
+int limit_resource(int resource, uint64_t value) {
+        struct rlimit limit;
+
+        if (getrlimit(resource, &limit) < 0)
+                return -errno;
+        if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < value)
+                value = limit.rlim_max;
+        limit.rlim_cur = limit.rlim_max = (rlim_t) value;
+        if (setrlimit(resource, &limit) < 0)
+                return -errno;
+        return 0;
 }

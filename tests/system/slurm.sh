@@ -1,0 +1,149 @@
+#!/bin/bash
+# executor: slurm on a real one-node Slurm cluster on localhost: munged,
+# slurmctld -D and slurmd -D with a slurm.conf made here (non-default ports,
+# everything in the test's temp dir). A batch goes through Slurm in chunks;
+# one running job is canceled (scancel); the daemon is killed with SIGKILL
+# while Slurm jobs run and started again: it adopts them. Every job ends
+# exactly once, with the same outputs as the local executor's run of the same
+# files (check-spool --clean). Needs root and the Debian packages slurmd,
+# slurmctld, slurm-client, munge; skips with a message otherwise.
+. "$(dirname "$0")/lib.sh"
+command -v mutool >/dev/null || skip_all "mutool not installed"
+command -v jq >/dev/null || skip_all "jq not installed"
+[ "$(id -u)" = 0 ] || skip_all "not root: slurmd and slurmctld run as root here"
+for p in munged slurmctld slurmd sbatch scontrol scancel sinfo; do
+        command -v $p >/dev/null || PATH=$PATH:/usr/sbin command -v $p >/dev/null ||
+                skip_all "$p not installed (apt-get install slurmd slurmctld slurm-client munge)"
+done
+PATH=$PATH:/usr/sbin
+
+# ---- a one-node cluster, stopped by the trap whatever happens ----
+S=$T/slurm
+mkdir -p "$S/state" "$S/d" "$S/munge"
+chmod 700 "$S/munge"
+SLURM_PIDS=
+stop_slurm() {
+        local p
+        for p in $SLURM_PIDS; do kill -TERM "$p" 2>/dev/null; done
+        for p in $SLURM_PIDS; do wait_for 10 not_running "$p" || kill -KILL "$p" 2>/dev/null; done
+        # the jobs slurmd started (slurmstepd, the worker) go with it
+        pkill -KILL -f "pdfspool-worker --batch $STATE" 2>/dev/null
+        SLURM_PIDS=
+}
+EXTRA_CLEANUP=stop_slurm
+KEY=$S/munge/munge.key
+dd if=/dev/urandom of="$KEY" bs=1024 count=1 2>/dev/null
+chmod 400 "$KEY"
+munged --force --foreground --socket="$S/munge/munge.sock" --key-file="$KEY" --pid-file="$S/munge/munged.pid" \
+        --log-file="$S/munge/munged.log" --seed-file="$S/munge/seed" >/dev/null 2>&1 &
+SLURM_PIDS="$SLURM_PIDS $!"
+wait_for 10 test -S "$S/munge/munge.sock" || skip_all "munged did not start: $(tail -n 3 "$S/munge/munged.log" 2>/dev/null)"
+
+HOST=$(hostname -s)
+PORT=$(( 20000 + RANDOM % 20000 ))
+cat > "$S/slurm.conf" <<EOC
+ClusterName=pdfspooltest
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=$PORT
+SlurmdPort=$(( PORT + 1 ))
+AuthType=auth/munge
+AuthInfo=socket=$S/munge/munge.sock
+CredType=cred/munge
+StateSaveLocation=$S/state
+SlurmdSpoolDir=$S/d
+SlurmctldPidFile=$S/slurmctld.pid
+SlurmdPidFile=$S/slurmd.pid
+SlurmctldLogFile=$S/slurmctld.log
+SlurmdLogFile=$S/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+ReturnToService=2
+SchedulerType=sched/builtin
+MinJobAge=600
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
+PartitionName=pdfspool Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+EOC
+export SLURM_CONF=$S/slurm.conf
+slurmctld -D -i >"$S/slurmctld.out" 2>&1 &
+SLURM_PIDS="$SLURM_PIDS $!"
+slurmd -D >"$S/slurmd.out" 2>&1 &
+SLURM_PIDS="$SLURM_PIDS $!"
+node_idle() { sinfo -h -o %T 2>/dev/null | grep -q idle; }
+if ! wait_for 30 node_idle; then
+        tail -n 5 "$S/slurmctld.log" "$S/slurmd.log" "$S/slurmctld.out" "$S/slurmd.out" 2>/dev/null | sed 's/^/# /'
+        skip_all "the one-node Slurm cluster did not come up (above)"
+fi
+
+# ---- the same files, first through the local executor: the outputs to match ----
+N=36
+mkpdf "$T/proto.pdf" 400 "slurm test"
+mkpdf_copies "$T/proto.pdf" "$T/pristine/big" $N
+ctl() { "$PDFSPOOLCTL" -c "$CFG" "$@"; }
+
+OUTBOX=$T/clean STATE=$T/clean-state write_config 0.5s
+LOG=$T/clean.log start_daemon || bail "local daemon did not start"
+cp -r "$T/pristine/big" "$INBOX/"
+clean_done() { [ "$(jq_file "$T/clean/big/status.json" .state)" = done ]; }
+wait_for 120 clean_done
+check "the local executor's run is done" test "$(jq_file "$T/clean/big/status.json" .state)" = done
+stop_daemon
+
+# ---- through Slurm ----
+SLURM_YAML="executor: slurm
+slurm:
+  partition: pdfspool
+  pdfs_per_task: 4
+  max_jobs: 2
+  time_limit: 10m
+  poll_interval: 300ms"
+write_config 0.5s "$SLURM_YAML"
+start_daemon || bail "daemon did not start"
+cp -r "$T/pristine/big" "$INBOX/"
+our_jobs() { squeue -h -o %i -n "pdfspool:test:big" -t PENDING,RUNNING 2>/dev/null; }
+running_slurm() { squeue -h -o %T -n "pdfspool:test:big" 2>/dev/null | grep -q RUNNING; }
+check "Slurm runs the batch's chunks (job name pdfspool:test:big)" wait_for 60 running_slurm
+check "sbatch said its id (logged)" grep -q 'batch=big: Slurm job [0-9]*: 4 jobs' "$LOG"
+
+# Cancel one running job: its Slurm job is canceled, the job ends canceled,
+# the others of its chunk without a result run again.
+processing_job() { ctl jobs big 2>/dev/null | awk '$2 == "processing" { print $1; exit }'; }
+has_processing() { [ -n "$(processing_job)" ]; }
+wait_for 30 has_processing
+victim=$(processing_job)
+diag "canceling running job $victim"
+check "cancel of a running job accepted" ctl cancel big "$victim"
+check "scancel sent" wait_for 20 grep -q "job=$victim: canceled by request: scancel" "$LOG"
+victim_is() { [ "$(job_state big "$victim")" = "$1" ]; }
+check "the canceled job ends canceled" wait_for 60 victim_is canceled
+
+# SIGKILL while Slurm jobs run, and start again: the jobs are adopted.
+check "Slurm jobs running before the kill" wait_for 60 running_slurm
+before=$(our_jobs | wc -l)
+kill_daemon
+diag "daemon killed with $before Slurm jobs pending or running"
+start_daemon || bail "daemon did not restart"
+check "chunks from before the restart adopted" grep -q 'from before the restart: [1-9][0-9]* jobs\? adopted' "$LOG"
+check "the batch finishes" wait_for 300 batch_is big done
+none_left() { [ -z "$(our_jobs)" ]; }
+check "no Slurm job of ours is left" wait_for 30 none_left
+
+dups=$(grep -o 'batch=big job=[^:]*: job [a-z]*' "$LOG" | sort | uniq -d | wc -l)
+check "no job ended twice ($dups duplicates in the log)" test "$dups" -eq 0
+ended=$(grep -o 'batch=big job=[^:]*: job [a-z]*' "$LOG" | grep -v "job=$victim:" | sort -u | wc -l)
+check "every other job ended once ($ended of $((N - 1)))" test "$ended" -eq $((N - 1))
+check "the canceled job is the only one canceled" test "$(jq -r '.jobs.canceled' "$OUTBOX/big/status.json")" = 1
+# retry brings the canceled job back; it runs through Slurm and ends done
+check "retry of the canceled job accepted" ctl retry big "$victim"
+check "the retried job ends done" wait_for 120 victim_is done
+check "the batch is done again" wait_for 60 batch_is big done
+check "the invariant holds, outputs as the local executor's" check_spool "$T/pristine" --clean "$T/clean"
+check "no chunk is left in the state dir" test -z "$(ls -A "$STATE/.slurm")"
+stop_daemon
+done_testing

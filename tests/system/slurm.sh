@@ -10,76 +10,8 @@
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
 command -v jq >/dev/null || skip_all "jq not installed"
-[ "$(id -u)" = 0 ] || skip_all "not root: slurmd and slurmctld run as root here"
-for p in munged slurmctld slurmd sbatch scontrol scancel sinfo; do
-        command -v $p >/dev/null || PATH=$PATH:/usr/sbin command -v $p >/dev/null ||
-                skip_all "$p not installed (apt-get install slurmd slurmctld slurm-client munge)"
-done
-PATH=$PATH:/usr/sbin
-
-# ---- a one-node cluster, stopped by the trap whatever happens ----
-S=$T/slurm
-mkdir -p "$S/state" "$S/d" "$S/munge"
-chmod 700 "$S/munge"
-SLURM_PIDS=
-stop_slurm() {
-        local p
-        for p in $SLURM_PIDS; do kill -TERM "$p" 2>/dev/null; done
-        for p in $SLURM_PIDS; do wait_for 10 not_running "$p" || kill -KILL "$p" 2>/dev/null; done
-        # the jobs slurmd started (slurmstepd, the worker) go with it
-        pkill -KILL -f "pdfspool-worker --batch $STATE" 2>/dev/null
-        SLURM_PIDS=
-}
-EXTRA_CLEANUP=stop_slurm
-KEY=$S/munge/munge.key
-dd if=/dev/urandom of="$KEY" bs=1024 count=1 2>/dev/null
-chmod 400 "$KEY"
-munged --force --foreground --socket="$S/munge/munge.sock" --key-file="$KEY" --pid-file="$S/munge/munged.pid" \
-        --log-file="$S/munge/munged.log" --seed-file="$S/munge/seed" >/dev/null 2>&1 &
-SLURM_PIDS="$SLURM_PIDS $!"
-wait_for 10 test -S "$S/munge/munge.sock" || skip_all "munged did not start: $(tail -n 3 "$S/munge/munged.log" 2>/dev/null)"
-
-HOST=$(hostname -s)
-PORT=$(( 20000 + RANDOM % 20000 ))
-cat > "$S/slurm.conf" <<EOC
-ClusterName=pdfspooltest
-SlurmctldHost=$HOST(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
-SlurmctldPort=$PORT
-SlurmdPort=$(( PORT + 1 ))
-AuthType=auth/munge
-AuthInfo=socket=$S/munge/munge.sock
-CredType=cred/munge
-StateSaveLocation=$S/state
-SlurmdSpoolDir=$S/d
-SlurmctldPidFile=$S/slurmctld.pid
-SlurmdPidFile=$S/slurmd.pid
-SlurmctldLogFile=$S/slurmctld.log
-SlurmdLogFile=$S/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=none
-ReturnToService=2
-SchedulerType=sched/builtin
-MinJobAge=600
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
-PartitionName=pdfspool Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
-EOC
-export SLURM_CONF=$S/slurm.conf
-slurmctld -D -i >"$S/slurmctld.out" 2>&1 &
-SLURM_PIDS="$SLURM_PIDS $!"
-slurmd -D >"$S/slurmd.out" 2>&1 &
-SLURM_PIDS="$SLURM_PIDS $!"
-node_idle() { sinfo -h -o %T 2>/dev/null | grep -q idle; }
-if ! wait_for 30 node_idle; then
-        tail -n 5 "$S/slurmctld.log" "$S/slurmd.log" "$S/slurmctld.out" "$S/slurmd.out" 2>/dev/null | sed 's/^/# /'
-        skip_all "the one-node Slurm cluster did not come up (above)"
-fi
+. "$(dirname "$0")/slurm-cluster.sh"
+slurm_cluster_start || skip_all "$SLURM_WHY"
 
 # ---- the same files, first through the local executor: the outputs to match ----
 N=36

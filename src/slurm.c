@@ -589,7 +589,13 @@ static bool submit_one(struct slurm *x) {
                 chunk_free(c);
                 return true;
         }
-        for (size_t i = first->index; i < b->n_jobs && c->n_jobs < cfg(x)->pdfs_per_task; i++) {
+        /* Chunks of pdfs_per_task, but smaller when fewer jobs wait than would
+         * fill max_jobs of them: the batch's last jobs spread over every slot
+         * instead of waiting behind one long chunk. */
+        size_t queued = b->counts[JOB_QUEUED], slots = cfg(x)->max_jobs;
+        size_t size = (queued + slots - 1) / slots;
+        size = size < 1 ? 1 : size > cfg(x)->pdfs_per_task ? cfg(x)->pdfs_per_task : size;
+        for (size_t i = first->index; i < b->n_jobs && c->n_jobs < size; i++) {
                 struct job *j = &b->jobs[i];
                 if (j->state != JOB_QUEUED)
                         continue;

@@ -4,7 +4,8 @@
 # exported as SLURM_CONF. slurm_cluster_start returns 1 with $SLURM_WHY when
 # Slurm cannot start here (not root, packages missing, a daemon that does not
 # come up); every daemon it started is stopped at exit (lib.sh's trap runs
-# $EXTRA_CLEANUP), whatever happens.
+# $EXTRA_CLEANUP), whatever happens. $SLURM_SCHEDULER_PARAMETERS, when set,
+# becomes slurm.conf's SchedulerParameters (the bench compares).
 SLURM_PIDS=
 SLURM_WHY=
 stop_slurm() {
@@ -67,6 +68,7 @@ SelectTypeParameters=CR_Core
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/builtin
+${SLURM_SCHEDULER_PARAMETERS:+SchedulerParameters=$SLURM_SCHEDULER_PARAMETERS}
 MinJobAge=600
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none

@@ -62,7 +62,23 @@ kill_daemon
 diag "daemon killed with $before Slurm jobs pending or running"
 start_daemon || bail "daemon did not restart"
 check "chunks from before the restart adopted" grep -q 'from before the restart: [1-9][0-9]* jobs\? adopted' "$LOG"
+# A Slurm job that ends without results for a reason outside pdfspool (here
+# an scancel by someone else): its PDFs are retried, the attempt counted,
+# Slurm's reason in their status.
+running_id() { squeue -h -o %i -n "pdfspool:test:big" -t RUNNING 2>/dev/null | head -n 1; }
+has_running_id() { [ -n "$(running_id)" ]; }
+if wait_for 60 has_running_id; then
+        outside=$(running_id)
+        scancel "$outside"
+        check "a chunk canceled outside pdfspool is retried with Slurm's reason" \
+                wait_for 30 grep -q "ended without a result: the Slurm job was canceled outside pdfspool" "$LOG"
+        retried=$(grep -o "job=[^:]*: run 1 ended without a result: the Slurm job was canceled outside" "$LOG" | head -n 1 | sed 's/job=\([^:]*\):.*/\1/')
+else
+        ok 1 "a chunk canceled outside pdfspool is retried with Slurm's reason (no running chunk left to cancel)"
+fi
 check "the batch finishes" wait_for 300 batch_is big done
+attempts=$(ctl jobs big 2>/dev/null | awk -v j="${retried:-none}" '$1 == j { print $3 }')
+check "the retried job ran twice, counted ($retried: attempts $attempts)" test "$attempts" = 2
 none_left() { [ -z "$(our_jobs)" ]; }
 check "no Slurm job of ours is left" wait_for 30 none_left
 

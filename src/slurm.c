@@ -382,6 +382,15 @@ static int write_submitted(struct chunk *c) {
         return spool_write_record(c->dir, "submitted.json", json_pack("{s:s}", "slurm_job", c->slurm_id), true);
 }
 
+/* Say in C's jobs' status where they run: "Slurm job ID STATE". */
+static void show_runner(struct chunk *c, const char *state) {
+        char *text = xasprintf("Slurm job %s %s", c->slurm_id ? c->slurm_id : "(id not known yet)", state);
+        for (size_t i = 0; i < c->n_jobs; i++)
+                if (c->jobs[i])
+                        spool_job_set_runner(c->jobs[i], text);
+        free(text);
+}
+
 static void scancel(struct chunk *c) {
         if (!c->slurm_id || c->scancel_sent)
                 return;
@@ -434,6 +443,7 @@ static void poll_once(struct slurm *x) {
                 if (found && any_cancel && !c->scancel_sent && state_active(found->state))
                         scancel(c);
                 if (found && state_active(found->state)) {
+                        show_runner(c, found->state);
                         (void) collect(c); /* finished PDFs of a running chunk end now */
                         if (chunk_live(c) == 0)
                                 chunk_remove(x, c);
@@ -627,6 +637,7 @@ static bool submit_one(struct slurm *x) {
                 c->next = x->chunks;
                 x->chunks = c;
                 (void) write_submitted(c); /* lost: the next start finds the job by its folder */
+                show_runner(c, "SUBMITTED");
                 log_full(LOG_INFO, &(struct log_ctx) { .queue = b->queue->name, .batch = b->id }, 0, NULL,
                          "Slurm job %s: %zu job%s (%s)", c->slurm_id, c->n_jobs, c->n_jobs == 1 ? "" : "s", c->name);
                 return true;

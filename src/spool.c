@@ -129,6 +129,7 @@ void spool_batch_free(struct batch *b) {
                 free(b->jobs[i].name);
                 free(b->jobs[i].original);
                 free(b->jobs[i].error);
+                free(b->jobs[i].runner);
         }
         for (size_t i = 0; i < b->n_skipped; i++) {
                 free(b->skipped[i].source);
@@ -1008,6 +1009,8 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         j->finished = 0;
         free(j->error);
         j->error = NULL;
+        free(j->runner); /* an earlier run's; the executor says this one's */
+        j->runner = NULL;
         if (!b->started)
                 b->started = j->started;
         /* Not recorded, a crash runs the job again without counting the attempt: no harm. */
@@ -1334,6 +1337,18 @@ int spool_job_adopt(struct job *j) {
         free(dir);
         mark_dirty(b);
         return r;
+}
+
+void spool_job_set_runner(struct job *j, const char *runner) {
+        if (j->runner == runner || (j->runner && runner && strcmp(j->runner, runner) == 0))
+                return;
+        free(j->runner);
+        j->runner = runner ? xstrdup(runner) : NULL;
+        if (j->state != JOB_PROCESSING)
+                return;
+        char *dir = job_dir(j);
+        (void) status_write_job(j, dir); /* the next write says it, if not this one */
+        free(dir);
 }
 
 int spool_job_retry(struct job *j, const char *reason) {

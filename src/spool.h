@@ -116,6 +116,9 @@ int spool_job_adopt(struct job *j);
  * in its status, the attempt counted; after MAX_INTERRUPTED_ATTEMPTS it fails
  * with REASON instead (a file that kills every run). */
 int spool_job_retry(struct job *j, const char *reason);
+/* Where processing job J runs, as an executor says it (slurm.c: the Slurm
+ * job and its state), shown in its status while it runs; NULL: nothing to say. */
+void spool_job_set_runner(struct job *j, const char *runner);
 /* Put a job that was running back to queued (graceful stop). */
 int spool_job_requeue(struct job *j);
 /* A job that could not run or end for a fault of the spool's resources (ERR,

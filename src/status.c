@@ -100,7 +100,7 @@ json_t *status_batch_json(const struct batch *b, uint64_t now) {
 }
 
 json_t *status_job_json(const struct job *j, uint64_t now) {
-        return json_pack("{s:o,s:o,s:o,s:o,s:s,s:s,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:f}",
+        json_t *js = json_pack("{s:o,s:o,s:o,s:o,s:s,s:s,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:f}",
                          "job", names_to_json_display(j->name),
                          "batch", names_to_json_display(j->batch->id),
                          "source", names_to_json_display(j->source),
@@ -115,6 +115,10 @@ json_t *status_job_json(const struct job *j, uint64_t now) {
                          "finished", time_or_null(j->finished),
                          "updated", time_or_null(now),
                          "seconds", j->seconds);
+        /* Where a processing job runs, when not here (an executor's word: slurm.c). */
+        if (js && j->runner && j->state == JOB_PROCESSING)
+                json_object_set_new(js, "runner", json_string(j->runner));
+        return js;
 }
 
 int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode, gid_t gid) {

@@ -49,6 +49,8 @@ processing_job() { ctl jobs big 2>/dev/null | awk '$2 == "processing" { print $1
 has_processing() { [ -n "$(processing_job)" ]; }
 wait_for 30 has_processing
 victim=$(processing_job)
+check "pdfspoolctl jobs shows the Slurm job and its state of a running job" \
+        bash -c "'$PDFSPOOLCTL' -c '$CFG' jobs big | grep -E '^$victim +processing .*Slurm job [0-9]+ (SUBMITTED|PENDING|RUNNING)'"
 diag "canceling running job $victim"
 check "cancel of a running job accepted" ctl cancel big "$victim"
 check "scancel sent" wait_for 20 grep -q "job=$victim: canceled by request: scancel" "$LOG"

@@ -961,7 +961,11 @@ int spool_batch_resume(struct queue *q, const char *claim) {
         remove_stale_temp(AT_FDCWD, b->claim_path, 64);
         remove_stale_temp(AT_FDCWD, jobs_dir, 64);
         free(jobs_dir);
-        remove_stale_temp(q->outbox_fd, b->id, 0);
+        /* A Slurm queue's temp folders may belong to a Slurm job that still runs
+         * and is adopted in a moment (slurm.c): a job that runs again empties
+         * its own temp folder first (spool_job_start). */
+        if (q->cfg->executor != EXECUTOR_SLURM)
+                remove_stale_temp(q->outbox_fd, b->id, 0);
         write_projection(b);
         log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
                  "batch resumed: %zu of %zu jobs still to do", b->counts[JOB_QUEUED], b->n_jobs);

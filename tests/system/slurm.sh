@@ -84,6 +84,9 @@ check "the retried job ran twice, counted ($retried: attempts $attempts)" test "
 none_left() { [ -z "$(our_jobs)" ]; }
 check "no Slurm job of ours is left" wait_for 30 none_left
 
+# The adopted Slurm jobs' outputs were kept for them (their temp folders are
+# not swept at the restart): nothing had to wait and run again.
+check "no job was deferred or ran again for lack of its outputs" test "$(grep -c 'the job waits and is retried' "$LOG")" = 0
 dups=$(grep -o 'batch=big job=[^:]*: job [a-z]*' "$LOG" | sort | uniq -d | wc -l)
 check "no job ended twice ($dups duplicates in the log)" test "$dups" -eq 0
 ended=$(grep -o 'batch=big job=[^:]*: job [a-z]*' "$LOG" | grep -v "job=$victim:" | sort -u | wc -l)

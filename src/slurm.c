@@ -4,8 +4,11 @@
  * reconciliation with Slurm at start. Like pool.c it only calls down into the
  * store (spool_job_start/finish/requeue/retry/adopt).
  *
- * Slurm's tools run as short children the daemon waits for (bounded by
- * COMMAND_TIMEOUT_MSEC): one sbatch per chunk and one scontrol per poll. */
+ * Slurm's tools run as short children the daemon waits for: one sbatch per
+ * chunk and one scontrol per poll, each bounded by COMMAND_TIMEOUT_MSEC, and
+ * submitting stops for the pass once DISPATCH_BUDGET_USEC went by, so that a
+ * controller that does not answer stalls the loop for seconds, never past the
+ * service's 30 s watchdog. */
 #include "slurm.h"
 #include "log.h"
 #include "names.h"
@@ -25,7 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define COMMAND_TIMEOUT_MSEC 30000
+#define COMMAND_TIMEOUT_MSEC 8000
+#define DISPATCH_BUDGET_USEC (2 * USEC_PER_SEC)
 #define COMMAND_OUTPUT_MAX (16 << 20)
 #define CANCELED_WHILE_RUNNING "canceled by request while it ran"
 
@@ -463,10 +467,12 @@ static void poll_once(struct slurm *x) {
 static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         struct slurm *x = userdata;
 
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
         if (x->blocked)
                 x->blocked = reconcile(x) < 0;
         poll_once(x);
-        dispatch(x);
+        if (now_usec(CLOCK_MONOTONIC) - start < DISPATCH_BUDGET_USEC)
+                dispatch(x); /* else Slurm is slow: submit at the next poll */
         (void) sd_event_source_set_time_relative(s, cfg(x)->poll_interval_usec);
         return 0;
 }
@@ -657,7 +663,10 @@ static bool submit_one(struct slurm *x) {
 static void dispatch(struct slurm *x) {
         if (x->stopping || x->blocked || x->spool->stopping)
                 return;
-        while (in_flight(x) < cfg(x)->max_jobs && submit_one(x))
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+        /* The rest at the next poll when sbatch is slow today. */
+        while (in_flight(x) < cfg(x)->max_jobs && now_usec(CLOCK_MONOTONIC) - start < DISPATCH_BUDGET_USEC &&
+               submit_one(x))
                 ;
 }
 

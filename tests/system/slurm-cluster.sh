@@ -77,6 +77,7 @@ PartitionName=pdfspool Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOC
         export SLURM_CONF=$S/slurm.conf
         slurmctld -D -i >"$S/slurmctld.out" 2>&1 &
+        SLURMCTLD_PID=$!
         SLURM_PIDS="$SLURM_PIDS $!"
         slurmd -D >"$S/slurmd.out" 2>&1 &
         SLURM_PIDS="$SLURM_PIDS $!"
@@ -85,6 +86,18 @@ EOC
                 SLURM_WHY="the one-node Slurm cluster did not come up (above)"
                 return 1
         fi
+}
+# The controller away and back (its state kept), for a test of an
+# unreachable Slurm.
+slurmctld_stop() {
+        kill -TERM "$SLURMCTLD_PID" 2>/dev/null
+        wait_for 20 not_running "$SLURMCTLD_PID" || kill -KILL "$SLURMCTLD_PID" 2>/dev/null
+}
+slurmctld_start() {
+        slurmctld -D >>"$T/slurm/slurmctld.out" 2>&1 &
+        SLURMCTLD_PID=$!
+        SLURM_PIDS="$SLURM_PIDS $!"
+        wait_for 30 slurm_node_idle
 }
 slurm_no_jobs() { [ -z "$(squeue -h -o %i -t PENDING,RUNNING,COMPLETING 2>/dev/null)" ]; }
 slurm_node_idle() { sinfo -h -o %T 2>/dev/null | grep -q idle; }

@@ -17,12 +17,17 @@ slurm_cluster_start || skip_all "$SLURM_WHY"
 N=36
 mkpdf "$T/proto.pdf" 400 "slurm test"
 mkpdf_copies "$T/proto.pdf" "$T/pristine/big" $N
+# a second batch, dropped while Slurm's controller is away
+mkdir -p "$T/pristine/late"
+cp "$T/pristine/big/doc01.pdf" "$T/pristine/big/doc02.pdf" "$T/pristine/late/"
+printf '%% late copy\n%%%%EOF\n' >> "$T/pristine/late/doc01.pdf"
+printf '%% late copy\n%%%%EOF\n' >> "$T/pristine/late/doc02.pdf"
 ctl() { "$PDFSPOOLCTL" -c "$CFG" "$@"; }
 
 OUTBOX=$T/clean STATE=$T/clean-state write_config 0.5s
 LOG=$T/clean.log start_daemon || bail "local daemon did not start"
-cp -r "$T/pristine/big" "$INBOX/"
-clean_done() { [ "$(jq_file "$T/clean/big/status.json" .state)" = done ]; }
+cp -r "$T/pristine/big" "$T/pristine/late" "$INBOX/"
+clean_done() { [ "$(jq_file "$T/clean/big/status.json" .state)" = done ] && [ "$(jq_file "$T/clean/late/status.json" .state)" = done ]; }
 wait_for 120 clean_done
 check "the local executor's run is done" test "$(jq_file "$T/clean/big/status.json" .state)" = done
 stop_daemon
@@ -96,6 +101,16 @@ check "the canceled job is the only one canceled" test "$(jq -r '.jobs.canceled'
 check "retry of the canceled job accepted" ctl retry big "$victim"
 check "the retried job ends done" wait_for 120 victim_is done
 check "the batch is done again" wait_for 60 batch_is big done
+
+# Slurm's controller away: nothing is submitted and nothing is decided from a
+# failed look; the jobs wait (deferred) and run once it is back.
+slurmctld_stop
+cp -r "$T/pristine/late" "$INBOX/"
+check "without a controller, sbatch fails and the jobs wait" wait_for 60 grep -q "batch=late.*cannot submit the job to Slurm" "$LOG"
+late_waits() { [ "$(job_state late doc01)" = queued ] && jq -e '.error | startswith("deferred:")' "$OUTBOX/late/doc01/status.json" >/dev/null; }
+check "a job that could not be submitted is queued, its status says deferred" wait_for 20 late_waits
+slurmctld_start || diag "the controller did not come back"
+check "with the controller back, the batch runs through Slurm and finishes" wait_for 180 batch_is late done
 check "the invariant holds, outputs as the local executor's" check_spool "$T/pristine" --clean "$T/clean"
 check "no chunk is left in the state dir" test -z "$(ls -A "$STATE/.slurm")"
 stop_daemon

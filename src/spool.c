@@ -843,8 +843,10 @@ static int load_job_states(struct batch *b) {
                 j->state = st < 0 ? JOB_QUEUED : (enum job_state) st;
                 json_decref(jr);
                 if (j->state == JOB_PROCESSING) {
-                        /* The daemon stopped while this job ran: run it again, a few times at most. */
-                        if (j->attempts >= MAX_INTERRUPTED_ATTEMPTS) {
+                        /* The daemon stopped while this job ran: run it again, a few times at most.
+                         * Not for a Slurm queue: its PDFs run elsewhere, so the daemon's end
+                         * is not theirs, and the Slurm job may still run (adopted, slurm.c). */
+                        if (j->attempts >= MAX_INTERRUPTED_ATTEMPTS && q->cfg->executor != EXECUTOR_SLURM) {
                                 j->state = JOB_FAILED;
                                 free(j->error);
                                 j->error = xasprintf("processing was interrupted %u times (the service stopped "

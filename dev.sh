@@ -21,7 +21,7 @@ BUILD_DEPS="build-essential autoconf automake pkg-config
         libjpeg-dev libfreetype-dev libharfbuzz-dev mupdf-tools libseccomp-dev"
 TEST_DEPS="jq procps psmisc systemd samba smbclient smbnetfs bindfs fuse3 mandoc zip unzip
         libarchive-tools xz-utils zstd p7zip-full python3 python3-yaml inotify-tools strace chromium python3-pil
-        clang valgrind xfsprogs"
+        clang valgrind xfsprogs slurmd slurmctld slurm-client munge"
 
 deps() {
         missing=

@@ -219,6 +219,7 @@ enum key_kind {
         KIND_PATH, KIND_DURATION, KIND_SIZE, KIND_UINT, KIND_UINT64, KIND_LOG,
         KIND_WATCH, KIND_FILE_NAME, KIND_PATTERNS, KIND_GROUP, KIND_MODE, KIND_QUEUES, KIND_HOURS,
         KIND_BOOL, KIND_HOOKS, KIND_FILE_PATH, KIND_PROFILES, KIND_PROFILE_NAME, KIND_LIMITS,
+        KIND_EXECUTOR, KIND_SLURM, KIND_WORD, KIND_WORDS,
 };
 
 struct key {
@@ -243,8 +244,26 @@ static const struct key top_keys[] = {
         { "archive_max_bytes", KIND_SIZE, offsetof(struct config, archive_max_bytes), 1, UINT64_MAX },
         { "archive_max_ratio", KIND_UINT, offsetof(struct config, archive_max_ratio), 1, UINT_MAX },
         { "metrics_file", KIND_FILE_PATH, offsetof(struct config, metrics_file), 0, 0 },
+        { "executor", KIND_EXECUTOR, offsetof(struct config, executor), 0, 0 },
+        { "slurm", KIND_SLURM, offsetof(struct config, slurm), 0, 0 },
         { "queues", KIND_QUEUES, offsetof(struct config, queues), 0, 0 },
         { "profiles", KIND_PROFILES, 0, 0, 0 },
+};
+
+static const struct key slurm_keys[] = {
+        { "partition", KIND_WORD, offsetof(struct slurm_config, partition), 0, 0 },
+        { "account", KIND_WORD, offsetof(struct slurm_config, account), 0, 0 },
+        { "qos", KIND_WORD, offsetof(struct slurm_config, qos), 0, 0 },
+        { "time_limit", KIND_DURATION, offsetof(struct slurm_config, time_limit_usec), 60 * USEC_PER_SEC,
+          DURATION_MAX },
+        { "mem_per_cpu", KIND_SIZE, offsetof(struct slurm_config, mem_per_cpu), 1 << 20, UINT64_MAX },
+        { "mem", KIND_SIZE, offsetof(struct slurm_config, mem), 1 << 20, UINT64_MAX },
+        { "cpus_per_task", KIND_UINT, offsetof(struct slurm_config, cpus_per_task), 1, 1024 },
+        { "sbatch_options", KIND_WORDS, offsetof(struct slurm_config, sbatch_options), 0, 0 },
+        { "max_jobs", KIND_UINT, offsetof(struct slurm_config, max_jobs), 1, 100000 },
+        { "pdfs_per_task", KIND_UINT, offsetof(struct slurm_config, pdfs_per_task), 1, 10000 },
+        { "poll_interval", KIND_DURATION, offsetof(struct slurm_config, poll_interval_usec), USEC_PER_SEC / 10,
+          DURATION_MAX },
 };
 
 static const struct key queue_keys[] = {
@@ -271,6 +290,7 @@ static const struct key queue_keys[] = {
         { "hook_timeout", KIND_DURATION, offsetof(struct queue_config, hook_timeout_usec), 1, DURATION_MAX },
         { "profile", KIND_PROFILE_NAME, offsetof(struct queue_config, profile), 0, 0 },
         { "limits", KIND_LIMITS, offsetof(struct queue_config, limits), 0, 0 },
+        { "executor", KIND_EXECUTOR, offsetof(struct queue_config, executor), 0, 0 },
 };
 
 /* A queue's "limits" block: what one job may use in its worker (worker.c sets them). */
@@ -284,6 +304,7 @@ static const char *const log_names[] = {
         [LOG_TARGET_AUTO] = "auto", [LOG_TARGET_JOURNAL] = "journal",
         [LOG_TARGET_SYSLOG] = "syslog", [LOG_TARGET_STDERR] = "stderr",
 };
+static const char *const executor_names[] = { [EXECUTOR_LOCAL - 1] = "local", [EXECUTOR_SLURM - 1] = "slurm" };
 static const char *const watch_names[] = {
         [WATCH_AUTO] = "auto", [WATCH_INOTIFY] = "inotify", [WATCH_POLL] = "poll",
 };
@@ -531,6 +552,50 @@ static int parse_file_name(struct loader *l, const yaml_node_t *k, const yaml_no
                                "%s must be a plain file name without '/', like .ready, got %s", label, got(l, v));
         free(*target);
         *target = xstrdup(s);
+        return 0;
+}
+
+/* One word for a command line (a Slurm partition, account, QOS): no spaces,
+ * no control characters, not starting with '-' (it would read as an option). */
+static bool word_valid(const char *s) {
+        return s && *s && *s != '-' && strlen(s) <= 256 && !has_control_chars(s) && !strchr(s, ' ');
+}
+
+static int parse_word(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                      char **target) {
+        const char *s = yamldoc_scalar(v);
+
+        if (yamldoc_is_null(v) || !word_valid(s))
+                return fail_at(l, yamldoc_value_mark(k, v),
+                               "%s must be one word (no spaces, not starting with '-'), got %s", label, got(l, v));
+        free(*target);
+        *target = xstrdup(s);
+        return 0;
+}
+
+/* A list of command-line arguments, each passed as it is (no shell). */
+static int parse_words(struct loader *l, const yaml_node_t *k, const yaml_node_t *v, const char *label,
+                       char ***target) {
+        if (v->type != YAML_SEQUENCE_NODE)
+                return fail_at(l, yamldoc_value_mark(k, v),
+                               "%s must be a list of arguments like [\"--constraint=ssd\"], got %s", label, got(l, v));
+        yaml_node_item_t *items = v->data.sequence.items.start;
+        size_t n = (size_t) (v->data.sequence.items.top - items);
+        char **list = xcalloc(n + 1, sizeof(char *));
+
+        for (size_t i = 0; i < n; i++) {
+                const yaml_node_t *item = node_at(l, items[i]);
+                const char *s = yamldoc_scalar(item);
+
+                if (!s || yamldoc_is_null(item) || !*s || has_control_chars(s)) {
+                        strv_free(list);
+                        return fail_at(l, &item->start_mark, "%s: each argument must be a non-empty string, got %s",
+                                       label, got(l, item));
+                }
+                list[i] = xstrdup(s);
+        }
+        strv_free(*target);
+        *target = list;
         return 0;
 }
 
@@ -1137,6 +1202,24 @@ static int parse_value(struct loader *l, const struct key *key, void *base, cons
         case KIND_LIMITS:
                 r = parse_limits(l, k, v, label, queue, (struct job_limits *) field);
                 break;
+        case KIND_EXECUTOR:
+                r = parse_choice(l, k, v, label, executor_names, ELEMENTSOF(executor_names), &choice);
+                if (r == 0)
+                        *(enum executor *) field = (enum executor) (choice + 1);
+                break;
+        case KIND_SLURM:
+                r = v->type == YAML_MAPPING_NODE
+                            ? parse_mapping(l, v, slurm_keys, ELEMENTSOF(slurm_keys), field, NULL)
+                            : fail_at(l, yamldoc_value_mark(k, v),
+                                      "\"slurm\" must be a mapping (partition, time_limit, max_jobs, ...), got %s",
+                                      got(l, v));
+                break;
+        case KIND_WORD:
+                r = parse_word(l, k, v, label, (char **) field);
+                break;
+        case KIND_WORDS:
+                r = parse_words(l, k, v, label, (char ***) field);
+                break;
         default:
                 r = -EINVAL;
         }
@@ -1241,6 +1324,9 @@ static void config_set_defaults(struct config *c, const char *path) {
                 .archive_max_entries = 100000,
                 .archive_max_bytes = 4ULL << 30,
                 .archive_max_ratio = 200,
+                .executor = EXECUTOR_LOCAL,
+                .slurm = { .cpus_per_task = 1, .max_jobs = 16, .pdfs_per_task = 8,
+                           .poll_interval_usec = 2 * USEC_PER_SEC },
         };
         c->profiles = xcalloc(1, sizeof(*c->profiles));
         c->n_profiles = 1;
@@ -1287,6 +1373,9 @@ int config_load(const char *path, struct config **ret, char **ret_error) {
                         r = fail_at(&l, &l.profile_refs[i].mark, "\"profile\" in queue \"%s\" names no profile: "
                                     "\"%s\" is not under \"profiles\"", l.profile_refs[i].queue,
                                     l.profile_refs[i].name);
+        for (size_t i = 0; r == 0 && i < c->n_queues; i++)
+                if (c->queues[i].executor == EXECUTOR_INHERIT)
+                        c->queues[i].executor = c->executor;
 
 finish:
         for (size_t i = 0; i < l.n_refs; i++)
@@ -1324,6 +1413,10 @@ void config_free(struct config *c) {
         for (size_t i = 0; i < c->n_profiles; i++)
                 profile_done(&c->profiles[i]);
         free(c->profiles);
+        free(c->slurm.partition);
+        free(c->slurm.account);
+        free(c->slurm.qos);
+        strv_free(c->slurm.sbatch_options);
         free(c->metrics_file);
         free(c->path);
         free(c->state_dir);

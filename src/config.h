@@ -8,6 +8,22 @@
 
 enum watch_mode { WATCH_AUTO, WATCH_INOTIFY, WATCH_POLL };
 enum log_target { LOG_TARGET_AUTO, LOG_TARGET_JOURNAL, LOG_TARGET_SYSLOG, LOG_TARGET_STDERR };
+/* Who runs a queue's jobs: the daemon's own worker processes (pool.c) or a
+ * Slurm cluster (slurm.c). INHERIT: a queue that does not say takes the top level's. */
+enum executor { EXECUTOR_INHERIT, EXECUTOR_LOCAL, EXECUTOR_SLURM };
+
+/* The "slurm:" block: how jobs of executor: slurm queues are submitted (sbatch). */
+struct slurm_config {
+        char *partition, *account, *qos; /* NULL = Slurm's default */
+        uint64_t time_limit_usec;  /* of one Slurm job (a chunk of PDFs); 0 = the partition's */
+        uint64_t mem_per_cpu;      /* bytes, 0 = not given */
+        uint64_t mem;              /* bytes per node, 0 = not given */
+        unsigned cpus_per_task;    /* default 1 */
+        char **sbatch_options;     /* extra sbatch arguments, NULL-terminated; NULL = none */
+        unsigned max_jobs;         /* Slurm jobs in flight at most, default 16 */
+        unsigned pdfs_per_task;    /* PDFs one Slurm job processes, default 8 */
+        uint64_t poll_interval_usec; /* how often squeue is asked, default 2 s */
+};
 
 /* A daily window of local time, in minutes after midnight; end < start spans midnight. */
 struct hours {
@@ -55,6 +71,7 @@ struct queue_config {
         uint64_t hook_timeout_usec; /* a hook still running after this is killed, default 60 s */
         char *profile;             /* the processing profile of its jobs, default "default" */
         struct job_limits limits;
+        enum executor executor;    /* local (default) or slurm; never INHERIT after config_load */
 };
 
 struct config {
@@ -75,6 +92,8 @@ struct config {
         uint64_t archive_max_entries;  /* default 100000 */
         uint64_t archive_max_bytes;    /* total unpacked, default 4 GiB */
         unsigned archive_max_ratio;    /* unpacked/packed, default 200 */
+        enum executor executor;    /* the queues' default: local */
+        struct slurm_config slurm;
         struct queue_config *queues;
         size_t n_queues;
         struct profile *profiles;  /* always holds "default" (built in unless the file defines it) */

@@ -8,6 +8,8 @@
  *       pool.c      workers: hand out jobs, time out, reap (scheduler.c picks)
  *                   -> extracted: the job's filters (filters.c, children by hooks.c)
  *                   -> spool_job_finish
+ *       slurm.c     the same for queues with executor: slurm: chunks of jobs as
+ *                   Slurm jobs (sbatch, scontrol, scancel), reconciled at start
  *       publish.c   when jobs end: summary pages (summary.c), the ZIP (export.c),
  *                   a queue's hooks, each in a child (hooks.c)
  *       metrics.c   the Prometheus file, on a timer
@@ -38,6 +40,7 @@
 #include "pool.h"
 #include "publish.h"
 #include "register.h"
+#include "slurm.h"
 #include "spool.h"
 #include "util.h"
 
@@ -65,6 +68,7 @@ struct daemon {
         sd_event *event;
         struct spool *spool;
         struct pool *pool;
+        struct slurm *slurm;           /* NULL while no queue has executor: slurm */
         char *worker_path;
         struct config **old_configs;   /* replaced by reloads, still used by a retired queue */
         size_t n_old_configs;
@@ -93,6 +97,24 @@ struct daemon {
 #define METRICS_INTERVAL_USEC (5 * USEC_PER_SEC)
 
 /* ---- a drop on its way: intake -> claim -> register -> spool -> pool ---- */
+
+/* Hand queued jobs to the executors: the local pool and Slurm. */
+static void kick(struct daemon *d) {
+        pool_kick(d->pool);
+        slurm_kick(d->slurm);
+}
+
+/* The Slurm executor, once a queue wants it (at start, or with a reload):
+ * it reconciles with what a previous run left in Slurm before anything starts. */
+static void slurm_start(struct daemon *d) {
+        const struct config *c = d->spool->config;
+        bool wanted = false;
+
+        for (size_t i = 0; i < c->n_queues; i++)
+                wanted = wanted || c->queues[i].executor == EXECUTOR_SLURM;
+        if (wanted && !d->slurm && slurm_new(d->spool, d->worker_path, &d->slurm) < 0)
+                log_error("the Slurm executor cannot start: jobs of executor: slurm queues wait");
+}
 
 static void on_registered(struct queue *q, const char *claim, void *userdata);
 static void on_needs_unpack(struct queue *q, const char *claim, const char *drop, void *userdata);
@@ -204,9 +226,7 @@ static void on_needs_unpack(struct queue *q, const char *claim, const char *drop
 }
 
 static void on_adopted(struct queue *q, void *userdata) {
-        struct daemon *d = userdata;
-
-        pool_kick(d->pool);
+        kick(userdata);
 }
 
 static void on_registered(struct queue *q, const char *claim, void *userdata) {
@@ -338,7 +358,7 @@ static void on_queue_retry(struct queue *q, void *userdata) {
         (void) recover_queue(d, q);
         if (q->intake)
                 intake_rescan(q, NULL);
-        pool_kick(d->pool);
+        kick(d);
 }
 
 
@@ -387,9 +407,11 @@ static int cancel_in(struct daemon *d, struct batch *b, const struct control_req
         if (r == -ENOENT && c.unknown)
                 return refuse(o, xasprintf("no job %s in batch %s", c.unknown, b->id));
         for (size_t i = 0; i < c.n_running; i++) {
-                int k = pool_cancel_job(d->pool, c.running[i]);
+                struct job *j = c.running[i];
+                int k = j->batch->queue->cfg->executor == EXECUTOR_SLURM ? slurm_cancel_job(d->slurm, j)
+                                                                        : pool_cancel_job(d->pool, j);
                 if (k == -ENOENT)
-                        k = filters_cancel(c.running[i]);
+                        k = filters_cancel(j);
                 stopped += k == 0;
                 pending += k == 1;
         }
@@ -451,7 +473,7 @@ static void do_retry(struct daemon *d, const struct control_request *rq, struct 
                                                      "cannot be retried: " : "",
                                        unretryable ? "left failed" : "");
         spool_batch_done_with(b);
-        pool_kick(d->pool);
+        kick(d);
 }
 
 static void do_hold(struct daemon *d, const struct control_request *rq, bool hold, struct outcome *o) {
@@ -465,7 +487,7 @@ static void do_hold(struct daemon *d, const struct control_request *rq, bool hol
                 o->message = xasprintf(hold ? "batch %s held: no new jobs start; running ones finish"
                                             : "batch %s released", b->id);
         if (!hold)
-                pool_kick(d->pool);
+                kick(d);
 }
 
 static void do_priority(struct daemon *d, const struct control_request *rq, struct outcome *o) {
@@ -477,7 +499,7 @@ static void do_priority(struct daemon *d, const struct control_request *rq, stru
                 refuse(o, xasprintf("batch %s: cannot record the priority: %s", b->id, strerror(-r)));
         else
                 o->message = xasprintf("batch %s: priority %d", b->id, b->priority);
-        pool_kick(d->pool);
+        kick(d);
 }
 
 /* ---- removing deleted batches' files: a child, so that a batch of 100,000
@@ -830,6 +852,7 @@ int daemon_start(struct daemon *d) {
                 (void) recover_queue(d, q);
                 (void) spool_check_finished(q);
         }
+        slurm_start(d); /* adopts the Slurm jobs of the jobs just loaded, before any runs */
         r = pool_new(s, d->worker_path, &d->pool);
         if (r < 0)
                 return r;
@@ -846,7 +869,7 @@ int daemon_start(struct daemon *d) {
         if (sd_event_add_time_relative(d->event, &d->retention_timer, CLOCK_MONOTONIC, RETENTION_USEC, USEC_PER_SEC,
                                        on_retention, d) < 0)
                 log_warning("cannot arm the retention timer: finished batches are removed at the next start only");
-        pool_kick(d->pool);
+        kick(d);
         /* Always armed: metrics_file may come with a reload. */
         (void) sd_event_add_time_relative(d->event, &d->metrics_timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC / 2,
                                           on_metrics_timer, d);
@@ -884,6 +907,7 @@ void daemon_stop(struct daemon *d, void (*done)(void *userdata), void *userdata)
         for (struct queue *q = s->queues; q; q = q->next)
                 intake_stop(q);
         filters_stop_all();
+        slurm_stop(d->slurm); /* its Slurm jobs go on: adopted at the next start */
         if (d->pool)
                 pool_stop(d->pool, s->config->stop_grace_usec, on_pool_stopped, d);
         else if (done)
@@ -1010,7 +1034,8 @@ int daemon_reload(struct daemon *d, struct config *nc, char **ret_error) {
         }
         if (d->pool)
                 pool_resize(d->pool, nc->workers);
-        pool_kick(d->pool);
+        slurm_start(d);
+        kick(d);
         return 0;
 }
 
@@ -1028,6 +1053,7 @@ void daemon_free(struct daemon *d) {
         if (d->control_fd >= 0)
                 close(d->control_fd);
         pool_free(d->pool);
+        slurm_free(d->slurm);
         for (struct queue *q = d->spool ? d->spool->queues : NULL; q; q = q->next)
                 intake_stop(q);
         struct config *config = d->spool ? d->spool->config : NULL;

@@ -58,6 +58,7 @@ struct job {
         enum job_state state;
         unsigned attempts;
         char *error;           /* NULL, or a reason a person understands */
+        char *runner;          /* while processing, where it runs, for people ("Slurm job 123 RUNNING"); NULL: here */
         unsigned pages;
         uint64_t started, finished; /* realtime usec, 0 = not yet */
         double seconds;

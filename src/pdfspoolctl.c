@@ -473,7 +473,9 @@ static void print_jobs(json_t *jobs) {
         json_array_foreach(jobs, k, j)
                 printf("%-40s %-10s %8lld %5lld %8.2f  %s\n", str(j, "job"), str(j, "state"), num(j, "attempts"),
                        num(j, "pages"), json_number_value(json_object_get(j, "seconds")),
-                       json_is_string(json_object_get(j, "error")) ? str(j, "error") : "");
+                       json_is_string(json_object_get(j, "error"))    ? str(j, "error")
+                       : json_is_string(json_object_get(j, "runner")) ? str(j, "runner") /* a Slurm job */
+                                                                      : "");
 }
 
 static int cmd_status(struct ctl *c, int argc, char **argv) {

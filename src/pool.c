@@ -536,7 +536,7 @@ static void dispatch(struct pool *p) {
                 struct worker *w = &p->workers[i];
                 if (w->pid <= 0 || !w->hello || w->job || w->retiring || !w->io)
                         continue;
-                struct job *j = sched_next(p->spool);
+                struct job *j = sched_next_for(p->spool, EXECUTOR_LOCAL); /* slurm.c runs the others */
                 if (!j) {
                         arm_wake(p);
                         return;

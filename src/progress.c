@@ -152,10 +152,16 @@ static void job_changed(struct progress *p, struct watched_batch *b, const char 
                           : strcmp(state, "canceled") == 0 ? "job_canceled" : NULL;
         if (!event || (!before && strcmp(state, "processing") != 0 && !p->json))
                 goto out;
-        emit(p, json_pack("{s:s,s:s,s:s,s:s,s:I,s:O,s:f}", "event", event, "batch", b->id, "job", name, "state", state,
-                          "pages", (json_int_t) num(j, "pages"), "error", json_object_get(j, "error") ? json_object_get(j, "error") : json_null(),
-                          "seconds", json_number_value(json_object_get(j, "seconds"))));
-        char *what = xasprintf("%s %s%s%s", name, strcmp(state, "processing") == 0 ? "started" : state,
+        /* A job that runs elsewhere says where (a Slurm job: "runner"). */
+        const char *runner = json_string_value(json_object_get(j, "runner"));
+        json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:I,s:O,s:f}", "event", event, "batch", b->id, "job", name, "state", state,
+                               "pages", (json_int_t) num(j, "pages"), "error", json_object_get(j, "error") ? json_object_get(j, "error") : json_null(),
+                               "seconds", json_number_value(json_object_get(j, "seconds")));
+        if (ev && runner)
+                json_object_set_new(ev, "runner", json_string(runner));
+        emit(p, ev);
+        char *what = xasprintf("%s %s%s%s%s%s%s", name, strcmp(state, "processing") == 0 ? "started" : state,
+                               runner ? " (" : "", runner ? runner : "", runner ? ")" : "",
                                json_is_string(json_object_get(j, "error")) ? ": " : "", str(j, "error"));
         say_change(p, b, what);
         free(what);

@@ -31,11 +31,17 @@ const char *sched_waits(const struct batch *b, uint64_t now, uint64_t *ret_until
 }
 
 struct job *sched_next(struct spool *s) {
+        return sched_next_for(s, EXECUTOR_INHERIT);
+}
+
+/* EXECUTOR_INHERIT: any queue's. A queue that says nothing (a test's) is local. */
+struct job *sched_next_for(struct spool *s, enum executor e) {
         uint64_t now = now_usec(CLOCK_REALTIME), until;
         struct batch *best = NULL;
 
         for (struct queue *q = s->queues; q; q = q->next) {
-                if (queue_deferred(q))
+                if (queue_deferred(q) ||
+                    (e != EXECUTOR_INHERIT && (q->cfg->executor == EXECUTOR_SLURM) != (e == EXECUTOR_SLURM)))
                         continue;
                 for (struct batch *b = q->batches; b; b = b->next) {
                         if (b->held || b->counts[JOB_QUEUED] == 0 || sched_waits(b, now, &until) || !next_queued(b))

@@ -6,6 +6,8 @@
  * fair (the batch served longest ago first) within a priority. Does not change
  * the job's state. */
 struct job *sched_next(struct spool *s);
+/* The same among the queues that executor E runs (config.h). */
+struct job *sched_next_for(struct spool *s, enum executor e);
 /* Why batch B starts no job at NOW (realtime usec): "not_before" (its
  * manifest's time) or "hours" (outside its queue's hours), with *RET_UNTIL set
  * to when that ends; NULL when it may start. Deferral is the queue's own. */

@@ -145,6 +145,7 @@ void spool_batch_free(struct batch *b) {
                 json_decref(b->jobs[i].filter);
                 strv_free(b->jobs[i].required_outputs);
                 job_drop_profile(&b->jobs[i]);
+                free(b->jobs[i].runner);
         }
         for (size_t i = 0; i < b->n_skipped; i++) {
                 free(b->skipped[i].source);
@@ -849,8 +850,10 @@ static int load_job_states(struct batch *b) {
                 j->state = st < 0 ? JOB_QUEUED : (enum job_state) st;
                 json_decref(jr);
                 if (j->state == JOB_PROCESSING) {
-                        /* The daemon stopped while this job ran: run it again, a few times at most. */
-                        if (j->attempts >= MAX_INTERRUPTED_ATTEMPTS) {
+                        /* The daemon stopped while this job ran: run it again, a few times at most.
+                         * Not for a Slurm queue: its PDFs run elsewhere, so the daemon's end
+                         * is not theirs, and the Slurm job may still run (adopted, slurm.c). */
+                        if (j->attempts >= MAX_INTERRUPTED_ATTEMPTS && q->cfg->executor != EXECUTOR_SLURM) {
                                 j->state = JOB_FAILED;
                                 free(j->error);
                                 j->error = xasprintf("processing was interrupted %u times (the service stopped "
@@ -967,7 +970,11 @@ int spool_batch_resume(struct queue *q, const char *claim) {
         fs_remove_temps(AT_FDCWD, b->claim_path, false);
         fs_remove_temps(AT_FDCWD, jobs_dir, false);
         free(jobs_dir);
-        fs_remove_temps(q->outbox_fd, b->id, true);
+        /* A Slurm queue's temp folders may belong to a Slurm job that still runs
+         * and is adopted in a moment (slurm.c): a job that runs again empties
+         * its own temp folder first (spool_job_start). */
+        if (q->cfg->executor != EXECUTOR_SLURM)
+                fs_remove_temps(q->outbox_fd, b->id, true);
         write_projection(b);
         log_full(LOG_INFO, &(struct log_ctx) { .queue = q->name, .batch = b->id }, 0, NULL,
                  "batch resumed: %zu of %zu jobs still to do", b->counts[JOB_QUEUED], b->n_jobs);
@@ -1015,6 +1022,8 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         j->finished = 0;
         free(j->error);
         j->error = NULL;
+        free(j->runner); /* an earlier run's; the executor says this one's */
+        j->runner = NULL;
         if (!b->started)
                 b->started = j->started;
         /* Not recorded, a crash runs the job again without counting the attempt: no harm. */
@@ -1348,6 +1357,59 @@ int spool_job_requeue(struct job *j) {
         free(tmp);
         free(dir);
         return 0;
+}
+
+int spool_job_adopt(struct job *j) {
+        struct batch *b = j->batch;
+
+        if (j->state != JOB_QUEUED)
+                return -EBUSY;
+        b->counts[j->state]--;
+        j->state = JOB_PROCESSING;
+        b->counts[j->state]++;
+        if (!j->started)
+                j->started = now_usec(CLOCK_REALTIME);
+        int r = write_job_record(j);
+        char *dir = job_dir(j);
+        (void) status_write_job(j, dir);
+        free(dir);
+        mark_dirty(b);
+        return r;
+}
+
+void spool_job_set_runner(struct job *j, const char *runner) {
+        if (j->runner == runner || (j->runner && runner && strcmp(j->runner, runner) == 0))
+                return;
+        free(j->runner);
+        j->runner = runner ? xstrdup(runner) : NULL;
+        if (j->state != JOB_PROCESSING)
+                return;
+        char *dir = job_dir(j);
+        (void) status_write_job(j, dir); /* the next write says it, if not this one */
+        free(dir);
+}
+
+int spool_job_retry(struct job *j, const char *reason) {
+        struct batch *b = j->batch;
+
+        if (j->attempts >= MAX_INTERRUPTED_ATTEMPTS) {
+                char *why = xasprintf("%s, %u times; not retried", reason, j->attempts);
+                int r = spool_job_finish(j, JOB_FAILED, 0, why);
+                free(why);
+                return r;
+        }
+        unsigned attempts = j->attempts;
+        (void) spool_job_requeue(j);
+        j->attempts = attempts; /* counted: not a stop of the daemon's */
+        free(j->error);
+        j->error = xasprintf("retried: %s", reason);
+        log_full(LOG_WARNING, &(struct log_ctx) { .queue = b->queue->name, .batch = b->id, .job = j->name }, 0,
+                 NULL, "run %u ended without a result: %s; the job runs again", attempts, reason);
+        char *dir = job_dir(j);
+        int r = write_job_record(j);
+        (void) status_write_job(j, dir);
+        free(dir);
+        return r;
 }
 
 void spool_job_defer(struct job *j, const char *what, int err) {

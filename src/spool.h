@@ -112,6 +112,18 @@ int spool_job_filter_paths(struct job *j, char **ret_input, char **ret_out_dir, 
  * ("changed after it was taken: ..."), or another -errno (could not look). */
 int spool_job_open_source(const struct job *j, const char **ret_why);
 int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const char *error);
+/* A queued job that an executor finds still running elsewhere after a restart
+ * (a Slurm job the daemon did not see end): processing again, its temp folder
+ * and attempt count as they are. */
+int spool_job_adopt(struct job *j);
+/* A job whose run ended without a result for a reason outside the PDF (a
+ * Slurm node failed, a time limit, out of memory): queued again with REASON
+ * in its status, the attempt counted; after MAX_INTERRUPTED_ATTEMPTS it fails
+ * with REASON instead (a file that kills every run). */
+int spool_job_retry(struct job *j, const char *reason);
+/* Where processing job J runs, as an executor says it (slurm.c: the Slurm
+ * job and its state), shown in its status while it runs; NULL: nothing to say. */
+void spool_job_set_runner(struct job *j, const char *runner);
 /* Put a job that was running back to queued (graceful stop). */
 int spool_job_requeue(struct job *j);
 /* A job that could not run or end for a fault of the spool's resources (ERR,

@@ -122,6 +122,9 @@ json_t *status_job_json(const struct job *j, uint64_t now) {
                 json_object_set_new(js, "text_layer", json_string(j->text_layer));
         if (js && j->filter)
                 json_object_set(js, "filter", j->filter);
+        /* Where a processing job runs, when not here (an executor's word: slurm.c). */
+        if (js && j->runner && j->state == JOB_PROCESSING)
+                json_object_set_new(js, "runner", json_string(j->runner));
         return js;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 void (*util_out_of_memory_hook)(void);
@@ -214,4 +215,17 @@ char *format_size(char *buf, size_t size, uint64_t bytes) {
                 v /= 1024;
         snprintf(buf, size, "%.1f %s", v, units[i]);
         return buf;
+}
+
+int limit_resource(int resource, uint64_t value) {
+        struct rlimit limit;
+
+        if (getrlimit(resource, &limit) < 0)
+                return -errno;
+        if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < value)
+                value = limit.rlim_max;
+        limit.rlim_cur = limit.rlim_max = (rlim_t) value;
+        if (setrlimit(resource, &limit) < 0)
+                return -errno;
+        return 0;
 }

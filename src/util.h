@@ -43,6 +43,10 @@ bool utf8_is_valid(const char *s, size_t n);
  * work waits and is retried. ERR is a positive or negative errno. */
 bool errno_is_transient(int err);
 
+/* Lower (never raise) both limits of RESOURCE (RLIMIT_*) to VALUE: the process
+ * cannot undo it. 0 or -errno. */
+int limit_resource(int resource, uint64_t value);
+
 /* 1 when built with AddressSanitizer (./configure --enable-sanitizers, fuzzing
  * builds): its shadow memory reserves terabytes of address space, so RLIMIT_AS
  * would stop the program at its next allocation and must not be set. */

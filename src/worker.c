@@ -26,6 +26,7 @@
 
 #include "extract.h"
 #include "names.h"
+#include "worker-batch.h"
 #include "proto.h"
 #include "sandbox.h"
 #include "util.h"
@@ -59,20 +60,6 @@ static int parse_bytes(const char *s, uint64_t *ret) {
         if (*end != 0 || v == 0)
                 return -EINVAL;
         *ret = v;
-        return 0;
-}
-
-/* Lower (never raise) both limits of RESOURCE to VALUE: the worker cannot undo it. */
-static int limit_resource(int resource, rlim_t value) {
-        struct rlimit limit;
-
-        if (getrlimit(resource, &limit) < 0)
-                return -errno;
-        if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < value)
-                value = limit.rlim_max;
-        limit.rlim_cur = limit.rlim_max = value;
-        if (setrlimit(resource, &limit) < 0)
-                return -errno;
         return 0;
 }
 
@@ -360,9 +347,12 @@ int main(int argc, char *argv[]) {
         fz_context *ctx;
         int r;
 
+        /* A Slurm job's worker (slurm.h): a chunk file instead of the socket. */
+        if (argc == 3 && strcmp(argv[1], "--batch") == 0)
+                return worker_batch_run(argv[2]);
         if (argc > 1) {
-                fprintf(stderr, "%s: takes no arguments: pdfspoold starts it with its socket on fd %d\n",
-                        argv[0], PROTO_WORKER_FD);
+                fprintf(stderr, "%s: takes no arguments: pdfspoold starts it with its socket on fd %d "
+                        "(or --batch CHUNK_FILE, as a Slurm job)\n", argv[0], PROTO_WORKER_FD);
                 return strcmp(argv[1], "--help") == 0 ? EXIT_SUCCESS : EXIT_PROTOCOL;
         }
 

@@ -264,7 +264,7 @@ static void test_key_errors(void) {
                     "    setle: 1s\n",
                     "7:5: unknown key \"setle\" in queue \"datasheets\" (expected one of: inbox, outbox, settle, "
                     "watch, poll_interval, ready_marker, ignore, manifest_timeout, incomplete_wait, group, file_mode, "
-                    "dir_mode, hours, max_files, max_pages, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout, profile, limits)",
+                    "dir_mode, hours, max_files, max_pages, max_bytes, max_batches, keep_finished, zip, hooks, hook_timeout, profile, limits, executor)",
                     "unknown queue key at its position");
         check_error(MINIMAL_QUEUE "    limits:\n      open_files: 4\n",
                     "6:19: \"open_files\" in queue \"q\" must be at least 8, got \"4\"", "limits: open_files below 8");
@@ -279,7 +279,7 @@ static void test_key_errors(void) {
         check_error("wrokers: 2\n" MINIMAL_QUEUE,
                     "1:1: unknown key \"wrokers\" (expected one of: state_dir, workers, job_timeout, worker_memory, "
                     "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, min_free, log, archive_max_entries, "
-                    "archive_max_bytes, archive_max_ratio, metrics_file, queues, profiles)", "unknown top-level key");
+                    "archive_max_bytes, archive_max_ratio, metrics_file, executor, slurm, queues, profiles)", "unknown top-level key");
         check_error("queues:\n  q:\n    inbox: /srv/in\n    outbox: /srv/out\n    hooks:\n      batch_finished: [mail, x]\n",
                     "6:24: hook \"batch_finished\" in queue \"q\" must start with the program's absolute path, got \"mail\"",
                     "hook: program must be an absolute path");
@@ -359,7 +359,7 @@ static void test_key_errors(void) {
         check_error("- a\n- b\n",
                     "1:1: the top level must be a mapping of keys (state_dir, workers, job_timeout, worker_memory, "
                     "worker_max_jobs, thumbnail_size, stop_grace, rescan_interval, min_free, log, archive_max_entries, "
-                    "archive_max_bytes, archive_max_ratio, metrics_file, queues, profiles), got a list", "top level is a list");
+                    "archive_max_bytes, archive_max_ratio, metrics_file, executor, slurm, queues, profiles), got a list", "top level is a list");
         check_error("workers: 2\nlog: auto\nworkers: 3\n" MINIMAL_QUEUE,
                     "3:1: duplicate key \"workers\" (already given at line 1)", "duplicate top-level key");
         check_error(MINIMAL_QUEUE "    settle: 1s\n    settle: 2s\n",
@@ -753,6 +753,53 @@ static void test_profiles(void) {
         free(text);
 }
 
+/* executor: and the slurm: block (issue 13) */
+static void test_executor(void) {
+        struct config *c = NULL;
+        char *error = NULL;
+        int r = load_text("executor: slurm\n"
+                          "slurm:\n  partition: pdf\n  account: lab\n  qos: normal\n  time_limit: 30m\n"
+                          "  mem_per_cpu: 2G\n  cpus_per_task: 2\n  sbatch_options: [--constraint=ssd, -N1]\n"
+                          "  max_jobs: 40\n  pdfs_per_task: 32\n  poll_interval: 500ms\n"
+                          "queues:\n  a:\n    inbox: @/a-in\n    outbox: @/a-out\n"
+                          "  b:\n    inbox: @/b-in\n    outbox: @/b-out\n    executor: local\n",
+                          &c, &error);
+
+        if (!ok(r == 0 && c, "executor: slurm with a slurm: block loads"))
+                diag("%s", error ? error : "");
+        if (c) {
+                const struct slurm_config *sc = &c->slurm;
+                ok(c->queues[0].executor == EXECUTOR_SLURM, "a queue that says nothing takes the top level's executor");
+                ok(c->queues[1].executor == EXECUTOR_LOCAL, "a queue's own executor wins");
+                ok(sc->partition && strcmp(sc->partition, "pdf") == 0 && strcmp(sc->account, "lab") == 0 &&
+                   strcmp(sc->qos, "normal") == 0, "partition, account, qos");
+                ok(sc->time_limit_usec == 1800 * USEC_PER_SEC && sc->mem_per_cpu == 2ULL << 30 && sc->mem == 0 &&
+                   sc->cpus_per_task == 2, "time_limit, mem_per_cpu, cpus_per_task");
+                ok(sc->sbatch_options && strcmp(sc->sbatch_options[0], "--constraint=ssd") == 0 &&
+                   strcmp(sc->sbatch_options[1], "-N1") == 0 && !sc->sbatch_options[2], "sbatch_options as a list");
+                ok(sc->max_jobs == 40 && sc->pdfs_per_task == 32 && sc->poll_interval_usec == 500 * USEC_PER_MSEC,
+                   "max_jobs, pdfs_per_task, poll_interval");
+        }
+        config_free(c);
+        free(error);
+        c = NULL;
+        error = NULL;
+        r = load_text(MINIMAL_QUEUE, &c, &error);
+        ok(r == 0 && c && c->queues[0].executor == EXECUTOR_LOCAL && c->slurm.max_jobs == 16 &&
+           c->slurm.pdfs_per_task == 8 && c->slurm.cpus_per_task == 1, "defaults: local; max_jobs 16, pdfs_per_task 8");
+        config_free(c);
+        free(error);
+        check_error("executor: cloud\n" MINIMAL_QUEUE, "1:11: \"executor\" must be local or slurm, got \"cloud\"",
+                    "executor: cloud");
+        check_error("slurm:\n  partition: -x\n" MINIMAL_QUEUE,
+                    "2:14: \"partition\" must be one word (no spaces, not starting with '-'), got \"-x\"",
+                    "slurm: a partition that would read as an option");
+        check_error("slurm:\n  pdfs: 3\n" MINIMAL_QUEUE,
+                    "2:3: unknown key \"pdfs\" (expected one of: partition, account, qos, time_limit, mem_per_cpu, mem, "
+                    "cpus_per_task, sbatch_options, max_jobs, pdfs_per_task, poll_interval)",
+                    "slurm: unknown key");
+}
+
 int main(void) {
         const char *tmpdir = getenv("TMPDIR");
 
@@ -771,6 +818,7 @@ int main(void) {
         test_example();
         test_hours();
         test_profiles();
+        test_executor();
 
         cleanup();
         free(conf_path);

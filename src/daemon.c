@@ -104,6 +104,8 @@ static void kick(struct daemon *d) {
         slurm_kick(d->slurm);
 }
 
+static void on_extracted(struct job *j, unsigned pages, void *userdata);
+
 /* The Slurm executor, once a queue wants it (at start, or with a reload):
  * it reconciles with what a previous run left in Slurm before anything starts. */
 static void slurm_start(struct daemon *d) {
@@ -114,6 +116,8 @@ static void slurm_start(struct daemon *d) {
                 wanted = wanted || c->queues[i].executor == EXECUTOR_SLURM;
         if (wanted && !d->slurm && slurm_new(d->spool, d->worker_path, &d->slurm) < 0)
                 log_error("the Slurm executor cannot start: jobs of executor: slurm queues wait");
+        else if (d->slurm)
+                slurm_set_extracted_handler(d->slurm, on_extracted, d);
 }
 
 static void on_registered(struct queue *q, const char *claim, void *userdata);

@@ -175,3 +175,16 @@ const char *batch_state_to_string(enum batch_state s);
 enum batch_state batch_state(const struct batch *b);
 /* True while Q's work waits for a deferral to pass (spool_defer). */
 bool queue_deferred(const struct queue *q);
+
+struct profile;
+/* J's profile: the manifest's choice or its queue's, with the manifest's single
+ * options applied (malloc'd). 0, or -EINVAL with *RET_WHY (malloc'd): the
+ * profile is gone from C (a reload) or an option no longer applies. */
+int job_resolve_profile(const struct config *c, const struct job *j, struct profile **ret, char **ret_why);
+/* J runs with PR, which J owns from now on. */
+void job_set_profile(struct job *j, struct profile *pr);
+/* The password for J from its manifest (its path's, a folder's above, or the
+ * batch's); NULL when none was given. Never to be logged or written out. */
+const char *job_password(const struct job *j);
+/* What a worker's RESULT says of J's text layer; anything else is not believed. */
+void job_set_text_layer(struct job *j, json_t *result);

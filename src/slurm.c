@@ -10,6 +10,7 @@
  * controller that does not answer stalls the loop for seconds, never past the
  * service's 30 s watchdog. */
 #include "slurm.h"
+#include "profile.h"
 #include "log.h"
 #include "names.h"
 #include "scheduler.h"
@@ -41,6 +42,7 @@ struct chunk {
         size_t n_jobs;
         bool *cancel;           /* jobs a request canceled: end canceled when Slurm's job is gone */
         bool scancel_sent;
+        struct slurm *x;        /* whose it is */
         struct chunk *next;
 };
 
@@ -54,7 +56,14 @@ struct slurm {
         bool stopping;
         bool blocked;           /* a chunk left by a previous run could not be read: submit nothing */
         int said_error;         /* the last poll's failure, said once until it changes */
+        slurm_extracted_fn on_extracted; /* a done job's filters, then its end (daemon.c) */
+        void *extracted_userdata;
 };
+
+void slurm_set_extracted_handler(struct slurm *x, slurm_extracted_fn fn, void *userdata) {
+        x->on_extracted = fn;
+        x->extracted_userdata = userdata;
+}
 
 static const struct slurm_config *cfg(const struct slurm *x) {
         return &x->spool->config->slurm;
@@ -323,10 +332,13 @@ static void take_result(struct chunk *c, size_t i, json_t *res) {
         unsigned pages = (unsigned) json_integer_value(json_object_get(res, "pages"));
 
         c->jobs[i] = NULL;
+        job_set_text_layer(j, res);
         if (c->cancel[i])
                 (void) spool_job_finish(j, JOB_CANCELED, 0, CANCELED_WHILE_RUNNING); /* too late to count */
         else if (!ok && resource && (errno_is_transient(err) || err == ENOENT))
                 spool_job_defer(j, "the worker could not write the job's outputs", err);
+        else if (ok && c->x->on_extracted)
+                c->x->on_extracted(j, pages, c->x->extracted_userdata); /* its filters, as for local jobs */
         else
                 (void) spool_job_finish(j, ok ? JOB_DONE : JOB_FAILED, pages, ok ? NULL : error ? error : "failed");
 }
@@ -479,14 +491,20 @@ static int on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---- submitting ---- */
 
+/* Job J as the chunk file says it to the worker on the node: its PDF, where
+ * its outputs go, its profile's outputs and its password (the chunk file, like
+ * the batch's records, is the daemon's own: mode 0600 in the state directory). */
 static json_t *chunk_item(struct job *j, const char *out) {
         struct batch *b = j->batch;
         char *source = xasprintf("%s/%s", b->root, j->source);
-        json_t *item = json_pack("{s:I,s:o,s:o,s:o,s:i}", "index", (json_int_t) j->index, "claim",
+        const char *password = job_password(j);
+        json_t *item = json_pack("{s:I,s:o,s:o,s:o,s:i,s:o}", "index", (json_int_t) j->index, "claim",
                                  names_to_json_exact(b->claim_path), "source", names_to_json_exact(source), "out",
-                                 names_to_json_exact(out), "thumbnail_size",
-                                 (int) (b->thumbnail_size ? b->thumbnail_size : b->queue->spool->config->thumbnail_size));
+                                 names_to_json_exact(out), "thumbnail_size", (int) j->profile->thumb_size,
+                                 "outputs", profile_outputs_to_json(j->profile));
         free(source);
+        if (item && password)
+                json_object_set_new(item, "password", json_string(password));
         if (item && j->taken.known)
                 json_object_set_new(item, "taken", json_pack("{s:I,s:I,s:I}", "dev", (json_int_t) j->taken.dev, "ino",
                                                              (json_int_t) j->taken.ino, "size",
@@ -574,6 +592,7 @@ static int submit(struct slurm *x, struct chunk *c, const char *queue, const cha
 static struct chunk *chunk_new(struct slurm *x) {
         struct chunk *c = xcalloc(1, sizeof(*c));
 
+        c->x = x;
         c->name = xasprintf("%" PRIu64 ".%d.%u", now_usec(CLOCK_REALTIME), (int) getpid(), ++x->serial);
         c->dir = xasprintf("%s/%s", x->dir, c->name);
         c->jobs = xcalloc(cfg(x)->pdfs_per_task, sizeof(struct job *));
@@ -621,6 +640,16 @@ static bool submit_one(struct slurm *x) {
                         spool_job_defer(j, "cannot prepare the job's temp folder in the outbox", r);
                         break;
                 }
+                struct profile *pr = NULL;
+                char *why = NULL;
+                if (job_resolve_profile(x->spool->config, j, &pr, &why) < 0) {
+                        (void) spool_job_finish(j, JOB_FAILED, 0, why); /* as the pool does */
+                        free(why);
+                        free(pdf);
+                        free(out);
+                        continue;
+                }
+                job_set_profile(j, pr);
                 json_array_append_new(items, chunk_item(j, out));
                 c->jobs[c->n_jobs++] = j;
                 free(pdf);
@@ -682,6 +711,7 @@ void slurm_kick(struct slurm *x) {
 static int adopt_chunk(struct slurm *x, const char *name) {
         struct chunk *c = xcalloc(1, sizeof(*c));
         char *text = NULL, *path;
+        c->x = x;
         c->name = xstrdup(name);
         c->dir = xasprintf("%s/%s", x->dir, name);
 
@@ -730,6 +760,13 @@ static int adopt_chunk(struct slurm *x, const char *name) {
                 /* Queued: it was processing when the daemon stopped. Anything else
                  * ended already (its end recorded before the chunk went). */
                 if (j->state == JOB_QUEUED && spool_job_adopt(j) >= 0) {
+                        struct profile *pr = NULL;
+                        char *why = NULL;
+                        /* What it runs with, for its filters and its outputs' check;
+                         * a profile gone meanwhile: none (it ends as the node made it). */
+                        if (job_resolve_profile(x->spool->config, j, &pr, &why) == 0)
+                                job_set_profile(j, pr);
+                        free(why);
                         c->jobs[i] = j;
                         adopted++;
                 }

@@ -36,6 +36,10 @@ struct slurm;
  * take queued jobs of executor: slurm queues. WORKER_PATH must be the
  * worker's path on the nodes too. */
 int slurm_new(struct spool *s, const char *worker_path, struct slurm **ret);
+/* Called when a Slurm job made job J's built-in outputs: the caller runs its
+ * filters and ends it (as pool.h's handler). Without one J ends done here. */
+typedef void (*slurm_extracted_fn)(struct job *j, unsigned pages, void *userdata);
+void slurm_set_extracted_handler(struct slurm *x, slurm_extracted_fn fn, void *userdata);
 void slurm_free(struct slurm *x);
 /* Submit queued jobs (up to max_jobs Slurm jobs in flight). Cheap. */
 void slurm_kick(struct slurm *x);

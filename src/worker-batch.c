@@ -57,7 +57,7 @@ static int run_one(fz_context *ctx, int results_fd, size_t index, json_t *item, 
                 .known = json_is_object(taken),
         };
         char *error = NULL, name[32];
-        const char *why = NULL;
+        const char *why = NULL, *text_layer = NULL;
         int pages = 0, write_errno = 0, r;
         double start = now_seconds();
 
@@ -73,11 +73,19 @@ static int run_one(fz_context *ctx, int results_fd, size_t index, json_t *item, 
         int fd = claim_fd < 0 ? -errno : fs_open_taken(claim_fd, source, &ident, &why);
         if (fd >= 0) {
                 char *shown = xasprintf("%s/%s", claim, source);
+                /* The job's profile's outputs, as the socket worker takes them (worker.c);
+                 * without "outputs", the default profile's. */
                 struct profile profile;
-                const char *text_layer = NULL;
+                json_t *outputs = json_object_get(item, "outputs");
+                const char *password = json_string_value(json_object_get(item, "password")), *bad = NULL;
                 profile_init_default(&profile, NULL);
                 profile.thumb_size = (unsigned) size;
-                r = extract_pdf(ctx, fd, shown, out, &profile, NULL, &pages, &text_layer, &error, &write_errno);
+                if (outputs && profile_outputs_from_json(outputs, &profile, &bad) < 0) {
+                        r = -EBADMSG;
+                        error = xasprintf("the chunk's \"outputs\" for this job are malformed: %s", bad);
+                } else
+                        r = extract_pdf(ctx, fd, shown, out, &profile, password, &pages, &text_layer, &error,
+                                        &write_errno);
                 profile_done(&profile);
                 free(shown);
                 close(fd);
@@ -94,6 +102,8 @@ static int run_one(fz_context *ctx, int results_fd, size_t index, json_t *item, 
                 close(claim_fd);
         json_t *result = json_pack("{s:b,s:i,s:s?,s:f}", "ok", r >= 0, "pages", r >= 0 ? pages : 0, "error",
                                    r >= 0 ? NULL : error, "seconds", now_seconds() - start);
+        if (result && r >= 0 && text_layer)
+                json_object_set_new(result, "text_layer", json_string(text_layer));
         if (result && r < 0 && write_errno > 0) {
                 json_object_set_new(result, "resource_error", json_string(strerror(write_errno)));
                 json_object_set_new(result, "errno", json_integer(write_errno));

@@ -114,4 +114,29 @@ check "with the controller back, the batch runs through Slurm and finishes" wait
 check "the invariant holds, outputs as the local executor's" check_spool "$T/pristine" --clean "$T/clean"
 check "no chunk is left in the state dir" test -z "$(ls -A "$STATE/.slurm")"
 stop_daemon
+
+# A Slurm queue's jobs run with its profile (outputs made on the node) and its
+# filters (run by the daemon once the node made the outputs), as local ones.
+cat > "$T/tag" <<'F'
+#!/bin/sh
+echo "tagged $PDFSPOOL_JOB"
+printf '{"tag": "slurm-%s"}' "$PDFSPOOL_TEXT_LAYER" > result.json
+F
+chmod +x "$T/tag"
+write_config 0.5s "$SLURM_YAML
+profiles:
+  rich:
+    outputs: [meta, text, stext, thumbs]
+    filters:
+      - command: [$T/tag]" "    profile: rich"
+start_daemon || bail "daemon did not start with a profile"
+mkdir -p "$T/src/prof"
+mkpdf "$T/src/prof/one.pdf" 1 "LM317 regulator"
+mv "$T/src/prof" "$INBOX/"
+check "profile through Slurm: the batch finishes" wait_for 180 batch_is prof done
+check "... the node made the profile's outputs (stext.json)" jq -e '.pages | length == 1' "$OUTBOX/prof/one/stext.json"
+check "... the job's status says its text layer and its filter's result" \
+        jq -e '.text_layer == "full" and .filter.tag == "slurm-full"' "$OUTBOX/prof/one/status.json"
+check "... the filter's output is in log.txt" grep -q "tagged one" "$OUTBOX/prof/one/log.txt"
+stop_daemon
 done_testing

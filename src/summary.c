@@ -160,7 +160,8 @@ static void job_links(FILE *f, int batch_fd, const char *job) {
                         names[n++] = xstrdup(de->d_name);
                 }
         closedir(d);
-        qsort(names, n, sizeof(char *), compare_names);
+        if (n > 0) /* qsort(NULL, 0, ...) is undefined (UBSan): a running job's folder is empty */
+                qsort(names, n, sizeof(char *), compare_names);
         for (size_t i = 0; i < n; i++) {
                 fputs("<a href=\"", f);
                 url(f, job);

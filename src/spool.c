@@ -1138,6 +1138,17 @@ static int move_outputs(const struct queue *q, const char *tmp, const char *dir,
                 }
                 if (fs_dot_or_dotdot(de->d_name) || strcmp(de->d_name, STATUS_FILE) == 0)
                         continue;
+                /* A temp is no output: one a worker killed midway left (an earlier
+                 * attempt's, still dying under a slow kill) goes with the temp folder. */
+                if (fs_is_temp_name(de->d_name)) {
+                        r = fs_remove_tree(fd, de->d_name);
+                        if (r < 0 && r != -ENOENT) {
+                                *ret_what = "cannot remove a worker's temp file";
+                                break;
+                        }
+                        r = 0;
+                        continue;
+                }
                 r = set_output_owner(fd, de->d_name, q);
                 if (r < 0) {
                         *ret_what = "cannot set the mode of an output";

@@ -5,7 +5,8 @@
 #                    pdfspoold in the foreground on a demo spool under ./demo/
 #   ./dev.sh test    install build and test dependencies, build, run the whole test suite
 #                    (make check), then make distcheck, then the fuzzers (as ./dev.sh fuzz;
-#                    FUZZ_SECONDS=0 leaves them out)
+#                    FUZZ_SECONDS=0 leaves them out), then the unit tests and the main
+#                    system tests built with ASan and UBSan (NO_SANITIZE=1 leaves them out)
 #   ./dev.sh sanitize  the suite (but three load tests) built with --enable-sanitizers,
 #                    in build-asan/
 #   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
@@ -61,7 +62,9 @@ fresh_tree() {
 
 # The suite with ASan and UBSan (all but three load tests: Makefile.am,
 # check-sanitizers); every report fails its test (tests/system/lib.sh).
+# sanitize [TARGET]: check-sanitizers (the suite but three load tests), or check-sanitizers-quick
 sanitize() {
+        target=${1:-check-sanitizers}
         src=$(fresh_tree build-asan)
         # corpus.sh finds the shared corpus beside this checkout, not beside build-asan/src
         corpus=
@@ -71,8 +74,8 @@ sanitize() {
         start=$(date +%s)
         (cd build-asan && "$src/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
                 --enable-sanitizers >/dev/null && make -j"$(nproc)" >/dev/null &&
-         PDFSPOOL_CORPUS=$corpus PDFSPOOL_TIME_FACTOR=4 make check-sanitizers) || { cat build-asan/test-suite.log; exit 1; }
-        echo "dev.sh: the suite with ASan and UBSan took $(( $(date +%s) - start )) s"
+         PDFSPOOL_CORPUS=$corpus PDFSPOOL_TIME_FACTOR=4 make "$target") || { cat build-asan/test-suite.log; exit 1; }
+        echo "dev.sh: $target (ASan and UBSan) took $(( $(date +%s) - start )) s"
 }
 
 # Each libFuzzer target 60 s under ASan and UBSan; reproducers land in fuzz-artifacts/.
@@ -119,6 +122,8 @@ test)  deps "$TEST_DEPS"; build
        make distcheck TESTS=
        # the fuzzers, a bounded time each (FUZZ_SECONDS, 60 by default; 0: none)
        [ "${FUZZ_SECONDS:-60}" = 0 ] || fuzz
+       # the unit tests and the main system tests again, built with ASan and UBSan
+       [ -n "${NO_SANITIZE:-}" ] || sanitize check-sanitizers-quick
        # the suite's result, on one line
        awk '/^# (PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):/ { n[$2] = $3 }
             END { printf "%d passed, %d failed, %d skipped\n", n["PASS:"] + n["XFAIL:"],

@@ -7,7 +7,7 @@
 #                    (make check), then make distcheck, then the fuzzers (as ./dev.sh fuzz;
 #                    FUZZ_SECONDS=0 leaves them out), then the unit tests and the main
 #                    system tests built with ASan and UBSan (NO_SANITIZE=1 leaves them out)
-#   ./dev.sh sanitize  the suite (but three load tests) built with --enable-sanitizers,
+#   ./dev.sh sanitize [check-sanitizers-quick]  the suite (but three load tests) built with --enable-sanitizers,
 #                    in build-asan/
 #   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
 #   ./dev.sh deps    only install the Debian packages
@@ -129,7 +129,7 @@ test)  deps "$TEST_DEPS"; build
             END { printf "%d passed, %d failed, %d skipped\n", n["PASS:"] + n["XFAIL:"],
                          n["FAIL:"] + n["XPASS:"] + n["ERROR:"], n["SKIP:"] }' test-suite.log
        ;;
-sanitize) deps "$TEST_DEPS"; sanitize ;;
+sanitize) deps "$TEST_DEPS"; sanitize "${2:-}" ;;
 fuzz)  deps "clang"; fuzz ;;
 *)     sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

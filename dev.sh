@@ -7,8 +7,8 @@
 #                    (make check), then make distcheck, then the fuzzers (as ./dev.sh fuzz;
 #                    FUZZ_SECONDS=0 leaves them out), then the unit tests and the main
 #                    system tests built with ASan and UBSan (NO_SANITIZE=1 leaves them out)
-#   ./dev.sh sanitize [check-sanitizers-quick]  the suite (but three load tests) built with --enable-sanitizers,
-#                    in build-asan/
+#   ./dev.sh sanitize  the suite (but three load tests) built with --enable-sanitizers, in
+#                    build-asan/; ./dev.sh sanitize check-sanitizers-quick: the CI's part of it
 #   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
 #   ./dev.sh deps    only install the Debian packages
 #   ./dev.sh build   only build (./configure && make)
@@ -131,5 +131,5 @@ test)  deps "$TEST_DEPS"; build
        ;;
 sanitize) deps "$TEST_DEPS"; sanitize "${2:-}" ;;
 fuzz)  deps "clang"; fuzz ;;
-*)     sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 64 ;;
+*)     sed -n '2,/^set -eu/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 64 ;;
 esac

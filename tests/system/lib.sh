@@ -39,6 +39,10 @@ _tap_planned=
 
 # check_sanitizers: 0 when no program left a sanitizer report or a valgrind log
 # with errors or definite leaks in $SAN_DIR; else prints them and returns 1.
+# built_with_asan: the daemon under test was built with AddressSanitizer (its
+# quarantine keeps freed memory: RSS says nothing of the daemon's own growth).
+built_with_asan() { grep -q __asan_init "$PDFSPOOLD" 2>/dev/null; }
+
 check_sanitizers() {
         local f bad=0
         for f in "$SAN_DIR"/asan.* "$SAN_DIR"/ubsan.*; do

@@ -106,6 +106,10 @@ before=$(rss_kb)
 for i in $(seq 1 200); do reload_once || break; done
 after=$(rss_kb)
 diag "(c) daemon RSS: $before kB after 20 reloads, $after kB after 200 more"
-check "(c) 200 reloads do not grow the daemon by 10 MB or more ($before -> $after kB)" test $((after - before)) -lt 10240
+if built_with_asan; then
+        ok 0 "(c) 200 reloads do not grow the daemon by 10 MB or more # SKIP under AddressSanitizer RSS holds its quarantine (its leak check still runs at exit)"
+else
+        check "(c) 200 reloads do not grow the daemon by 10 MB or more ($before -> $after kB)" test $((after - before)) -lt 10240
+fi
 check "(c) the daemon still runs" kill -0 "$DAEMON_PID"
 done_testing

@@ -162,14 +162,19 @@ int status_write_job(const struct job *j, const char *dir) {
         return r;
 }
 
+/* A status file is a few KB; a batch summary of 100,000 jobs some MB. */
+#define STATUS_LOAD_MAX (256u << 20)
+
 json_t *status_load(int dirfd, const char *path) {
-        int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        char *text;
+        size_t len;
         json_t *j;
 
-        if (fd < 0)
+        /* read whole: json_loadfd reads a byte per read(2) */
+        if (fs_read_file(dirfd, path, STATUS_LOAD_MAX, &text, &len) < 0)
                 return NULL;
-        j = json_loadfd(fd, 0, NULL);
-        close(fd);
+        j = json_loadb(text, len, 0, NULL);
+        free(text);
         if (j && !json_is_object(j)) {
                 json_decref(j);
                 return NULL;

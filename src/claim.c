@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -719,11 +718,7 @@ static void unpack_child(struct queue *q, const char *claim_path, const char *dr
         struct unpack_limits limits = { c->archive_max_entries, c->archive_max_bytes, c->archive_max_ratio };
         struct unpack_result res = {};
         char *error = NULL;
-        sigset_t none;
 
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (!UTIL_ASAN) /* RLIMIT_AS stops an ASan build at once (util.h) */
                 (void) setrlimit(RLIMIT_AS, &as);
         (void) setrlimit(RLIMIT_CORE, &core);
@@ -802,7 +797,7 @@ int claim_unpack_start(struct queue *q, const char *claim, const char *drop, cla
                 r = -errno;
                 goto finish;
         }
-        pid_t pid = fork();
+        pid_t pid = fork_bound();
         if (pid < 0) {
                 r = -errno;
                 goto finish;

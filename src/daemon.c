@@ -54,7 +54,6 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/inotify.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <systemd/sd-id128.h>
 #include <unistd.h>
@@ -540,13 +539,8 @@ static void purge_start(struct daemon *d) {
                 return;
         }
         d->purge_again = false;
-        pid_t pid = fork();
+        pid_t pid = fork_bound();
         if (pid == 0) {
-                sigset_t none;
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                (void) unsetenv("NOTIFY_SOCKET");
                 int r = purge_everywhere(d);
                 _exit(r < 0 ? -r : 0);
         }

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,8 +211,6 @@ static _Noreturn void child_main(struct hook *h, int out) {
                 _exit(126);
         }
         if (h->spec.fn) {
-                /* the daemon's own work: it ends with the daemon */
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 fflush(NULL);
                 _exit(h->spec.fn(h->spec.fn_data));
         }
@@ -227,7 +224,8 @@ static int start_one(struct hook *h) {
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
-        h->pid = fork();
+        /* the daemon's own work ends with the daemon; a command runs on its own */
+        h->pid = h->spec.fn ? fork_bound() : fork();
         if (h->pid < 0) {
                 r = -errno;
                 close(pipefd[0]);

@@ -36,7 +36,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/param.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -943,12 +942,6 @@ static void look_resume(struct queue *q) {
 /* In the child: list the inbox and fingerprint every drop (with the writer
  * and cut-short checks), as JSON into OUT. Exits. */
 _Noreturn static void look_child_main(struct queue *q, int out) {
-        sigset_t none;
-
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        (void) unsetenv("NOTIFY_SOCKET");
         json_t *entries = json_array();
         DIR *dir = opendir(q->cfg->inbox);
         int err = dir ? 0 : errno;
@@ -1187,7 +1180,7 @@ static void look_start(struct queue *q) {
                 look_soon(q, q->cfg->poll_interval_usec);
                 return;
         }
-        pid_t pid = fork();
+        pid_t pid = fork_bound();
         if (pid < 0) {
                 r = -errno;
                 close(fd);

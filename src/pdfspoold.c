@@ -156,6 +156,15 @@ int main(int argc, char **argv) {
          * lock lives as long as this descriptor, which is never closed. */
         struct statelock_holder holder = {};
         int lock_fd = statelock_take(config->state_dir, &holder);
+        /* A daemon killed a moment ago: its helpers die with it (fork_bound), and
+         * only then is the lock free. Wait for that, a while; never for a live one. */
+        for (unsigned i = 0; lock_fd == -EBUSY && statelock_holder_gone(&holder) && i < 100; i++) {
+                if (i == 0)
+                        log_info("state_dir %s is still held by what pdfspoold pid %lld left behind; waiting for it "
+                                 "to let go", config->state_dir, holder.pid);
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 * 1000 }, NULL);
+                lock_fd = statelock_take(config->state_dir, &holder);
+        }
         if (lock_fd == -EBUSY) {
                 char who[320] = "another pdfspoold (it has not said which yet)";
                 if (holder.known)

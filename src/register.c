@@ -28,7 +28,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <sys/prctl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -775,13 +774,6 @@ static int on_register_exit(sd_event_source *s, const siginfo_t *si, void *reg_p
 }
 
 static void child_main(struct queue *q, const char *claim) {
-        sigset_t none;
-
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* Only the daemon speaks to the service manager. */
-        (void) unsetenv("NOTIFY_SOCKET");
         int r = register_build(q, claim);
         if (r < 0)
                 _exit(errno_is_transient(r) ? -r : REGISTER_EXIT_FAILED);
@@ -790,7 +782,7 @@ static void child_main(struct queue *q, const char *claim) {
 
 static int start_one(struct registering *reg) {
         struct queue *q = reg->queue;
-        pid_t pid = fork();
+        pid_t pid = fork_bound();
         int r;
 
         if (pid < 0)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,14 @@ int statelock_take(const char *state_dir, struct statelock_holder *ret_holder) {
                 return r;
         }
         return fd;
+}
+
+bool statelock_holder_gone(const struct statelock_holder *h) {
+        char host[256] = "";
+
+        if (!h->known || h->pid <= 0 || gethostname(host, sizeof(host) - 1) < 0 || strcmp(host, h->host) != 0)
+                return false;
+        return kill((pid_t) h->pid, 0) < 0 && errno == ESRCH;
 }
 
 int statelock_query(const char *state_dir, struct statelock_holder *ret_holder) {

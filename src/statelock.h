@@ -27,6 +27,11 @@ struct statelock_holder {
  * -errno. Nothing else in STATE_DIR is touched. */
 int statelock_take(const char *state_dir, struct statelock_holder *ret_holder);
 
+/* The holder named is a process of this host that no longer exists: the lock is
+ * still held only by what it left behind (a helper that dies with it, or an
+ * exec'd child that took the descriptor along), and is let go soon. */
+bool statelock_holder_gone(const struct statelock_holder *h);
+
 /* Is STATE_DIR's lock held? 1 (holder in *RET_HOLDER when not NULL), 0 when
  * not held or there is no lock file, -errno when it could not be told. */
 int statelock_query(const char *state_dir, struct statelock_holder *ret_holder);

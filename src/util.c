@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 void (*util_out_of_memory_hook)(void);
@@ -227,5 +230,20 @@ int limit_resource(int resource, uint64_t value) {
         limit.rlim_cur = limit.rlim_max = (rlim_t) value;
         if (setrlimit(resource, &limit) < 0)
                 return -errno;
+        return 0;
+}
+
+pid_t fork_bound(void) {
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        sigset_t none;
+
+        if (pid != 0)
+                return pid;
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) unsetenv("NOTIFY_SOCKET"); /* only the daemon speaks to the service manager */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(EX_TEMPFAIL);
         return 0;
 }

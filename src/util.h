@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define USEC_PER_SEC ((uint64_t) 1000000)
@@ -46,6 +47,13 @@ bool errno_is_transient(int err);
 /* Lower (never raise) both limits of RESOURCE (RLIMIT_*) to VALUE: the process
  * cannot undo it. 0 or -errno. */
 int limit_resource(int resource, uint64_t value);
+
+/* fork() for the daemon's own helpers (no exec): the child starts with no signal
+ * blocked, without NOTIFY_SOCKET, and dies with its parent (PR_SET_PDEATHSIG),
+ * also when the parent died before the child could ask for that. A helper that
+ * outlived its daemon would hold the state_dir's lock and keep the next daemon
+ * out, and could write to a claim the next daemon recovers. As fork(). */
+pid_t fork_bound(void);
 
 /* 1 when built with AddressSanitizer (./configure --enable-sanitizers, fuzzing
  * builds): its shadow memory reserves terabytes of address space, so RLIMIT_AS

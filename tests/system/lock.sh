@@ -4,7 +4,8 @@
 # holder's pid and host, and touches nothing; the first's batch finishes with
 # every job done once. pdfspoolctl health names the holder (exit 0) and says
 # when no daemon runs (exit 3). A lock held by a daemon killed with SIGKILL is
-# released by the kernel: the next start is fine.
+# released by the kernel: the next start is fine; while what it left behind
+# still holds the lock, the next start waits for it.
 . "$(dirname "$0")/lib.sh"
 command -v mutool >/dev/null || skip_all "mutool not installed"
 command -v jq >/dev/null || skip_all "jq not installed"
@@ -87,5 +88,22 @@ kill_daemon
 check "restart after kill -9 starts" start_daemon
 check "the restarted daemon holds the lock" sh -c "'$PDFSPOOLCTL' -c '$CFG' health | grep -qF 'pdfspoold pid $DAEMON_PID on host'"
 check "and not the killed one" test "$DAEMON_PID" != "$killed"
+stop_daemon
+
+# What a killed daemon left behind (a helper that has not yet died with it) still
+# holds the lock, and the file names the daemon, which is gone: the next start
+# waits for the lock instead of giving up, and says so.
+gone=$(sh -c 'echo $$')
+printf '{"pid":%s,"host":"%s","started":"x"}' "$gone" "$host" > "$STATE/.pdfspoold.lock"
+python3 -c 'import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+open(sys.argv[2], "w").write("held")
+time.sleep(1.5)' "$STATE/.pdfspoold.lock" "$T/held" &
+leftover=$!
+wait_for 10 test -s "$T/held" || bail "the stand-in leftover did not take the lock"
+check "a start while a gone daemon's leftover holds the lock starts once it lets go" start_daemon
+check "... after it let go" not_running "$leftover"
+check "... and said why it waited" grep -qF "state_dir $STATE is still held by what pdfspoold pid $gone left behind; waiting" "$LOG"
 stop_daemon
 done_testing

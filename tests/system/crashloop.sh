@@ -88,8 +88,7 @@ diag "$(ms) ms: all kills done, waiting for the spool to finish"
 KILLED='^(worker killed by SIGKILL|the worker could not be reached)'
 settled() { python3 "$CHECK_SPOOL" --inbox "$INBOX" --outbox "$OUTBOX" --state "$STATE" \
                 --pristine "$T/pristine" --allow-failed "$KILLED" >/dev/null 2>&1; }
-deadline=$(( $(date +%s) + 240 ))
-until settled || [ "$(date +%s)" -ge "$deadline" ]; do sleep 1; done
+wait_settled 60 900 settled
 diag "$(ms) ms: settled"
 
 check "$dk daemon kills and $wk worker kills at random moments" \

@@ -121,6 +121,30 @@ wait_for() {
         return 0
 }
 
+# wait_settled IDLE-SECONDS MAX-SECONDS COMMAND...: poll (once a second) until
+# the command succeeds, as long as the daemon is at work: 1 when its log has not
+# grown for IDLE-SECONDS (it has nothing more to do, so the spool will not settle),
+# or after MAX-SECONDS in all. Says how long it took: a slow machine shows as such
+# instead of as a broken invariant.
+wait_settled() {
+        local idle=$1 max=$2; shift 2
+        local t0 now size last_size=-1 last_change rc=1
+        t0=$(date +%s); last_change=$t0
+        while true; do
+                if "$@" >/dev/null 2>&1; then rc=0; break; fi
+                now=$(date +%s)
+                size=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
+                [ "$size" != "$last_size" ] && { last_size=$size; last_change=$now; }
+                if [ $((now - last_change)) -ge "$idle" ]; then
+                        diag "not settled: the daemon did nothing for $idle s"; break
+                fi
+                if [ $((now - t0)) -ge "$max" ]; then diag "not settled within $max s"; break; fi
+                sleep 1
+        done
+        diag "waited $(( $(date +%s) - t0 )) s for the spool to settle"
+        return $rc
+}
+
 # ---- PDFs ----
 # mkpdf FILE [PAGES] [TEXT]: a small real PDF made with mutool create.
 mkpdf() {
@@ -161,13 +185,23 @@ start_daemon() {
         # shellcheck disable=SC2086 # the wrapper is a command line
         ${PDFSPOOL_DAEMON_WRAPPER:-} "$PDFSPOOLD" -c "$CFG" "$@" >>"$LOG" 2>&1 </dev/null &
         DAEMON_PID=$!
-        if ! wait_for 20 daemon_started_after "$before"; then
-                diag "pdfspoold did not start"
+        local t0; t0=$(date +%s%N)
+        if ! wait_for 60 daemon_started_or_gone "$before" "$DAEMON_PID" || ! daemon_started_after "$before"; then
+                if not_running "$DAEMON_PID"; then
+                        wait "$DAEMON_PID"
+                        diag "pdfspoold did not start: it exited with status $?"
+                else
+                        diag "pdfspoold did not start within 60 s"
+                fi
                 tail -n 20 "$LOG" | sed 's/^/# /'
                 return 1
         fi
+        local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        [ "$ms" -gt 5000 ] && diag "pdfspoold took $ms ms to start"
+        return 0
 }
 daemon_started_after() { [ "$(grep -c ' started: ' "$LOG")" -gt "$1" ]; }
+daemon_started_or_gone() { daemon_started_after "$1" || not_running "$2"; }
 
 stop_daemon() {
         [ -z "$DAEMON_PID" ] && return 0

@@ -172,8 +172,7 @@ check "after every cut every dropped PDF was still on the disk" test "$lost_bad"
 check "after every cut every job done before it was done, with outputs ($total_done_checked checks)" test "$done_bad" -eq 0
 
 settled() { python3 "$CHECK_SPOOL" --inbox "$INBOX" --outbox "$OUTBOX" --state "$STATE" --pristine "$T/pristine" >/dev/null 2>&1; }
-deadline=$(( $(date +%s) + 180 ))
-until settled || [ "$(date +%s)" -ge "$deadline" ]; do sleep 1; done
+wait_settled 60 900 settled
 check_spool "$T/pristine" --summary
 ok $? "after the last power-on the spool's invariant holds (check-spool: all $n PDFs done once)"
 stop_daemon

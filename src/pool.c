@@ -244,37 +244,40 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                         const char *resource = json_string_value(json_object_get(msg, "resource_error"));
                         int err = (int) json_integer_value(json_object_get(msg, "errno"));
                         unsigned pages = (unsigned) json_integer_value(json_object_get(msg, "pages"));
-                        char *limit_reason = !ok && resource ? limit_hit(p, w, w->job, err) : NULL;
-                        if (limit_reason) {
-                                /* The job's own limit: the PDF's fault, unlike a full disk. */
-                                job_done(w, JOB_FAILED, 0, limit_reason);
-                                free(limit_reason);
-                        } else if (!ok && resource && (errno_is_transient(err) || err == ENOENT)) {
-                                /* The worker could not write its outputs (disk full, I/O
-                                 * error, its folder removed from the outbox while it ran):
-                                 * not the PDF's fault, so the job waits and runs again. */
-                                struct job *j = w->job;
-                                w->job = NULL;
-                                w->timeout = sd_event_source_disable_unref(w->timeout);
-                                spool_job_defer(j, "the worker could not write the job's outputs", err);
-                        } else if (ok && p->on_extracted) {
-                                /* Its filters come next, in the daemon: the worker is free. */
-                                struct job *j = w->job;
-                                job_set_text_layer(j, msg);
-                                w->job = NULL;
-                                w->timeout = sd_event_source_disable_unref(w->timeout);
-                                p->on_extracted(j, pages, p->extracted_userdata);
-                        } else {
-                                if (ok)
-                                        job_set_text_layer(w->job, msg);
-                                job_done(w, ok ? JOB_DONE : JOB_FAILED, pages, ok ? NULL : (error ? error : "failed"));
-                        }
+                        struct job *j = w->job;
+                        /* Before the worker's next job replaces its limits. */
+                        char *limit_reason = !ok && resource ? limit_hit(p, w, j, err) : NULL;
+                        /* The worker is free: it gets its next job before this one is
+                         * published (outputs moved, synced, statuses written), so that
+                         * it works while the daemon waits on the disk. */
+                        w->job = NULL;
+                        w->timeout = sd_event_source_disable_unref(w->timeout);
                         if (++w->jobs_done >= p->spool->config->worker_max_jobs) {
                                 /* Recycled now and then so that no leak can grow. */
                                 w->retiring = true;
                                 json_t *quit = json_pack("{s:i,s:s}", "v", PROTO_VERSION, "type", "quit");
                                 (void) proto_send(w->fd, quit);
                                 json_decref(quit);
+                        }
+                        dispatch(p);
+                        if (limit_reason) {
+                                /* The job's own limit: the PDF's fault, unlike a full disk. */
+                                (void) spool_job_finish(j, JOB_FAILED, 0, limit_reason);
+                                free(limit_reason);
+                        } else if (!ok && resource && (errno_is_transient(err) || err == ENOENT)) {
+                                /* The worker could not write its outputs (disk full, I/O
+                                 * error, its folder removed from the outbox while it ran):
+                                 * not the PDF's fault, so the job waits and runs again. */
+                                spool_job_defer(j, "the worker could not write the job's outputs", err);
+                        } else if (ok && p->on_extracted) {
+                                /* Its filters come next, in the daemon. */
+                                job_set_text_layer(j, msg);
+                                p->on_extracted(j, pages, p->extracted_userdata);
+                        } else {
+                                if (ok)
+                                        job_set_text_layer(j, msg);
+                                (void) spool_job_finish(j, ok ? JOB_DONE : JOB_FAILED, pages,
+                                                        ok ? NULL : (error ? error : "failed"));
                         }
                 }
         } else

@@ -17,7 +17,7 @@ cd "$(dirname "$0")"
 top=$(pwd)
 
 BUILD_DEPS="build-essential autoconf automake pkg-config
-        libsystemd-dev libyaml-dev libarchive-dev libjansson-dev libssl-dev libsqlite3-dev
+        libsystemd-dev libyaml-dev libarchive-dev libjansson-dev libgcrypt20-dev libsqlite3-dev
         libmupdf-dev libmujs-dev libgumbo-dev libopenjp2-7-dev libjbig2dec0-dev
         libjpeg-dev libfreetype-dev libharfbuzz-dev mupdf-tools libseccomp-dev"
 TEST_DEPS="jq procps psmisc systemd samba smbclient smbnetfs bindfs fuse3 mandoc zip unzip

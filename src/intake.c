@@ -75,6 +75,7 @@ struct drop {
         char *name;
         uint64_t fingerprint;
         uint64_t stable_since;  /* CLOCK_MONOTONIC: when the fingerprint last changed */
+        uint64_t event_at;      /* CLOCK_MONOTONIC: its last inotify event, 0 = none */
         uint64_t walk_usec;     /* how long the last walk took */
         sd_event_source *timer;
         bool seen;              /* found by the rescan in progress */
@@ -1082,9 +1083,12 @@ static void look_apply(struct queue *q, json_t *entries) {
                 else
                         drop_take(d, &st);
         }
+        /* Not in the listing: gone, unless it arrived after the look began (its
+         * event came while the child listed or walked): then the listing says
+         * nothing of it, and its own check, already due, looks at it. */
         for (struct drop *d = in->drops, *next; d; d = next) {
                 next = d->next;
-                if (!d->seen)
+                if (!d->seen && d->event_at < in->look_started)
                         drop_forget(d);
         }
         if (soonest != UINT64_MAX)
@@ -1214,7 +1218,7 @@ static void intake_event(struct queue *q, const char *name) {
         if (classify_is_ignored(q->cfg, name) || pending_find(q, name))
                 return;
         d = drop_find(q, name) ?: drop_new(q, name);
-        d->stable_since = now_usec(CLOCK_MONOTONIC);
+        d->stable_since = d->event_at = now_usec(CLOCK_MONOTONIC);
         /* Look soon, but not on every event of a busy copy. */
         int enabled = SD_EVENT_OFF;
         if (d->timer)

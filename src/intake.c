@@ -41,6 +41,7 @@
 
 #define MIN_CHECK_USEC (100 * USEC_PER_MSEC)
 #define MAX_CHECK_USEC (1 * USEC_PER_SEC)
+#define FIRST_CHECK_USEC (5 * USEC_PER_MSEC)
 /* A look at a polled inbox that takes longer than this (or the poll interval,
  * if longer) is a mount that does not answer. */
 #define LOOK_DEADLINE_USEC (10 * USEC_PER_SEC)
@@ -277,6 +278,8 @@ static void drop_schedule(struct drop *d, uint64_t delay) {
                         return;
         } else
                 (void) sd_event_source_set_time_relative(d->timer, delay);
+        /* the first look is not put off to share a wakeup; later ones may be */
+        (void) sd_event_source_set_time_accuracy(d->timer, delay < MIN_CHECK_USEC ? USEC_PER_MSEC : 10 * USEC_PER_MSEC);
         (void) sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
 }
 
@@ -959,6 +962,15 @@ _Noreturn static void look_child_main(struct queue *q, int out) {
                 struct stat st = {};
                 uint64_t start = now_usec(CLOCK_MONOTONIC);
                 int r = fingerprint_drop(q, de->d_name, true, &fp, &st);
+                bool steady = false;
+                if (r == 0 && fp.error == 0 && fp.ready_marker && !q->intake->polled) {
+                        /* As on the loop: a second walk, writers checked last, that
+                         * agrees makes the look need no second look 100 ms later. */
+                        uint64_t first = fp.hash;
+                        free(fp.incomplete);
+                        r = fingerprint_drop(q, de->d_name, true, &fp, &st);
+                        steady = r == 0 && fp.error == 0 && fp.hash == first;
+                }
                 if (r == -ENOENT) {
                         free(fp.incomplete);
                         continue;
@@ -972,6 +984,8 @@ _Noreturn static void look_child_main(struct queue *q, int out) {
                                       (json_int_t) st.st_dev, "ready", fp.ready_marker, "writer", fp.writer,
                                       "writer_unknown", fp.writer_unknown, "walk_usec",
                                       (json_int_t) (now_usec(CLOCK_MONOTONIC) - start));
+                if (steady)
+                        json_object_set_new(e, "steady", json_true());
                 if (fp.incomplete)
                         json_object_set_new(e, "incomplete", names_to_json_exact(fp.incomplete));
                 free(fp.incomplete);
@@ -1072,7 +1086,10 @@ static void look_apply(struct queue *q, json_t *entries) {
                 /* Elsewhere the second look confirms the first; a local poll does the same. */
                 look.looks_equal = look.looks_equal || !in->remote;
                 uint64_t wait = drop_wait(d, &look, incomplete, now);
-                if (!d->looks_equal && wait == 0)
+                /* A walk that the child repeated and found unchanged (ready marker,
+                 * watched inbox) is as good as the second look. */
+                bool steady = !in->polled && json_is_true(json_object_get(e, "steady"));
+                if (!d->looks_equal && !steady && wait == 0)
                         wait = MIN_CHECK_USEC;
                 if (wait > 0)
                         drop_note(d, &look, incomplete, wait, now);
@@ -1219,12 +1236,14 @@ static void intake_event(struct queue *q, const char *name) {
                 return;
         d = drop_find(q, name) ?: drop_new(q, name);
         d->stable_since = d->event_at = now_usec(CLOCK_MONOTONIC);
-        /* Look soon, but not on every event of a busy copy. */
+        /* Look soon, but not on every event of a busy copy: the first look comes
+         * at once (a ready marker or a manifest may make the drop complete), the
+         * next ones every check interval while it changes. */
         int enabled = SD_EVENT_OFF;
         if (d->timer)
                 (void) sd_event_source_get_enabled(d->timer, &enabled);
         if (enabled == SD_EVENT_OFF)
-                drop_schedule(d, MIN_CHECK_USEC);
+                drop_schedule(d, FIRST_CHECK_USEC);
 }
 
 void intake_rescan(struct queue *q, const char *reason) {

@@ -6,7 +6,8 @@
 #   ./dev.sh test    install build and test dependencies, build, run the whole test suite
 #                    (make check), then make distcheck, then the fuzzers (as ./dev.sh fuzz;
 #                    FUZZ_SECONDS=0 leaves them out), then the unit tests and the main
-#                    system tests built with ASan and UBSan (NO_SANITIZE=1 leaves them out)
+#                    system tests built with ASan and UBSan (NO_SANITIZE=1 leaves them out),
+#                    and make check-valgrind (NO_VALGRIND=1 leaves it out)
 #   ./dev.sh sanitize  the suite (but three load tests) built with --enable-sanitizers, in
 #                    build-asan/; ./dev.sh sanitize check-sanitizers-quick: the CI's part of it
 #   ./dev.sh fuzz    build the libFuzzer targets with clang in build-fuzz/, run each 60 s
@@ -122,6 +123,10 @@ test)  deps "$TEST_DEPS"; build
        make distcheck TESTS=
        # the fuzzers, a bounded time each (FUZZ_SECONDS, 60 by default; 0: none)
        [ "${FUZZ_SECONDS:-60}" = 0 ] || fuzz
+       # the daemon's main system tests with the daemon under valgrind memcheck (errors
+       # and definite leaks fail; its own log, so that the suite's stays for the summary)
+       [ -n "${NO_VALGRIND:-}" ] || make check-valgrind TEST_SUITE_LOG=test-suite-valgrind.log ||
+               { cat test-suite-valgrind.log; exit 1; }
        # the unit tests and the main system tests again, built with ASan and UBSan
        [ -n "${NO_SANITIZE:-}" ] || sanitize check-sanitizers-quick
        # the suite's result, on one line

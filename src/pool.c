@@ -138,11 +138,18 @@ void pool_set_extracted_handler(struct pool *p, pool_extracted_fn fn, void *user
         p->extracted_userdata = userdata;
 }
 
-static void job_done(struct worker *w, enum job_state state, unsigned pages, const char *error) {
+/* The worker's job, taken off it (with its timeout): the worker is free. */
+static struct job *worker_take_job(struct worker *w) {
         struct job *j = w->job;
 
         w->job = NULL;
         w->timeout = sd_event_source_disable_unref(w->timeout);
+        return j;
+}
+
+static void job_done(struct worker *w, enum job_state state, unsigned pages, const char *error) {
+        struct job *j = worker_take_job(w);
+
         if (j)
                 (void) spool_job_finish(j, state, pages, error);
 }
@@ -244,14 +251,12 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
                         const char *resource = json_string_value(json_object_get(msg, "resource_error"));
                         int err = (int) json_integer_value(json_object_get(msg, "errno"));
                         unsigned pages = (unsigned) json_integer_value(json_object_get(msg, "pages"));
-                        struct job *j = w->job;
                         /* Before the worker's next job replaces its limits. */
-                        char *limit_reason = !ok && resource ? limit_hit(p, w, j, err) : NULL;
+                        char *limit_reason = !ok && resource ? limit_hit(p, w, w->job, err) : NULL;
                         /* The worker is free: it gets its next job before this one is
                          * published (outputs moved, synced, statuses written), so that
                          * it works while the daemon waits on the disk. */
-                        w->job = NULL;
-                        w->timeout = sd_event_source_disable_unref(w->timeout);
+                        struct job *j = worker_take_job(w);
                         if (++w->jobs_done >= p->spool->config->worker_max_jobs) {
                                 /* Recycled now and then so that no leak can grow. */
                                 w->retiring = true;
@@ -546,9 +551,7 @@ static void dispatch(struct pool *p) {
                         struct log_ctx ctx = job_ctx(j);
                         log_full(LOG_NOTICE, &ctx, -r, NULL, "the worker could not be reached (%s); the job runs again",
                                  strerror(-r));
-                        w->job = NULL;
-                        w->timeout = sd_event_source_disable_unref(w->timeout);
-                        (void) spool_job_requeue(j);
+                        (void) spool_job_requeue(worker_take_job(w));
                         w->io = sd_event_source_disable_unref(w->io); /* handed nothing more */
                         worker_kill(w, NULL);
                         continue;
@@ -672,9 +675,7 @@ static int on_grace_over(sd_event_source *s, uint64_t usec, void *userdata) {
                         continue;
                 struct log_ctx ctx = job_ctx(w->job);
                 log_full(LOG_NOTICE, &ctx, 0, NULL, "stopping: job put back to queued for the next start");
-                (void) spool_job_requeue(w->job);
-                w->job = NULL;
-                w->timeout = sd_event_source_disable_unref(w->timeout);
+                (void) spool_job_requeue(worker_take_job(w));
                 worker_kill(w, NULL);
         }
         check_stop_done(p);

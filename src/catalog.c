@@ -385,14 +385,14 @@ int catalog_rebuild(int batch_fd, mode_t mode, gid_t gid) {
                 jsonl[len++] = '\n';
                 free(line);
         }
-        r = fs_write_atomic(batch_fd, "parts.csv", csv.data, csv.len, mode, gid, false);
+        r = fs_write_atomic(batch_fd, "parts.csv", csv.data, csv.len, mode, gid, 0);
         if (r == 0)
-                r = fs_write_atomic(batch_fd, "parts.jsonl", jsonl ? jsonl : "", len, mode, gid, false);
+                r = fs_write_atomic(batch_fd, "parts.jsonl", jsonl ? jsonl : "", len, mode, gid, 0);
         if (r == 0)
                 r = write_sqlite(batch_fd, rows, mode, gid);
         if (r == 0) {
                 dbl = kicad_dbl();
-                r = dbl ? fs_write_json(batch_fd, "parts.kicad_dbl", dbl, mode, gid, false, true) : -ENOMEM;
+                r = dbl ? fs_write_json(batch_fd, "parts.kicad_dbl", dbl, mode, gid, FS_WRITE_PRETTY) : -ENOMEM;
                 json_decref(dbl);
         }
         if (r == 0 && fsync(batch_fd) < 0)

@@ -110,7 +110,7 @@ int control_request_submit(const char *state_dir, struct control_request *rq, ch
                               "priority", rq->priority, "created", format_rfc3339(when, sizeof(when), now), "uid",
                               (json_int_t) getuid(), "host", host);
         char *name = xasprintf("%s" CONTROL_REQUEST_SUFFIX, id);
-        r = j ? fs_write_json(fd, name, j, 0660, (gid_t) -1, false, false) : -EINVAL;
+        r = j ? fs_write_json(fd, name, j, 0660, (gid_t) -1, 0) : -EINVAL;
         json_decref(j);
         free(name);
         close(fd);
@@ -278,7 +278,7 @@ int control_outcome_write(int dirfd, const char *id, int code, const char *messa
         json_t *j = json_pack("{s:b,s:i,s:s,s:s}", "ok", code == CONTROL_OK, "code", code, "message", message,
                               "finished", format_rfc3339(when, sizeof(when), now_usec(CLOCK_REALTIME)));
         char *name = xasprintf("%s" CONTROL_OUTCOME_SUFFIX, id);
-        int r = j ? fs_write_json(dirfd, name, j, 0660, (gid_t) -1, false, false) : -EINVAL;
+        int r = j ? fs_write_json(dirfd, name, j, 0660, (gid_t) -1, 0) : -EINVAL;
         json_decref(j);
         free(name);
         return r;

@@ -742,7 +742,7 @@ static void write_heartbeat(struct daemon *d, bool stopped, bool recovering) {
         if (recovering)
                 json_object_set_new(j, "recovering", json_true());
         int fd = open(d->spool->config->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = fd < 0 ? -errno : fs_write_json(fd, HEARTBEAT_FILE, j, 0644, (gid_t) -1, false, false);
+        int r = fd < 0 ? -errno : fs_write_json(fd, HEARTBEAT_FILE, j, 0644, (gid_t) -1, 0);
         if (fd >= 0)
                 close(fd);
         json_decref(j);

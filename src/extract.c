@@ -363,7 +363,7 @@ static bool pdf_date_to_rfc3339(const char *s, char *buf, size_t size) {
         return n > 0 && (size_t) n < size;
 }
 
-/* ---- output files: temporary name, fsync, rename ---- */
+/* ---- output files: temporary name, fsync, rename (or, staged, just the name) ---- */
 
 struct out_file {
         const char *name;               /* final name in the output directory */
@@ -404,24 +404,29 @@ static FZ_NORETURN void out_file_throw(fz_context *ctx, struct out_file *f, int 
         fz_throw(ctx, FZ_ERROR_GENERIC, "cannot write %s: %s", f->name, strerror(error));
 }
 
-static void out_file_create(fz_context *ctx, int dirfd, struct out_file *f) {
+/* Staged, the file is written under its own name: nobody reads the staging
+ * folder before the caller has synced it (extract_pdf). */
+static void out_file_create(fz_context *ctx, int dirfd, bool staged, struct out_file *f) {
+        if (staged)
+                (void) snprintf(f->tmp_name, sizeof(f->tmp_name), "%s", f->name);
         f->fd = openat(dirfd, f->tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (f->fd < 0)
                 out_file_throw(ctx, f, errno);
         f->created = true;
 }
 
-/* Data that reaches the file is safe before the name appears: fsync, then rename. */
-static void out_file_commit(fz_context *ctx, int dirfd, struct out_file *f) {
+/* Data that reaches the file is safe before the name appears: fsync, then rename.
+ * Staged: only closed, under the name it already has. */
+static void out_file_commit(fz_context *ctx, int dirfd, bool staged, struct out_file *f) {
         int r;
 
-        if (fsync(f->fd) < 0)
+        if (!staged && fsync(f->fd) < 0)
                 out_file_throw(ctx, f, errno);
         r = close(f->fd);
         f->fd = -1;
         if (r < 0)
                 out_file_throw(ctx, f, errno);
-        if (renameat(dirfd, f->tmp_name, dirfd, f->name) < 0)
+        if (!staged && renameat(dirfd, f->tmp_name, dirfd, f->name) < 0)
                 out_file_throw(ctx, f, errno);
         f->committed = true;
 }
@@ -480,6 +485,7 @@ struct job {
         fz_context *ctx;
         fz_document *doc;
         int dirfd;
+        bool staged;            /* extract_pdf's STAGED */
         int n_pages;
         enum stage stage;
         int failure;            /* -ENOKEY, -ENODATA: the job stopped without an exception */
@@ -566,7 +572,7 @@ static void render_to_file(struct job *job, fz_display_list *list, fz_rect bound
                 fz_run_display_list(ctx, list, device, ctm, fz_infinite_rect, NULL);
                 fz_close_device(ctx, device);
 
-                out_file_create(ctx, job->dirfd, f);
+                out_file_create(ctx, job->dirfd, job->staged, f);
                 if (format == PROFILE_JPEG) {
                         unsigned long size = 0;
                         if (encode_jpeg(pixmap, w, h, &jpeg, &size) < 0)
@@ -577,7 +583,7 @@ static void render_to_file(struct job *job, fz_display_list *list, fz_rect bound
                         fz_write_pixmap_as_png(ctx, out, pixmap);
                         fz_close_output(ctx, out);
                 }
-                out_file_commit(ctx, job->dirfd, f);
+                out_file_commit(ctx, job->dirfd, job->staged, f);
         }
         fz_always(ctx) {
                 free(jpeg);
@@ -873,12 +879,12 @@ static void extract_pages(struct job *job) {
                 if (pr->on[PROFILE_PAGES])
                         make_folder(job, OUTPUT_DIR_PAGES);
                 if (pr->on[PROFILE_STEXT]) {
-                        out_file_create(ctx, job->dirfd, &job->stext_file);
+                        out_file_create(ctx, job->dirfd, job->staged, &job->stext_file);
                         job->stext_out = out_file_output(ctx, &job->stext_file);
                         fz_write_string(ctx, job->stext_out, "{\"pages\": [\n");
                 }
                 if (pr->on[PROFILE_TEXT]) {
-                        out_file_create(ctx, job->dirfd, &job->text);
+                        out_file_create(ctx, job->dirfd, job->staged, &job->text);
                         out = out_file_output(ctx, &job->text);
                 }
                 for (i = 0; i < job->n_pages; i++) {
@@ -888,12 +894,12 @@ static void extract_pages(struct job *job) {
                 }
                 if (out) {
                         fz_close_output(ctx, out);
-                        out_file_commit(ctx, job->dirfd, &job->text);
+                        out_file_commit(ctx, job->dirfd, job->staged, &job->text);
                 }
                 if (job->stext_out) {
                         fz_write_string(ctx, job->stext_out, "\n]}\n");
                         fz_close_output(ctx, job->stext_out);
-                        out_file_commit(ctx, job->dirfd, &job->stext_file);
+                        out_file_commit(ctx, job->dirfd, job->staged, &job->stext_file);
                 }
         }
         fz_always(ctx) {
@@ -1069,7 +1075,7 @@ static void write_meta(struct job *job) {
         char *text = json_dumps(meta, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
         if (!text)
                 fz_throw(ctx, FZ_ERROR_MEMORY, "out of memory building meta.json");
-        out_file_create(ctx, job->dirfd, &job->meta_file);
+        out_file_create(ctx, job->dirfd, job->staged, &job->meta_file);
         fz_try(ctx) {
                 out_file_write(ctx, &job->meta_file, text, strlen(text));
                 out_file_write(ctx, &job->meta_file, "\n", 1);
@@ -1078,7 +1084,7 @@ static void write_meta(struct job *job) {
                 free(text);
         fz_catch(ctx)
                 fz_rethrow(ctx);
-        out_file_commit(ctx, job->dirfd, &job->meta_file);
+        out_file_commit(ctx, job->dirfd, job->staged, &job->meta_file);
 }
 
 static void read_document(struct job *job) {
@@ -1188,6 +1194,7 @@ static void table_row_to_facts(void *user, enum table_kind kind, int page, const
 }
 
 static int write_facts_outputs(struct job *job, const char *pdf_name) {
+        const unsigned write_flags = job->staged ? FS_WRITE_STAGED : 0;
         json_t *facts;
         int r;
 
@@ -1198,10 +1205,10 @@ static int write_facts_outputs(struct job *job, const char *pdf_name) {
                            json_string_value(json_object_get(job->meta, "author")));
         facts = job->pr->on[PROFILE_FACTS] ? facts_json(job->facts) : NULL;
         r = !job->pr->on[PROFILE_FACTS] ? 0 :
-            facts ? fs_write_json(job->dirfd, "facts.json", facts, 0644, (gid_t) -1, false, true) : -ENOMEM;
+            facts ? fs_write_json(job->dirfd, "facts.json", facts, 0644, (gid_t) -1, FS_WRITE_PRETTY | write_flags) : -ENOMEM;
         json_decref(facts);
         if (r == 0 && job->pr->on[PROFILE_TABLES])
-                r = tables_write(job->tables, job->dirfd);
+                r = tables_write(job->tables, job->dirfd, write_flags);
         if (r < 0 && !errno_is_transient(r)) {
                 fprintf(stderr, "pdfspool-worker: %s: facts and tables incomplete: %s\n", pdf_name, strerror(-r));
                 r = 0;
@@ -1265,10 +1272,10 @@ static int read_pdf(struct job *job, FILE *file) {
         return job->failed || job->failure != 0 ? -1 : 0;
 }
 
-int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir,
+int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir, bool staged,
                 const struct profile *outputs, const char *password, int *ret_pages, const char **ret_text_layer,
                 char **ret_error, int *ret_write_errno) {
-        struct job job = { .ctx = ctx, .dirfd = -1, .pr = outputs, .password = password };
+        struct job job = { .ctx = ctx, .dirfd = -1, .staged = staged, .pr = outputs, .password = password };
         unsigned thumbnail_size = outputs ? outputs->thumb_size : 0;
         bool empty = false, facts_failed = false;
         FILE *file = NULL;
@@ -1332,10 +1339,12 @@ int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *o
                         facts_failed = true;
                 }
         }
-        /* The renames are only durable once the directory is synced. */
+        /* The renames are only durable once the directory is synced. Staged, one
+         * syncfs puts every file and name on the disk at once, and reports a failed
+         * writeback of any of them: its descriptor is older than the files. */
         if (facts_failed)
                 ;
-        else if (r == 0 && fsync(job.dirfd) < 0) {
+        else if (r == 0 && (staged ? syncfs(job.dirfd) : fsync(job.dirfd)) < 0) {
                 r = -errno;
                 *ret_error = xasprintf("cannot write the output directory: %s", strerror(-r));
                 *ret_write_errno = -r;

@@ -3,7 +3,7 @@
  * One job = one PDF opened once, each page loaded once and its structured text
  * built once (feeding text.txt, facts.json and the tables alike), and these
  * files written into an existing empty directory, each through a temporary
- * name, fsync'ed, then renamed:
+ * name, fsync'ed, then renamed (unless staged: then synced at once, extract_pdf):
  *   meta.json   {"title","author","subject","keywords","creator","producer":
  *                  string or null,
  *                "created","modified": RFC 3339 when the PDF date parses, else
@@ -67,7 +67,12 @@ void extract_context_free(fz_context *ctx);       /* accepts NULL */
  *   pages/NNNN.png  pages.pages rendered at pages.dpi
  * (a regular file; the caller keeps the descriptor,
  * read from its start) into OUT_DIR (which exists and is empty). PDF_NAME is only
- * shown in mupdf's diagnostics: nothing is opened by that name.
+ * shown in mupdf's diagnostics: nothing is opened by that name. STAGED: OUT_DIR
+ * is a staging folder that nobody reads before the caller moves its files into
+ * place, so each output is written under its own name, with no temporary name,
+ * and one syncfs of OUT_DIR's file system at the end makes them all durable;
+ * otherwise each output is fsynced and renamed, and OUT_DIR fsynced at the end
+ * (on a shared file system whose syncfs on one host need not flush another's).
  *
  * Returns 0 on success and sets *ret_pages to the page count.
  * On failure returns -errno and sets *ret_error to a malloc'ed UTF-8 sentence for
@@ -89,6 +94,6 @@ void extract_context_free(fz_context *ctx);       /* accepts NULL */
  * is left out (its form feed stays) and meta.json lists it in "damaged_pages"
  * (up to EXTRACT_MAX_DAMAGED_PAGES, where the job fails instead).
  * The mupdf store is emptied before returning, so memory does not grow across jobs. */
-int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir,
+int extract_pdf(fz_context *ctx, int pdf_fd, const char *pdf_name, const char *out_dir, bool staged,
                 const struct profile *outputs, const char *password, int *ret_pages, const char **ret_text_layer,
                 char **ret_error, int *ret_write_errno);

@@ -73,20 +73,20 @@ static int open_temp(int dirfd, const char *name, char *tmpname, size_t size, mo
         return -EEXIST;
 }
 
-int fs_write_json(int dirfd, const char *name, json_t *j, mode_t mode, gid_t gid, bool sync_dir, bool pretty) {
+int fs_write_json(int dirfd, const char *name, json_t *j, mode_t mode, gid_t gid, unsigned flags) {
         char *text;
         int r;
 
         if (!j)
                 return -EINVAL;
-        text = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_REAL_PRECISION(6) : JSON_COMPACT);
+        text = json_dumps(j, flags & FS_WRITE_PRETTY ? JSON_INDENT(2) | JSON_REAL_PRECISION(6) : JSON_COMPACT);
         if (!text)
                 return -ENOMEM;
         size_t len = strlen(text);
         text = xrealloc(text, len + 2);
         text[len] = '\n';
         text[len + 1] = 0;
-        r = fs_write_atomic(dirfd, name, text, len + 1, mode, gid, sync_dir);
+        r = fs_write_atomic(dirfd, name, text, len + 1, mode, gid, flags);
         free(text);
         return r;
 }
@@ -259,7 +259,7 @@ void fs_ident_from_stat(struct fs_ident *ret, const struct stat *st) {
 }
 
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, gid_t gid,
-                    bool sync_dir) {
+                    unsigned flags) {
         char tmp[PATH_MAX];
         int fd, r;
 
@@ -271,7 +271,7 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
          * checked and reported once, when the queue starts; never a lost write. */
         if (r == 0)
                 r = set_owner_fd(fd, mode, gid);
-        if (r == 0 && fsync(fd) < 0)
+        if (r == 0 && !(flags & FS_WRITE_STAGED) && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)
                 r = -errno;
@@ -281,7 +281,7 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
                 (void) unlinkat(dirfd, tmp, 0);
                 return r;
         }
-        if (sync_dir) {
+        if (flags & FS_WRITE_SYNC_DIR) {
                 const char *slash = strrchr(name, '/');
                 if (slash) {
                         char *dir = xstrndup(name, (size_t) (slash - name));

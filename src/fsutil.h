@@ -18,13 +18,21 @@ struct fs_ident {
 };
 void fs_ident_from_stat(struct fs_ident *ret, const struct stat *st);
 
+/* FLAGS of fs_write_atomic and fs_write_json. */
+enum {
+        FS_WRITE_SYNC_DIR = 1 << 0, /* fsync the directory too: the name survives a crash */
+        /* No fsync at all, still atomic for readers: for a staging folder that
+         * whoever relies on it syncs first (the daemon's syncfs, move_outputs). */
+        FS_WRITE_STAGED = 1 << 1,
+        FS_WRITE_PRETTY = 1 << 2, /* fs_write_json: indented, for people */
+};
 /* Write DATA to DIRFD/NAME atomically: temp file ".NAME.tmp-XXXXXX" in the same
- * directory, write, fsync, rename over NAME. With sync_dir, fsync the directory too.
+ * directory, write, fsync, rename over NAME (FLAGS above).
  * MODE is the file mode (before umask is NOT applied: fchmod'ed). Returns 0 or -errno. */
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, gid_t gid,
-                    bool sync_dir);
-/* Serialise J (pretty: indented, for people) and write it with fs_write_atomic. */
-int fs_write_json(int dirfd, const char *name, json_t *j, mode_t mode, gid_t gid, bool sync_dir, bool pretty);
+                    unsigned flags);
+/* Serialise J and write it with fs_write_atomic. */
+int fs_write_json(int dirfd, const char *name, json_t *j, mode_t mode, gid_t gid, unsigned flags);
 /* Open the folder that holds the last component of PATH (relative to DIRFD),
  * one component at a time, never following a symlink. *ret_last points into
  * PATH at the last component. Returns an fd or -errno (-ELOOP/-ENOTDIR for a link). */

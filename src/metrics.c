@@ -146,7 +146,7 @@ int metrics_write(const struct metrics *m, const struct spool *s, const char *pa
         }
         dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t) (slash - path));
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        r = dfd < 0 ? -errno : fs_write_atomic(dfd, slash + 1, buf, len, 0644, (gid_t) -1, false);
+        r = dfd < 0 ? -errno : fs_write_atomic(dfd, slash + 1, buf, len, 0644, (gid_t) -1, 0);
         if (dfd >= 0)
                 close(dfd);
         free(dir);

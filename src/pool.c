@@ -528,9 +528,10 @@ static void dispatch(struct pool *p) {
                 w->job_serial = ++p->serial;
                 char id[32];
                 snprintf(id, sizeof(id), "%" PRIu64, w->job_serial);
-                json_t *msg = json_pack("{s:i,s:s,s:s,s:o,s:o,s:i}", "v", PROTO_VERSION, "type", "job", "id", id,
+                /* "staged": the outputs stay in the job's temp folder until move_outputs. */
+                json_t *msg = json_pack("{s:i,s:s,s:s,s:o,s:o,s:i,s:b}", "v", PROTO_VERSION, "type", "job", "id", id,
                                         "pdf", names_to_json_exact(pdf), "out", names_to_json_exact(out),
-                                        "thumbnail_size", (int) pr->thumb_size);
+                                        "thumbnail_size", (int) pr->thumb_size, "staged", 1);
                 /* The password travels in the message only: never argv, never a file. */
                 const char *password = job_password(j);
                 w->limits = j->batch->queue->cfg->limits;

@@ -9,6 +9,7 @@
  *                                     "pdf":"/abs/path/file.pdf",
  *                                     "out":"/abs/dir/for/outputs",
  *                                     "thumbnail_size":256,
+ *                                     "staged":true,         (optional)
  *                                     "outputs":{...},       (optional)
  *                                     "password":"...",      (optional)
  *                                     "limits":{"cpu_seconds":N,"file_size":N,
@@ -38,6 +39,10 @@
  * the default profile's (meta.json, text.txt, thumb.png, facts, tables).
  * "password" opens an encrypted PDF: it travels only here, never in argv, a
  * file or a log line.
+ * "staged": "out" is a staging folder that nobody reads before the daemon moves
+ * its files into place: the worker writes its files under their own names and
+ * syncs them all with one syncfs (extract_pdf's STAGED). Without it, each
+ * output goes through a temporary name, fsync and rename.
  *
  * "out" is a path (the daemon made it, empty): the worker writes meta.json,
  * text.txt, thumb.png there, each fsync'ed, and nothing anywhere else.

@@ -83,7 +83,7 @@ static char *job_tmp_dir(const struct job *j) {
 
 int spool_write_record(const char *dir, const char *name, json_t *j, bool sync_dir) {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int r = fd < 0 ? -errno : fs_write_json(fd, name, j, 0600, (gid_t) -1, sync_dir, false);
+        int r = fd < 0 ? -errno : fs_write_json(fd, name, j, 0600, (gid_t) -1, sync_dir ? FS_WRITE_SYNC_DIR : 0);
         if (fd >= 0)
                 close(fd);
         json_decref(j);
@@ -1048,8 +1048,9 @@ int spool_job_filter_paths(struct job *j, char **ret_input, char **ret_out_dir, 
         char *tmp = job_tmp_dir(j), *rel = xasprintf("%s/%s", tmp, j->original);
         int fd = spool_job_open_source(j, ret_why), r;
 
-        /* Synced: it is the copy the job's folder keeps (prepare_outputs finds it there). */
-        r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, rel, q->cfg->file_mode, q->gid, true);
+        /* The copy the job's folder keeps (prepare_outputs finds it there), synced
+         * with the filters' outputs by move_outputs. */
+        r = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, rel, q->cfg->file_mode, q->gid, false);
         if (fd >= 0)
                 close(fd);
         if (r == -EEXIST)
@@ -1099,7 +1100,10 @@ static int set_output_owner(int dirfd, const char *name, const struct queue *q) 
         return r;
 }
 
-static int move_outputs(const struct queue *q, const char *tmp, const char *dir, const char **ret_what) {
+/* SYNC_FD: on the outbox's file system, opened before anything in TMP was
+ * written that the worker did not sync itself (syncfs reports only the failed
+ * writebacks newer than its descriptor). */
+static int move_outputs(const struct queue *q, int sync_fd, const char *tmp, const char *dir, const char **ret_what) {
         int dirfd = q->outbox_fd;
         DIR *d;
         struct dirent *de;
@@ -1116,8 +1120,10 @@ static int move_outputs(const struct queue *q, const char *tmp, const char *dir,
                 *ret_what = "cannot open the job's folder in the outbox";
                 return r;
         }
-        /* The worker fsync'ed its files; this also covers their directory entries. */
-        if (syncfs(fd) < 0) {
+        /* Everything in the temp folder, with its directory entries, is on the
+         * disk before the first of them moves: the worker synced its files, this
+         * the original's copy and the status. */
+        if (syncfs(sync_fd) < 0) {
                 r = -errno;
                 *ret_what = "cannot sync the outbox";
         }
@@ -1211,7 +1217,8 @@ static int prepare_outputs(struct job *j, enum job_state state, const char *tmp,
         /* The original: a copy the daemon makes of what registration took. */
         char *path = xasprintf("%s/%s", tmp, j->original);
         int fd = spool_job_open_source(j, &why);
-        kept = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, path, q->cfg->file_mode, q->gid, true);
+        /* Not synced here: move_outputs syncs the temp folder's file system first. */
+        kept = fd < 0 ? fd : fs_copy_fd(fd, q->outbox_fd, path, q->cfg->file_mode, q->gid, false);
         if (fd >= 0)
                 close(fd);
         free(path);
@@ -1259,6 +1266,15 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         const char *what;
         int r;
 
+        /* Before the daemon writes into the temp folder: move_outputs' syncfs. */
+        int sync_fd = openat(q->outbox_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sync_fd < 0) {
+                r = -errno;
+                spool_job_defer(j, "cannot open the outbox", r);
+                free(tmp);
+                free(dir);
+                return r;
+        }
         char *why = NULL;
         r = prepare_outputs(j, state, tmp, &what, &why);
         if (r < 0 && !errno_is_transient(r)) {
@@ -1297,14 +1313,14 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
         r = state == JOB_DONE ? check_outputs(q, j, tmp) : 0;
         if (r == 0) {
                 what = "cannot write the job's status file";
-                r = status_write_job(j, tmp);
+                r = status_write_job_staged(j, tmp); /* synced by move_outputs */
         }
         if (r == 0) {
                 what = "cannot create the job's folder in the outbox";
                 r = fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
         }
         if (r == 0)
-                r = move_outputs(q, tmp, dir, &what);
+                r = move_outputs(q, sync_fd, tmp, dir, &what);
         if (r == 0) {
                 what = "cannot record the job's end";
                 r = write_job_record(j);
@@ -1343,6 +1359,7 @@ int spool_job_finish(struct job *j, enum job_state state, unsigned pages, const 
                 s->on_job_ended(j, s->on_ended_userdata);
         batch_finish_if_done(b);
 finish:
+        close(sync_fd);
         free(tmp);
         free(dir);
         return r;
@@ -1540,7 +1557,7 @@ static void batch_finish_if_done(struct batch *b) {
         json_t *final = status_batch_json(b, now_usec(CLOCK_REALTIME));
         char *path = xasprintf("%s/" STATUS_FILE, b->id);
         const char *what = "cannot write a finished batch's status file";
-        r = fs_write_json(q->outbox_fd, path, final, q->cfg->file_mode, q->gid, true, true);
+        r = fs_write_json(q->outbox_fd, path, final, q->cfg->file_mode, q->gid, FS_WRITE_SYNC_DIR | FS_WRITE_PRETTY);
         free(path);
         if (r == 0) {
                 what = "cannot record a finished batch's status in its claim";

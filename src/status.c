@@ -129,20 +129,20 @@ json_t *status_job_json(const struct job *j, uint64_t now) {
 }
 
 int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode, gid_t gid) {
-        return fs_write_json(dirfd, name, j, mode, gid, false, true);
+        return fs_write_json(dirfd, name, j, mode, gid, FS_WRITE_PRETTY);
 }
 
 /* DIR/status.json in Q's outbox. The folders there are the daemon's to keep:
  * one that a person removed while its batch runs is made again, so that what
  * is still to come has a place (pdfspoold(8): the outbox). */
-static int write_status_in(const struct queue *q, const char *dir, json_t *j) {
+static int write_status_in(const struct queue *q, const char *dir, json_t *j, unsigned flags) {
         char *path = xasprintf("%s/" STATUS_FILE, dir);
-        int r = status_write_json(q->outbox_fd, path, j, q->cfg->file_mode, q->gid);
+        int r = fs_write_json(q->outbox_fd, path, j, q->cfg->file_mode, q->gid, FS_WRITE_PRETTY | flags);
 
         if (r == -ENOENT) {
                 r = fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
                 if (r == 0)
-                        r = status_write_json(q->outbox_fd, path, j, q->cfg->file_mode, q->gid);
+                        r = fs_write_json(q->outbox_fd, path, j, q->cfg->file_mode, q->gid, FS_WRITE_PRETTY | flags);
         }
         free(path);
         return r;
@@ -150,16 +150,24 @@ static int write_status_in(const struct queue *q, const char *dir, json_t *j) {
 
 int status_write_batch(const struct batch *b) {
         json_t *j = status_batch_json(b, now_usec(CLOCK_REALTIME));
-        int r = write_status_in(b->queue, b->id, j);
+        int r = write_status_in(b->queue, b->id, j, 0);
         json_decref(j);
         return r;
 }
 
-int status_write_job(const struct job *j, const char *dir) {
+static int write_job_status_in(const struct job *j, const char *dir, unsigned flags) {
         json_t *js = status_job_json(j, now_usec(CLOCK_REALTIME));
-        int r = write_status_in(j->batch->queue, dir, js);
+        int r = write_status_in(j->batch->queue, dir, js, flags);
         json_decref(js);
         return r;
+}
+
+int status_write_job(const struct job *j, const char *dir) {
+        return write_job_status_in(j, dir, 0);
+}
+
+int status_write_job_staged(const struct job *j, const char *tmp) {
+        return write_job_status_in(j, tmp, FS_WRITE_STAGED);
 }
 
 /* A status file is a few KB; a batch summary of 100,000 jobs some MB. */

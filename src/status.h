@@ -16,6 +16,9 @@ json_t *status_job_json(const struct job *j, uint64_t now);
 int status_write_batch(const struct batch *b);
 /* <outbox>/<dir>/status.json for job J, DIR relative to the queue's outbox. */
 int status_write_job(const struct job *j, const char *dir);
+/* The same into the job's staging folder TMP, without an fsync: the caller
+ * syncs the folder's file system before it moves the file into place. */
+int status_write_job_staged(const struct job *j, const char *tmp);
 /* Serialise J to DIRFD/NAME atomically with MODE. */
 int status_write_json(int dirfd, const char *name, json_t *j, unsigned mode, gid_t gid);
 /* Read side: the JSON object in DIRFD/PATH (never through a link), or NULL

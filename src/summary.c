@@ -336,7 +336,7 @@ int summary_write(int outbox_fd, const char *batch, mode_t mode, gid_t gid) {
         fputs("</body></html>\n", f);
         r = fclose(f) == 0 ? 0 : -ENOMEM;
         if (r == 0)
-                r = fs_write_atomic(bfd, SUMMARY_FILE, buf, len, mode, gid, false);
+                r = fs_write_atomic(bfd, SUMMARY_FILE, buf, len, mode, gid, 0);
 out:
         free(buf);
         free(jobs);

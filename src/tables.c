@@ -516,7 +516,7 @@ static void slug(enum table_kind kind, char *buf, size_t size) {
                         buf[i] = '-';
 }
 
-int tables_write(struct tables *ts, int dirfd) {
+int tables_write(struct tables *ts, int dirfd, unsigned flags) {
         json_t *root = json_object(), *list = json_array();
         unsigned i, r;
         int ret = 0, tfd = -1;
@@ -548,7 +548,7 @@ int tables_write(struct tables *ts, int dirfd) {
                 (void) snprintf(name, sizeof(name), "%02u-%s.csv", i + 1, kind);
                 for (r = 0; r < t->n_rows; r++)
                         csv_append_record(&csv, (const char *const *) t->cells + (size_t) r * t->n_columns, t->n_columns);
-                ret = fs_write_atomic(tfd, name, csv.data, csv.len, 0644, (gid_t) -1, false);
+                ret = fs_write_atomic(tfd, name, csv.data, csv.len, 0644, (gid_t) -1, flags & FS_WRITE_STAGED);
                 csv_buf_free(&csv);
                 if (ret < 0) {
                         json_decref(columns);
@@ -565,11 +565,11 @@ int tables_write(struct tables *ts, int dirfd) {
                                                               "columns", columns, "rows", (int) t->n_rows - 1));
                 }
         }
-        if (tfd >= 0 && fsync(tfd) < 0) {
+        if (tfd >= 0 && !(flags & FS_WRITE_STAGED) && fsync(tfd) < 0) {
                 ret = -errno;
                 goto out;
         }
-        ret = fs_write_json(dirfd, "tables.json", root, 0644, (gid_t) -1, false, true);
+        ret = fs_write_json(dirfd, "tables.json", root, 0644, (gid_t) -1, FS_WRITE_PRETTY | (flags & FS_WRITE_STAGED));
 out:
         if (tfd >= 0)
                 (void) close(tfd);

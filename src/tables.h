@@ -45,6 +45,7 @@ void tables_foreach_row(const struct tables *t, tables_row_fn row, void *user);
 
 /* Write tables/NN-<kind>.csv (RFC 4180, header row first) and tables.json into
  * DIRFD, each atomically; tables.json lists them ({"tables": []} when none,
- * and then no tables/ folder). Returns 0 or -errno. */
-int tables_write(struct tables *t, int dirfd);
+ * and then no tables/ folder). FLAGS: fs_write_atomic's FS_WRITE_STAGED or 0
+ * (then tables/ is synced too). Returns 0 or -errno. */
+int tables_write(struct tables *t, int dirfd, unsigned flags);
 

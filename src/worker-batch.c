@@ -84,8 +84,10 @@ static int run_one(fz_context *ctx, int results_fd, size_t index, json_t *item, 
                         r = -EBADMSG;
                         error = xasprintf("the chunk's \"outputs\" for this job are malformed: %s", bad);
                 } else
-                        r = extract_pdf(ctx, fd, shown, out, &profile, password, &pages, &text_layer, &error,
-                                        &write_errno);
+                        /* Not staged: the daemon's syncfs on its own host need not reach
+                         * what this node wrote to a shared file system. */
+                        r = extract_pdf(ctx, fd, shown, out, false, &profile, password, &pages, &text_layer,
+                                        &error, &write_errno);
                 profile_done(&profile);
                 free(shown);
                 close(fd);
@@ -115,7 +117,7 @@ static int run_one(fz_context *ctx, int results_fd, size_t index, json_t *item, 
         if (!result)
                 return -ENOMEM;
         snprintf(name, sizeof(name), "%zu.json", index);
-        r = fs_write_json(results_fd, name, result, 0600, (gid_t) -1, true, false);
+        r = fs_write_json(results_fd, name, result, 0600, (gid_t) -1, FS_WRITE_SYNC_DIR);
         json_decref(result);
         return r;
 }

@@ -229,7 +229,8 @@ static int handle_job(int fd, fz_context *ctx, json_t *msg, int pdf_fd) {
                 return r;
         }
 
-        r = extract_pdf(ctx, pdf_fd, pdf, out, &profile, password ? json_string_value(password) : NULL, &pages,
+        r = extract_pdf(ctx, pdf_fd, pdf, out, json_is_true(json_object_get(msg, "staged")), &profile,
+                        password ? json_string_value(password) : NULL, &pages,
                         &text_layer, &error, &write_errno);
         profile_done(&profile);
         free(pdf);

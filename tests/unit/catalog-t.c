@@ -16,7 +16,7 @@
 static void job(int batch_fd, const char *dir, const char *facts) {
         (void) fs_mkdirat_p(batch_fd, dir, 0755);
         int fd = openat(batch_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        (void) fs_write_atomic(fd, "facts.json", facts, strlen(facts), 0644, (gid_t) -1, false);
+        (void) fs_write_atomic(fd, "facts.json", facts, strlen(facts), 0644, (gid_t) -1, 0);
         close(fd);
 }
 

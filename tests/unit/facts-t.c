@@ -158,7 +158,7 @@ static void table(void) {
         tables_add_page(t, &p);
         is_int(tables_count(t), 1, "one table found by its heading");
         fd = open(mkdtemp(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        is_int(tables_write(t, fd), 0, "tables written");
+        is_int(tables_write(t, fd, 0), 0, "tables written");
         ok(fs_read_file(fd, "tables/01-absolute-maximum-ratings.csv", 1 << 20, &data, &len) == 0, "its CSV");
         is_str(data, "PARAMETER,MIN,MAX,UNIT\r\n\"Supply voltage, VDD\",-0.3,7,V\r\n"
                      "\"Input current, momentary on any pin\",-10,10,mA\r\n",

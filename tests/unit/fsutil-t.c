@@ -20,8 +20,8 @@ int main(void) {
         size_t len;
 
         signal(SIGIO, SIG_IGN);
-        ok(fs_write_atomic(dfd, "a.json", "one", 3, 0640, (gid_t) -1, true) == 0, "atomic write");
-        ok(fs_write_atomic(dfd, "a.json", "second", 6, 0640, (gid_t) -1, false) == 0, "atomic replace");
+        ok(fs_write_atomic(dfd, "a.json", "one", 3, 0640, (gid_t) -1, FS_WRITE_SYNC_DIR) == 0, "atomic write");
+        ok(fs_write_atomic(dfd, "a.json", "second", 6, 0640, (gid_t) -1, 0) == 0, "atomic replace");
         ok(fs_read_file(dfd, "a.json", 100, &data, &len) == 0 && len == 6 && strcmp(data, "second") == 0,
            "reader sees the whole new content");
         free(data);
@@ -34,7 +34,7 @@ int main(void) {
 
         ok(fs_mkdirat_p(dfd, "x/y/z", 0755) == 0, "mkdir -p");
         ok(fs_mkdirat_p(dfd, "x/y/z", 0755) == 0, "mkdir -p again is fine");
-        ok(fs_write_atomic(dfd, "x/y/z/f", "data", 4, 0644, (gid_t) -1, true) == 0, "write in a sub-folder");
+        ok(fs_write_atomic(dfd, "x/y/z/f", "data", 4, 0644, (gid_t) -1, FS_WRITE_SYNC_DIR) == 0, "write in a sub-folder");
         ok(symlinkat("/etc", dfd, "x/y/evil") == 0, "symlink to /etc inside the tree");
 
         char *src = xasprintf("%s/x", dir), *dst = xasprintf("%s/copy", dir);
@@ -77,7 +77,7 @@ int main(void) {
 
         /* Opening beneath a folder never follows a link, nor leaves it. */
         ok(fs_mkdirat_p(dfd, "root/sub", 0755) == 0 && fs_write_atomic(dfd, "root/sub/f.pdf", "pdf", 3, 0644,
-                                                                          (gid_t) -1, false) == 0, "tree for opens");
+                                                                          (gid_t) -1, 0) == 0, "tree for opens");
         ok(symlinkat("sub", dfd, "root/link") == 0 && symlinkat("f.pdf", dfd, "root/sub/flink") == 0, "links in it");
         int root = openat(dfd, "root", O_RDONLY | O_DIRECTORY);
         int fd = fs_open_beneath(root, "sub/f.pdf", O_RDONLY);
@@ -103,7 +103,7 @@ int main(void) {
         ok(why && strcmp(why, "changed after it was taken: now a symbolic link") == 0, "and said so");
         is_int(fs_open_taken(root, "link/f.pdf", &taken, &why), -ESTALE, "a link on the way: refused");
         ok(why && strstr(why, "a folder on its path"), "and said so");
-        ok(fs_write_atomic(dfd, "root/sub/f.pdf", "other", 5, 0644, (gid_t) -1, false) == 0, "file replaced");
+        ok(fs_write_atomic(dfd, "root/sub/f.pdf", "other", 5, 0644, (gid_t) -1, 0) == 0, "file replaced");
         is_int(fs_open_taken(root, "sub/f.pdf", &taken, &why), -ESTALE, "another file where it was: refused");
         ok(why && strcmp(why, "changed after it was taken: now a different file") == 0, "and said so");
         ok(linkat(root, "sub/f.pdf", root, "f2.pdf", 0) == 0, "second link");

@@ -42,6 +42,7 @@ struct worker {
         bool hello;
         bool retiring;          /* asked to quit after max jobs, or removed by a resize */
         bool canceling;         /* killed for a cancel request: its job ends canceled when it is gone */
+        bool announce;          /* handed a job whose start is not yet recorded (dispatch) */
 };
 
 struct pool {
@@ -468,7 +469,7 @@ static void dispatch(struct pool *p) {
                 struct job *j = sched_next_for(p->spool, EXECUTOR_LOCAL); /* slurm.c runs the others */
                 if (!j) {
                         arm_wake(p);
-                        return;
+                        break;
                 }
                 /* The job's timeout first: a job never runs without one. Disabled
                  * until the job is handed over. */
@@ -566,6 +567,15 @@ static void dispatch(struct pool *p) {
                 w->timeout_usec = timeout;
                 (void) sd_event_source_set_time_relative(w->timeout, timeout);
                 (void) sd_event_source_set_enabled(w->timeout, SD_EVENT_ONESHOT);
+                w->announce = true;
+        }
+        /* Every free worker has its job: now the records and status files, with
+         * their fsyncs, while the workers run. */
+        for (size_t i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                if (w->announce && w->job)
+                        spool_job_announce(w->job);
+                w->announce = false;
         }
 }
 

@@ -640,6 +640,7 @@ static bool submit_one(struct slurm *x) {
                         spool_job_defer(j, "cannot prepare the job's temp folder in the outbox", r);
                         break;
                 }
+                spool_job_announce(j);
                 struct profile *pr = NULL;
                 char *why = NULL;
                 if (job_resolve_profile(x->spool->config, j, &pr, &why) < 0) {

@@ -1026,8 +1026,20 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         j->runner = NULL;
         if (!b->started)
                 b->started = j->started;
+        mark_dirty(b);
+
+        *ret_pdf_path = job_source_path(j);
+        *ret_out_dir = xasprintf("%s/%s", q->cfg->outbox, tmp);
+        free(tmp);
+        return 0;
+}
+
+void spool_job_announce(struct job *j) {
+        struct batch *b = j->batch;
+        struct queue *q = b->queue;
+
         /* Not recorded, a crash runs the job again without counting the attempt: no harm. */
-        r = write_job_record(j);
+        int r = write_job_record(j);
         if (r < 0)
                 log_full(LOG_WARNING, &(struct log_ctx) { .queue = q->name, .batch = b->id, .job = j->name }, -r,
                          NULL, "cannot record that the job started: %s", strerror(-r));
@@ -1035,12 +1047,6 @@ int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir) {
         (void) fs_mkdirat_p_owned(q->outbox_fd, dir, q->cfg->dir_mode, q->gid);
         (void) status_write_job(j, dir);
         free(dir);
-        mark_dirty(b);
-
-        *ret_pdf_path = job_source_path(j);
-        *ret_out_dir = xasprintf("%s/%s", q->cfg->outbox, tmp);
-        free(tmp);
-        return 0;
 }
 
 int spool_job_filter_paths(struct job *j, char **ret_input, char **ret_out_dir, const char **ret_why) {

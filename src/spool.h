@@ -100,8 +100,13 @@ typedef void (*spool_adopted_fn)(struct queue *q, void *userdata);
 int spool_batch_adopt(struct queue *q, const char *claim, spool_adopted_fn adopted, void *userdata);
 void spool_batch_free(struct batch *b);
 
-/* Transitions, each persisted before it returns. */
+/* Transitions, each persisted before it returns, but for spool_job_start: J is
+ * processing, with an empty temp folder for its outputs; its record and status
+ * say so once spool_job_announce runs, which the executor calls as soon as the
+ * job is on its way (a worker is not kept waiting for two fsyncs). A job that
+ * could not be handed over goes back with spool_job_requeue. */
 int spool_job_start(struct job *j, char **ret_pdf_path, char **ret_out_dir);
+void spool_job_announce(struct job *j);
 /* For a running job's filters: the absolute path of its temp output folder
  * (*RET_OUT_DIR), and of a copy the daemon makes there of its original, the
  * one its folder keeps (*RET_INPUT). Returns 0 or -errno (*ret_why as

@@ -5,6 +5,7 @@
 # last line for bench/run: "BENCH files N pages P seconds S rss_idle_kb R
 # rss_peak_kb R pss_peak_kb P cpu_s C" (drop to done; the daemon's RSS before the
 # drop and at its peak, the peak PSS of daemon plus workers, the daemon's CPU).
+# The folder is dropped with a ready marker (.ready), renamed into the inbox.
 #   usage: bench/throughput.sh [FOLDER] [WORKERS]     (from a built tree)
 set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -16,6 +17,8 @@ WORKERS=${2:-$(nproc)}
 write_config 0.2s
 start_daemon || { echo "daemon did not start" >&2; exit 1; }
 cp -r "$folder" "$T/bench"
+# With a ready marker, as the issue measures: taken at once, no settle wait.
+touch "$T/bench/.ready"
 rss_idle=$(ps -o rss= -p "$DAEMON_PID")
 python3 "$top_srcdir/bench/memsample" "$DAEMON_PID" "$T/mem" &
 sampler=$!

@@ -779,6 +779,28 @@ static void write_layout(fz_context *ctx, fz_output *out, const struct layout_pa
  * render when the profile asks, its structured text (stext.json, facts,
  * tables, and whether it has text at all). A page that fails on its own is
  * noted and skipped; page 1 must load. */
+/* PAGE's structured text, as from its display list: its contents and its
+ * annotations run into the text device (fz_new_stext_page_from_page would
+ * leave the annotations out). */
+static fz_stext_page *stext_from_page(fz_context *ctx, fz_page *page, fz_rect bounds) {
+        fz_stext_page *stext = fz_new_stext_page(ctx, bounds);
+        fz_device *device = NULL;
+
+        fz_var(device);
+        fz_try(ctx) {
+                device = fz_new_stext_device(ctx, stext, &stext_options);
+                fz_run_page(ctx, page, device, fz_identity, NULL);
+                fz_close_device(ctx, device);
+        }
+        fz_always(ctx)
+                fz_drop_device(ctx, device);
+        fz_catch(ctx) {
+                fz_drop_stext_page(ctx, stext);
+                fz_rethrow(ctx);
+        }
+        return stext;
+}
+
 static void extract_page(struct job *job, fz_output *out, int index) {
         fz_context *ctx = job->ctx;
         const struct profile *pr = job->pr;
@@ -803,7 +825,11 @@ static void extract_page(struct job *job, fz_output *out, int index) {
                 fz_rect bounds = fz_bound_page(ctx, page);
                 if (index == 0)
                         job->page1 = bounds;
-                list = fz_new_display_list_from_page(ctx, page);
+                /* A page drawn (a thumbnail, a render) is interpreted once into a
+                 * display list that feeds the pictures and the text; any other
+                 * page straight into its structured text, without the list. */
+                if (thumb || render)
+                        list = fz_new_display_list_from_page(ctx, page);
                 /* thumb.png when only page 1 is asked for (as before profiles), else thumbs/NNNN.png */
                 if (thumb && strcmp(pr->thumb_pages, "1") == 0)
                         write_thumbnail(job, list, bounds, index + 1, pr->thumb_size, &job->thumb);
@@ -815,7 +841,8 @@ static void extract_page(struct job *job, fz_output *out, int index) {
                         job->stage = STAGE_PAGES;
                 if (render)
                         write_page_render(job, list, bounds, index + 1);
-                stext = fz_new_stext_page_from_display_list(ctx, list, &stext_options);
+                stext = list ? fz_new_stext_page_from_display_list(ctx, list, &stext_options)
+                             : stext_from_page(ctx, page, bounds);
                 job->pages_with_text += stext_has_text(stext);
                 if (job->stext_out)
                         stext_page_json(job, stext, index + 1);

@@ -128,6 +128,7 @@ int main(void) {
         /* cancel: a running job and two queued ones */
         char *pdf, *out;
         is_int(spool_job_start(first, &pdf, &out), 0, "job a starts");
+        spool_job_announce(first);
         free(pdf);
         free(out);
         const char *unknown_name[] = { "nope" };

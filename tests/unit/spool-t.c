@@ -40,10 +40,13 @@ static void end_deferral(struct queue *q) {
         spool_queue_succeeded(q);
 }
 
+/* As an executor starts a job: the start, then, the job handed over, its announce. */
 static int start(struct job *j, char **out) {
         char *pdf = NULL;
         int r = spool_job_start(j, &pdf, out);
         free(pdf);
+        if (r == 0)
+                spool_job_announce(j);
         return r;
 }
 
@@ -72,6 +75,9 @@ static void test_transitions(struct fixture *f) {
         ok(fx_exists(p), "temp folder made");
         free(p);
         ok(pdf && strstr(pdf, "/" CLAIM "/src/B1/a.pdf"), "the PDF's path is in the claim: %s", pdf);
+        ok(!str_eq(job_record(f, CLAIM, 0, "state"), "processing"),
+           "the start is not recorded before the job is handed over");
+        spool_job_announce(j);
         ok(str_eq(job_record(f, CLAIM, 0, "state"), "processing"), "jobs/0.json says processing");
         ok(str_eq(job_status(f, "B1", "a", "state"), "processing"), "outbox status says processing");
         is_int(b->counts[JOB_PROCESSING], 1, "count processing");

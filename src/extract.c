@@ -775,10 +775,6 @@ static void write_layout(fz_context *ctx, fz_output *out, const struct layout_pa
                 fz_write_byte(ctx, out, '\n');
 }
 
-/* Load page INDEX once: its text to OUT (NULL: no text.txt), its thumbnail and
- * render when the profile asks, its structured text (stext.json, facts,
- * tables, and whether it has text at all). A page that fails on its own is
- * noted and skipped; page 1 must load. */
 /* PAGE's structured text, as from its display list: its contents and its
  * annotations run into the text device (fz_new_stext_page_from_page would
  * leave the annotations out). */
@@ -801,6 +797,10 @@ static fz_stext_page *stext_from_page(fz_context *ctx, fz_page *page, fz_rect bo
         return stext;
 }
 
+/* Load page INDEX once: its text to OUT (NULL: no text.txt), its thumbnail and
+ * render when the profile asks, its structured text (stext.json, facts,
+ * tables, and whether it has text at all). A page that fails on its own is
+ * noted and skipped; page 1 must load. */
 static void extract_page(struct job *job, fz_output *out, int index) {
         fz_context *ctx = job->ctx;
         const struct profile *pr = job->pr;

@@ -45,7 +45,7 @@
  * output goes through a temporary name, fsync and rename.
  *
  * "out" is a path (the daemon made it, empty): the worker writes meta.json,
- * text.txt, thumb.png there, each fsync'ed, and nothing anywhere else.
+ * text.txt, thumb.png there (synced as "staged" says), and nothing anywhere else.
  * Paths are JSON strings when they are valid UTF-8, else {"hex": "<the bytes in
  * hex>"} (names_to_json_exact): file names are bytes.
  *
